@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Starts the services Orbit's tests need on free loopback ports, runs every
+# test (or, with BENCH=1, the benchmarks), and stops the services on exit.
+#   moto_server  DynamoDB, SQS (and Step Functions, KMS, … later) emulator
+#   nomad        a real Nomad 1.6.0 dev agent with raw_exec (bin/nomad)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+RUN="$(mktemp -d /tmp/orbit-test.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # raw_exec tasks of the dev agent may outlive it briefly
+  pkill -f "$RUN" 2>/dev/null || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_http() { # url name logfile
+  for _ in $(seq 1 120); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    sleep 0.5
+  done
+  echo "$2 did not start; its log:" >&2; tail -50 "$3" >&2; exit 1
+}
+
+command -v moto_server >/dev/null || { echo "moto_server (moto 5.2.1) is required: pip install 'moto[server]==5.2.1'" >&2; exit 1; }
+command -v git >/dev/null || { echo "git is required" >&2; exit 1; }
+
+MOTO_PORT=$(free_port)
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN/moto.log" 2>&1 &
+pids+=($!)
+
+NOMAD_HTTP=$(free_port); NOMAD_RPC=$(free_port); NOMAD_SERF=$(free_port)
+cat >"$RUN/nomad-ports.hcl" <<HCL
+ports {
+  http = $NOMAD_HTTP
+  rpc  = $NOMAD_RPC
+  serf = $NOMAD_SERF
+}
+HCL
+"$ROOT/bin/nomad" agent -dev -bind 127.0.0.1 -data-dir "$RUN/nomad" \
+  -config "$ROOT/scripts/nomad-dev.hcl" -config "$RUN/nomad-ports.hcl" >"$RUN/nomad.log" 2>&1 &
+pids+=($!)
+
+wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto_server "$RUN/moto.log"
+wait_http "http://127.0.0.1:$NOMAD_HTTP/v1/status/leader" nomad "$RUN/nomad.log"
+# wait until the client node is ready with raw_exec healthy
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$NOMAD_HTTP/v1/nodes" 2>/dev/null | grep -q '"Status":"ready"'; then break; fi
+  sleep 0.5
+done
+
+export ORBIT_DYNAMODB_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export ORBIT_SQS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export ORBIT_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export NOMAD_ADDR="http://127.0.0.1:$NOMAD_HTTP"
+export ORBIT_BIN="$ROOT/bin/orbit"
+export ORBIT_NOMAD_BIN="$ROOT/bin/nomad"
+echo "services: moto_server :$MOTO_PORT, nomad :$NOMAD_HTTP (logs in $RUN)"
+
+if [[ "${BENCH:-}" == 1 ]]; then
+  go test -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" -count "${BENCHCOUNT:-1}" ./... | tee "$RUN/bench.txt"
+  exit 0
+fi
+
+go vet ./...
+go test -race -timeout 15m -count 1 ./... 2>&1 | tee "$RUN/test.log"
+status=${PIPESTATUS[0]}
+passed=$(grep -c -- '^--- PASS\|^ok ' "$RUN/test.log" || true)
+if grep -q -- '--- SKIP' "$RUN/test.log"; then
+  echo "skipped tests (a skip in CI is a defect):"; grep -- '--- SKIP' -A1 "$RUN/test.log" || true
+fi
+exit "$status"

@@ -1,0 +1,185 @@
+// Package conductor is Orbit's workflows-conductor: the task handlers of the
+// pipeline, workflow and job state machines, the decisions that advance a
+// workflow as its jobs finish, and the backend of the runner API through which
+// build agents report. It runs as the `conductor` Lambda in AWS and in-process
+// in the embedded shape; it sees the world only through the store and the
+// small ports declared here.
+//
+//	trigger ─▶ pipeline record ─▶ StartExecution(pipeline)
+//	  fetch_config ─▶ compile ─▶ create_workflows ─▶ StartExecution(workflow) each
+//	  start_workflow ─▶ advance: StartExecution(job) for each runnable job
+//	  dispatch ─▶ tasks + run-queue messages ─▶ (bridge, agent) ─▶ runner API
+//	  task finished ─▶ all tasks terminal ─▶ SendTaskSuccess/Failure(job token)
+//	  finish_job ─▶ advance: next jobs, not_run, workflow status
+//	                 └─ all terminal ─▶ SendTaskSuccess(workflow token) ─▶ finalize_workflow
+//
+// Every handler is idempotent (executions retry tasks and resume them after a
+// crash) and every status change is a conditional write through the store.
+package conductor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/queue"
+	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/store"
+)
+
+// Orchestrator is what the conductor needs of Step Functions (or of
+// statemachines/local, which has the same methods).
+type Orchestrator interface {
+	// StartExecution starts a machine; it is idempotent by name for the same
+	// input.
+	StartExecution(ctx context.Context, stateMachineArn, name string, input json.RawMessage) (string, error)
+	SendTaskSuccess(ctx context.Context, token string, output json.RawMessage) error
+	SendTaskFailure(ctx context.Context, token, errorName, cause string) error
+	SendTaskHeartbeat(ctx context.Context, token string) error
+}
+
+// Source reads project repositories (the vcs port).
+type Source interface {
+	ResolveRevision(ctx context.Context, repoURL, ref string) (string, error)
+	FileAt(ctx context.Context, repoURL, revision, path string) ([]byte, error)
+}
+
+// Sender puts messages on the run queue.
+type Sender interface {
+	Send(ctx context.Context, body []byte, opts queue.SendOptions) (string, error)
+}
+
+// Machines are the ARNs (or local names) of the three state machines.
+type Machines struct {
+	Pipeline, Workflow, Job string
+}
+
+// Config configures a Conductor.
+type Config struct {
+	// Store keeps the records.
+	Store *store.Store
+	// Orchestrator runs the state machines.
+	Orchestrator Orchestrator
+	// Machines names them.
+	Machines Machines
+	// Source reads config files from repositories.
+	Source Source
+	// RunQueue receives one message per task.
+	RunQueue Sender
+	// Tokens signs the per-task runner tokens.
+	Tokens *runner.Tokens
+	// JobTimeout bounds a job's run (CircleCI Server's default is 5 hours).
+	JobTimeout time.Duration
+	// ConfigPath is the config file in the repository.
+	ConfigPath string
+	// Logger receives structured logs.
+	Logger *slog.Logger
+}
+
+// Conductor advances pipelines, workflows and jobs.
+type Conductor struct {
+	cfg Config
+	st  *store.Store
+	log *slog.Logger
+}
+
+// New returns a Conductor.
+func New(cfg Config) (*Conductor, error) {
+	if cfg.Store == nil || cfg.Orchestrator == nil || cfg.Source == nil || cfg.RunQueue == nil || cfg.Tokens == nil {
+		return nil, errors.New("conductor: Store, Orchestrator, Source, RunQueue and Tokens are required")
+	}
+	if cfg.Machines.Pipeline == "" || cfg.Machines.Workflow == "" || cfg.Machines.Job == "" {
+		return nil, errors.New("conductor: all three machines must be named")
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 5 * time.Hour
+	}
+	if cfg.ConfigPath == "" {
+		cfg.ConfigPath = ".circleci/config.yml"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Conductor{cfg: cfg, st: cfg.Store, log: cfg.Logger}, nil
+}
+
+// Request is the payload every state-machine task sends to the conductor.
+type Request struct {
+	// Action names the handler: fetch_config, compile, create_workflows,
+	// pipeline_errored, start_workflow, wait_workflow, finalize_workflow,
+	// dispatch, finish_job.
+	Action     string `json:"action"`
+	PipelineID string `json:"pipeline_id,omitempty"`
+	WorkflowID string `json:"workflow_id,omitempty"`
+	JobName    string `json:"job_name,omitempty"`
+	// TaskToken is the execution's task token, for wait_workflow and dispatch.
+	TaskToken string `json:"task_token,omitempty"`
+	// Error is a caught error ({"Error", "Cause"}) for pipeline_errored.
+	Error *StateError `json:"error,omitempty"`
+	// Input is the whole state input, for finalize_workflow and finish_job.
+	Input json.RawMessage `json:"input,omitempty"`
+}
+
+// StateError is an error as a state machine's Catch records it.
+type StateError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Reply is what handlers answer.
+type Reply struct {
+	OK bool `json:"ok"`
+}
+
+// Handle serves one state-machine task. It is registered as the conductor
+// Lambda (and as the local engine's handler of that name).
+func (c *Conductor) Handle(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+	var req Request
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return nil, fmt.Errorf("conductor: decode request: %w", err)
+	}
+	var (
+		ok  bool
+		err error
+	)
+	switch req.Action {
+	case "fetch_config":
+		ok, err = c.fetchConfig(ctx, req.PipelineID)
+	case "compile":
+		ok, err = c.compile(ctx, req.PipelineID)
+	case "create_workflows":
+		ok, err = true, c.createWorkflows(ctx, req.PipelineID)
+	case "pipeline_errored":
+		ok, err = true, c.pipelineErrored(ctx, req.PipelineID, req.Error)
+	case "start_workflow":
+		ok, err = true, c.advance(ctx, req.WorkflowID)
+	case "wait_workflow":
+		ok, err = true, c.waitWorkflow(ctx, req.WorkflowID, req.TaskToken)
+	case "finalize_workflow":
+		ok, err = true, c.finalizeWorkflow(ctx, req.WorkflowID, req.Input)
+	case "dispatch":
+		ok, err = true, c.dispatch(ctx, req.WorkflowID, req.JobName, req.TaskToken)
+	case "finish_job":
+		ok, err = true, c.finishJob(ctx, req.WorkflowID, req.JobName, req.Input)
+	default:
+		return nil, fmt.Errorf("conductor: unknown action %q", req.Action)
+	}
+	if err != nil {
+		c.log.ErrorContext(ctx, "conductor action failed", "action", req.Action,
+			"pipeline_id", req.PipelineID, "workflow_id", req.WorkflowID, "job_name", req.JobName, "error", err)
+		return nil, fmt.Errorf("conductor %s: %w", req.Action, err)
+	}
+	return json.Marshal(Reply{OK: ok})
+}
+
+// ignoreStale turns "the record was already past this" into success: the
+// event was late or duplicated.
+func ignoreStale(err error) error {
+	if errors.Is(err, store.ErrStale) {
+		return nil
+	}
+	return err
+}

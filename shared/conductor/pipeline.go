@@ -1,0 +1,278 @@
+package conductor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/orbit-ci/orbit/shared/config"
+	"github.com/orbit-ci/orbit/shared/status"
+	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs"
+)
+
+// ErrBadTrigger: the trigger request is invalid (the API answers 400).
+var ErrBadTrigger = errors.New("invalid trigger")
+
+// TriggerRequest asks for a new pipeline.
+type TriggerRequest struct {
+	ProjectSlug string
+	// Branch or Tag (not both); empty both means the project's default branch.
+	Branch, Tag string
+	// Revision pins a commit; empty means the head of Branch or Tag.
+	Revision   string
+	Parameters map[string]any
+	// TriggerType is "api", "webhook", "schedule" or "git-hook".
+	TriggerType string
+	Actor       string
+}
+
+// Trigger creates a pipeline and starts its execution. Problems with the
+// repository or config do not fail the trigger: the pipeline is created and
+// then errors, as on CircleCI. An unknown project is store.ErrNotFound.
+func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipeline, error) {
+	if req.Branch != "" && req.Tag != "" {
+		return store.Pipeline{}, fmt.Errorf("%w: give branch or tag, not both", ErrBadTrigger)
+	}
+	proj, err := c.st.GetProject(ctx, req.ProjectSlug)
+	if err != nil {
+		return store.Pipeline{}, err
+	}
+	if req.Branch == "" && req.Tag == "" {
+		req.Branch = proj.DefaultBranch
+	}
+	if req.TriggerType == "" {
+		req.TriggerType = "api"
+	}
+	p, err := c.st.CreatePipeline(ctx, store.Pipeline{
+		ProjectSlug: proj.Slug,
+		Trigger:     store.Trigger{Type: req.TriggerType, Actor: req.Actor},
+		VCS: store.PipelineVCS{
+			OriginRepositoryURL: proj.RepoURL,
+			Branch:              req.Branch,
+			Tag:                 req.Tag,
+			Revision:            req.Revision,
+		},
+		Parameters: req.Parameters,
+	})
+	if err != nil {
+		return store.Pipeline{}, err
+	}
+	input, _ := json.Marshal(map[string]string{"pipeline_id": p.ID})
+	if _, err := c.cfg.Orchestrator.StartExecution(ctx, c.cfg.Machines.Pipeline, p.ID, input); err != nil {
+		return p, fmt.Errorf("start pipeline %s: %w", p.ID, err)
+	}
+	c.log.InfoContext(ctx, "pipeline triggered", "pipeline_id", p.ID, "project", p.ProjectSlug,
+		"number", p.Number, "branch", req.Branch, "tag", req.Tag)
+	return p, nil
+}
+
+// errored records that a pipeline cannot run, with its reasons.
+func (c *Conductor) errored(ctx context.Context, id string, errs ...store.PipelineError) error {
+	_, err := c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
+		if p.State != status.PipelinePending {
+			return store.ErrStale
+		}
+		p.State = status.PipelineErrored
+		p.Errors = append(p.Errors, errs...)
+		return nil
+	})
+	if err == nil {
+		c.log.WarnContext(ctx, "pipeline errored", "pipeline_id", id, "errors", errs)
+	}
+	return ignoreStale(err)
+}
+
+func (c *Conductor) fetchConfig(ctx context.Context, id string) (bool, error) {
+	p, err := c.st.GetPipeline(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if p.State != status.PipelinePending {
+		return false, nil
+	}
+	if _, err := c.st.GetPipelineConfig(ctx, id); err == nil {
+		return true, nil // fetched before a retry
+	}
+	rev := p.VCS.Revision
+	if rev == "" {
+		ref := p.VCS.Branch
+		if p.VCS.Tag != "" {
+			ref = p.VCS.Tag
+		}
+		rev, err = c.cfg.Source.ResolveRevision(ctx, p.VCS.OriginRepositoryURL, ref)
+		if err != nil {
+			if isVCSMiss(err) {
+				return false, c.errored(ctx, id, store.PipelineError{Type: "config-fetch", Message: err.Error()})
+			}
+			return false, err
+		}
+	}
+	src, err := c.cfg.Source.FileAt(ctx, p.VCS.OriginRepositoryURL, rev, c.cfg.ConfigPath)
+	if err != nil {
+		if isVCSMiss(err) {
+			return false, c.errored(ctx, id, store.PipelineError{Type: "config-fetch",
+				Message: fmt.Sprintf("cannot read %s at %s: %v", c.cfg.ConfigPath, shortSHA(rev), err)})
+		}
+		return false, err
+	}
+	if err := c.st.PutPipelineConfig(ctx, id, store.PipelineConfig{Source: string(src)}); err != nil {
+		return false, err
+	}
+	_, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
+		p.VCS.Revision = rev
+		return nil
+	})
+	return err == nil, err
+}
+
+func isVCSMiss(err error) bool {
+	return errors.Is(err, vcs.ErrRepoNotFound) || errors.Is(err, vcs.ErrRevisionNotFound) || errors.Is(err, vcs.ErrFileNotFound)
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
+	p, err := c.st.GetPipeline(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if p.State != status.PipelinePending {
+		return false, nil
+	}
+	cfg, err := c.st.GetPipelineConfig(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if len(cfg.Plan) > 0 {
+		return true, nil
+	}
+	plan, err := config.Compile([]byte(cfg.Source), config.Options{
+		Filename:           c.cfg.ConfigPath,
+		Branch:             p.VCS.Branch,
+		Tag:                p.VCS.Tag,
+		Revision:           p.VCS.Revision,
+		PipelineParameters: p.Parameters,
+	})
+	if err != nil {
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			errs := make([]store.PipelineError, 0, len(list))
+			for _, e := range list {
+				errs = append(errs, store.PipelineError{Type: "config", Message: e.Error()})
+			}
+			return false, c.errored(ctx, id, errs...)
+		}
+		return false, c.errored(ctx, id, store.PipelineError{Type: "config", Message: err.Error()})
+	}
+	raw, err := json.Marshal(plan)
+	if err != nil {
+		return false, fmt.Errorf("encode plan: %w", err)
+	}
+	cfg.Plan = raw
+	if err := c.st.PutPipelineConfig(ctx, id, cfg); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// idNamespace derives workflow and job ids from their parents, so a retried
+// create_workflows makes the same records.
+var idNamespace = uuid.MustParse("6f0b1c52-6d1e-4c1e-9a57-0a7c1f2b9e10")
+
+func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
+	p, err := c.st.GetPipeline(ctx, id)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.st.GetPipelineConfig(ctx, id)
+	if err != nil {
+		return err
+	}
+	var plan config.Plan
+	if err := json.Unmarshal(cfg.Plan, &plan); err != nil {
+		return fmt.Errorf("decode plan of pipeline %s: %w", id, err)
+	}
+	for _, wf := range plan.Workflows {
+		wid := uuid.NewSHA1(idNamespace, []byte(p.ID+"/"+wf.Name)).String()
+		if err := c.createWorkflow(ctx, p, wid, wf, nil); err != nil {
+			return err
+		}
+	}
+	_, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
+		if p.State != status.PipelinePending {
+			return store.ErrStale
+		}
+		p.State = status.PipelineCreated
+		return nil
+	})
+	return ignoreStale(err)
+}
+
+// createWorkflow stores a workflow with its jobs (all blocked, or keeping the
+// given outcomes for a rerun) and starts its execution.
+func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid string, wf config.Workflow, keep map[string]store.Job) error {
+	now := c.st.Now()
+	w := store.Workflow{ID: wid, Name: wf.Name, PipelineID: p.ID, PipelineNumber: p.Number,
+		ProjectSlug: p.ProjectSlug, Status: status.WorkflowRunning, CreatedAt: now}
+	jobs := make([]store.Job, 0, len(wf.Jobs))
+	for _, inv := range wf.Jobs {
+		spec, err := json.Marshal(inv)
+		if err != nil {
+			return fmt.Errorf("encode job %s: %w", inv.Name, err)
+		}
+		j := store.Job{
+			ID:          uuid.NewSHA1(idNamespace, []byte(wid+"/"+inv.Name)).String(),
+			WorkflowID:  wid,
+			PipelineID:  p.ID,
+			ProjectSlug: p.ProjectSlug,
+			Name:        inv.Name,
+			Type:        "build",
+			Status:      status.JobBlocked,
+			Parallelism: 1,
+			Spec:        spec,
+			CreatedAt:   now,
+		}
+		if inv.Type == "approval" {
+			j.Type = "approval"
+		}
+		if inv.Job != nil && inv.Job.Parallelism > 1 {
+			j.Parallelism = inv.Job.Parallelism
+		}
+		for _, r := range inv.Requires {
+			req := store.Requirement{Name: r.Name}
+			for _, s := range r.Statuses {
+				req.Statuses = append(req.Statuses, status.Job(s))
+			}
+			j.Requires = append(j.Requires, req)
+		}
+		if prev, ok := keep[inv.Name]; ok {
+			j.Status, j.Number, j.StartedAt, j.StoppedAt = prev.Status, prev.Number, prev.StartedAt, prev.StoppedAt
+		}
+		jobs = append(jobs, j)
+	}
+	if err := c.st.CreateWorkflow(ctx, w, jobs); err != nil {
+		return err
+	}
+	input, _ := json.Marshal(map[string]string{"workflow_id": wid})
+	if _, err := c.cfg.Orchestrator.StartExecution(ctx, c.cfg.Machines.Workflow, wid, input); err != nil {
+		return fmt.Errorf("start workflow %s: %w", wid, err)
+	}
+	c.log.InfoContext(ctx, "workflow created", "pipeline_id", p.ID, "workflow_id", wid, "workflow", wf.Name, "jobs", len(jobs))
+	return nil
+}
+
+func (c *Conductor) pipelineErrored(ctx context.Context, id string, e *StateError) error {
+	msg := "pipeline setup failed"
+	if e != nil {
+		msg = fmt.Sprintf("%s: %s", e.Error, e.Cause)
+	}
+	return c.errored(ctx, id, store.PipelineError{Type: "plan", Message: msg})
+}

@@ -1,0 +1,207 @@
+package conductor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/orbit-ci/orbit/shared/status"
+	"github.com/orbit-ci/orbit/shared/store"
+)
+
+// requirementState says what a job's requirements allow now.
+type requirementState int
+
+const (
+	reqWait requirementState = iota
+	reqMet
+	reqNeverMet
+)
+
+// requirements decides whether a blocked job can run: each required job must
+// be terminal with one of the accepted statuses (default: success;
+// "terminal" accepts any terminal status).
+func requirements(j store.Job, byName map[string]status.Job) requirementState {
+	state := reqMet
+	for _, r := range j.Requires {
+		got, ok := byName[r.Name]
+		if !ok {
+			return reqNeverMet
+		}
+		if !got.Terminal() {
+			state = reqWait
+			continue
+		}
+		accepted := r.Statuses
+		if len(accepted) == 0 {
+			accepted = []status.Job{status.JobSuccess}
+		}
+		if !slices.Contains(accepted, got) && !(slices.Contains(accepted, "terminal")) {
+			return reqNeverMet
+		}
+	}
+	return state
+}
+
+// advance moves a workflow forward: blocked jobs whose requirements are met
+// start (approval jobs go on hold), those whose requirements can no longer be
+// met become not_run, and the workflow's status follows its jobs. When every
+// job is terminal the workflow's waiting execution is released. Safe to call
+// any number of times, concurrently.
+func (c *Conductor) advance(ctx context.Context, wid string) error {
+	w, err := c.st.GetWorkflow(ctx, wid)
+	if err != nil {
+		return err
+	}
+	for changed := true; changed; {
+		changed = false
+		jobs, err := c.st.ListJobs(ctx, wid)
+		if err != nil {
+			return err
+		}
+		byName := make(map[string]status.Job, len(jobs))
+		for _, j := range jobs {
+			byName[j.Name] = j.Status
+		}
+		for _, j := range jobs {
+			if j.Status != status.JobBlocked {
+				continue
+			}
+			if w.Status == status.WorkflowCanceled {
+				changed = c.setJob(ctx, j, status.JobCanceled) || changed
+				continue
+			}
+			switch requirements(j, byName) {
+			case reqNeverMet:
+				changed = c.setJob(ctx, j, status.JobNotRun) || changed
+			case reqMet:
+				if j.Type == "approval" {
+					changed = c.setJob(ctx, j, status.JobOnHold) || changed
+					continue
+				}
+				if err := c.startJob(ctx, j); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return c.updateWorkflowStatus(ctx, wid)
+}
+
+// setJob moves a job to a status if that is a legal transition from where
+// it is now; it reports whether it changed anything.
+func (c *Conductor) setJob(ctx context.Context, j store.Job, to status.Job) bool {
+	_, err := c.st.UpdateJob(ctx, j.WorkflowID, j.Name, func(cur *store.Job) error {
+		if !cur.Status.CanTransition(to) {
+			return store.ErrStale
+		}
+		cur.Status = to
+		if to.Terminal() {
+			now := c.st.Now()
+			cur.StoppedAt = &now
+		}
+		return nil
+	})
+	if err != nil {
+		if ignoreStale(err) != nil {
+			c.log.ErrorContext(ctx, "job status change failed", "workflow_id", j.WorkflowID, "job_id", j.ID, "to", to, "error", err)
+		}
+		return false
+	}
+	c.log.InfoContext(ctx, "job status", "pipeline_id", j.PipelineID, "workflow_id", j.WorkflowID, "job_id", j.ID, "job", j.Name, "status", to)
+	return true
+}
+
+// jobInput is the job machine's input.
+type jobInput struct {
+	WorkflowID     string `json:"workflow_id"`
+	JobName        string `json:"job_name"`
+	JobID          string `json:"job_id"`
+	TimeoutSeconds int64  `json:"timeout_seconds"`
+}
+
+func (c *Conductor) startJob(ctx context.Context, j store.Job) error {
+	input, _ := json.Marshal(jobInput{WorkflowID: j.WorkflowID, JobName: j.Name, JobID: j.ID,
+		TimeoutSeconds: int64(c.cfg.JobTimeout.Seconds())})
+	if _, err := c.cfg.Orchestrator.StartExecution(ctx, c.cfg.Machines.Job, j.ID, input); err != nil {
+		return fmt.Errorf("start job %s: %w", j.Name, err)
+	}
+	return nil
+}
+
+// updateWorkflowStatus recomputes the workflow's status from its jobs, under
+// the workflow's own conditional write (so concurrent callers serialize and
+// the last writer saw the latest jobs), and releases the waiting execution
+// once the workflow is terminal.
+func (c *Conductor) updateWorkflowStatus(ctx context.Context, wid string) error {
+	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+		jobs, err := c.st.ListJobs(ctx, wid)
+		if err != nil {
+			return err
+		}
+		if w.Status.Terminal() {
+			return nil
+		}
+		statuses := make([]status.Job, len(jobs))
+		for i, j := range jobs {
+			statuses[i] = j.Status
+		}
+		w.Status = status.WorkflowOf(statuses)
+		if w.Status.Terminal() && w.StoppedAt == nil {
+			now := c.st.Now()
+			w.StoppedAt = &now
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if w.Status.Terminal() && w.TaskToken != "" {
+		out, _ := json.Marshal(map[string]string{"status": string(w.Status)})
+		if err := c.cfg.Orchestrator.SendTaskSuccess(ctx, w.TaskToken, out); err != nil {
+			// A second release after a concurrent one finds the token used.
+			c.log.DebugContext(ctx, "release workflow", "workflow_id", wid, "error", err)
+		}
+	}
+	return nil
+}
+
+func (c *Conductor) waitWorkflow(ctx context.Context, wid, token string) error {
+	if _, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+		w.TaskToken = token
+		return nil
+	}); err != nil {
+		return err
+	}
+	// The jobs may all have finished before the token was stored.
+	return c.updateWorkflowStatus(ctx, wid)
+}
+
+func (c *Conductor) finalizeWorkflow(ctx context.Context, wid string, input json.RawMessage) error {
+	var in struct {
+		Error *StateError `json:"error"`
+	}
+	_ = json.Unmarshal(input, &in)
+	if in.Error == nil {
+		if err := c.updateWorkflowStatus(ctx, wid); err != nil {
+			return err
+		}
+	}
+	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+		if in.Error != nil && !w.Status.Terminal() {
+			w.Status = status.WorkflowError
+		}
+		w.TaskToken = ""
+		if w.StoppedAt == nil {
+			now := c.st.Now()
+			w.StoppedAt = &now
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.log.InfoContext(ctx, "workflow finished", "pipeline_id", w.PipelineID, "workflow_id", wid, "workflow", w.Name, "status", w.Status)
+	return nil
+}

@@ -1,0 +1,184 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Errors a Backend returns that the handler maps to statuses.
+var (
+	// ErrTaskTerminal: the task is already terminal (410 Gone).
+	ErrTaskTerminal = errors.New("runner: task is already finished")
+	// ErrBadRequest: the report is invalid (400).
+	ErrBadRequest = errors.New("runner: bad request")
+)
+
+// MaxChunk is the largest output chunk the API accepts in one request.
+const MaxChunk = 1 << 20
+
+// Backend is what the runner API needs from the rest of Orbit (the
+// conductor implements it). Every method is idempotent.
+type Backend interface {
+	TaskSpec(ctx context.Context, taskID string) (TaskSpec, error)
+	TaskStarted(ctx context.Context, taskID string, s TaskStart) error
+	AppendOutput(ctx context.Context, taskID string, step, seq int, data []byte) error
+	StepUpdate(ctx context.Context, taskID string, step int, r StepReport) error
+	TaskFinished(ctx context.Context, taskID string, r TaskResult) error
+	TaskHeartbeat(ctx context.Context, taskID string) error
+}
+
+// NewHandler serves the runner API (routes in the package comment) relative
+// to its mount point; mount it with http.StripPrefix.
+func NewHandler(b Backend, tokens *Tokens, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{b: b, tokens: tokens, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /task", h.auth(h.task))
+	mux.HandleFunc("POST /task/start", h.auth(h.start))
+	mux.HandleFunc("POST /task/steps/{n}/output", h.auth(h.output))
+	mux.HandleFunc("POST /task/steps/{n}", h.auth(h.step))
+	mux.HandleFunc("POST /task/finish", h.auth(h.finish))
+	mux.HandleFunc("POST /task/heartbeat", h.auth(h.heartbeat))
+	return mux
+}
+
+type handler struct {
+	b      Backend
+	tokens *Tokens
+	log    *slog.Logger
+}
+
+type taskHandler func(w http.ResponseWriter, r *http.Request, taskID string) error
+
+func (h *handler) auth(next taskHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		taskID, err := h.tokens.Verify(tok)
+		if !ok || err != nil {
+			writeError(w, http.StatusUnauthorized, "invalid or expired task token")
+			return
+		}
+		if err := next(w, r, taskID); err != nil {
+			code := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, ErrTaskTerminal):
+				code = http.StatusGone
+			case errors.Is(err, ErrBadRequest):
+				code = http.StatusBadRequest
+			}
+			if code == http.StatusInternalServerError {
+				h.log.ErrorContext(r.Context(), "runner API", "path", r.URL.Path, "task_id", taskID, "error", err)
+			}
+			writeError(w, code, err.Error())
+		}
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}
+
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(v); err != nil {
+		return errors.Join(ErrBadRequest, err)
+	}
+	return nil
+}
+
+func stepIndex(r *http.Request) (int, error) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 {
+		return 0, errors.Join(ErrBadRequest, errors.New("step must be a non-negative integer"))
+	}
+	return n, nil
+}
+
+func (h *handler) task(w http.ResponseWriter, r *http.Request, id string) error {
+	spec, err := h.b.TaskSpec(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(spec)
+}
+
+func (h *handler) start(w http.ResponseWriter, r *http.Request, id string) error {
+	var s TaskStart
+	if err := decode(r, &s); err != nil {
+		return err
+	}
+	if err := h.b.TaskStarted(r.Context(), id, s); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) output(w http.ResponseWriter, r *http.Request, id string) error {
+	n, err := stepIndex(r)
+	if err != nil {
+		return err
+	}
+	seq, err := strconv.Atoi(r.URL.Query().Get("seq"))
+	if err != nil || seq < 0 {
+		return errors.Join(ErrBadRequest, errors.New("seq must be a non-negative integer"))
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxChunk+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxChunk {
+		return errors.Join(ErrBadRequest, errors.New("output chunk larger than 1 MiB"))
+	}
+	if err := h.b.AppendOutput(r.Context(), id, n, seq, data); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) step(w http.ResponseWriter, r *http.Request, id string) error {
+	n, err := stepIndex(r)
+	if err != nil {
+		return err
+	}
+	var rep StepReport
+	if err := decode(r, &rep); err != nil {
+		return err
+	}
+	if err := h.b.StepUpdate(r.Context(), id, n, rep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) finish(w http.ResponseWriter, r *http.Request, id string) error {
+	var res TaskResult
+	if err := decode(r, &res); err != nil {
+		return err
+	}
+	if err := h.b.TaskFinished(r.Context(), id, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) heartbeat(w http.ResponseWriter, r *http.Request, id string) error {
+	if err := h.b.TaskHeartbeat(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

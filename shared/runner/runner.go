@@ -1,0 +1,157 @@
+// Package runner is the runner API: how a build agent, running inside a Nomad
+// allocation or on a VM, gets the task it must run and reports what happens.
+//
+// Every request carries `Authorization: Bearer <task token>`; the token names
+// one task and expires with it (see Tokens). Routes, relative to the runner
+// base URL (the API serves them under /runner/v1):
+//
+//	GET  /task                    → TaskSpec (200), 401 bad token, 410 task already terminal
+//	POST /task/start              TaskStart → 204; marks the task running (idempotent)
+//	POST /task/steps/{n}/output?seq=K   raw output bytes → 204; chunk K (from 0) of step n;
+//	                              a chunk already stored with the same seq is ignored,
+//	                              so retries are harmless
+//	POST /task/steps/{n}          StepReport → 204; a step's status (running, then a
+//	                              terminal one); a terminal report is final
+//	POST /task/finish             TaskResult → 204; the task's outcome; the first
+//	                              terminal result wins, later ones are no-ops (204)
+//	POST /task/heartbeat          → 204; the task is still alive (nomadbridge sends it
+//	                              while the allocation runs; it keeps the job's
+//	                              orchestrator heartbeat fresh)
+//
+// GET /task answers 410 Gone once the task is terminal: the bridge asks it
+// before registering a redelivered message, and the agent stops there.
+//
+// Errors are JSON {"message": "..."}. 5xx and network errors are retried by the
+// agent with backoff (the API may be restarting); 4xx are not.
+//
+// Call order: GET /task, POST /task/start, then for each step: POST
+// /task/steps/{n} (running), output chunks, POST /task/steps/{n} (terminal);
+// finally POST /task/finish.
+package runner
+
+import "time"
+
+// Step types the agent knows.
+const (
+	StepCheckout = "checkout"
+	StepRun      = "run"
+)
+
+// Task statuses reported by the agent (a subset of job statuses).
+const (
+	StatusRunning            = "running"
+	StatusSuccess            = "success"
+	StatusFailed             = "failed"
+	StatusCanceled           = "canceled"
+	StatusInfrastructureFail = "infrastructure_fail"
+	StatusTimedOut           = "timedout"
+)
+
+// TaskSpec is everything the agent needs to run one task.
+type TaskSpec struct {
+	TaskID     string `json:"task_id"`
+	JobID      string `json:"job_id"`
+	JobName    string `json:"job_name"`
+	JobNumber  int64  `json:"job_number"`
+	WorkflowID string `json:"workflow_id"`
+	PipelineID string `json:"pipeline_id"`
+	// Index and Total are CIRCLE_NODE_INDEX and CIRCLE_NODE_TOTAL.
+	Index int `json:"index"`
+	Total int `json:"total"`
+	// Executor and Image are as configured; the host executor records the
+	// image without pulling it.
+	Executor string `json:"executor"`
+	Image    string `json:"image,omitempty"`
+	// WorkingDirectory is the job's working_directory as configured
+	// ("~/project" by default); the agent expands "~".
+	WorkingDirectory string `json:"working_directory"`
+	// Shell is the default shell of run steps ("/bin/bash -eo pipefail").
+	Shell string `json:"shell"`
+	// Environment is the job's environment in the order the agent applies
+	// it: CircleCI's built-in variables first, then project, context, job
+	// and step variables override in that order. Values may be secrets.
+	Environment []EnvVar `json:"environment"`
+	// Secrets lists values to mask in output.
+	Secrets []string `json:"secrets,omitempty"`
+	// Checkout says where the source is.
+	Checkout Checkout `json:"checkout"`
+	// Steps are the job's steps in order.
+	Steps []Step `json:"steps"`
+}
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Checkout describes the revision to check out.
+type Checkout struct {
+	// RepoURL is what git clones: a URL or, in the embedded shape, a local path.
+	RepoURL string `json:"repo_url"`
+	// Revision is the commit SHA to check out.
+	Revision string `json:"revision"`
+	Branch   string `json:"branch,omitempty"`
+	Tag      string `json:"tag,omitempty"`
+}
+
+// Step is one step of the job.
+type Step struct {
+	// Type is StepCheckout or StepRun.
+	Type string `json:"type"`
+	// Name is shown in the UI.
+	Name string `json:"name"`
+	// Command is the run step's script.
+	Command string `json:"command,omitempty"`
+	// Shell overrides TaskSpec.Shell.
+	Shell string `json:"shell,omitempty"`
+	// Environment is added for this step only.
+	Environment []EnvVar `json:"environment,omitempty"`
+	// WorkingDirectory overrides the job's for this step.
+	WorkingDirectory string `json:"working_directory,omitempty"`
+	// Path is checkout's destination (default: the working directory).
+	Path string `json:"path,omitempty"`
+	// Background runs the step without waiting for it.
+	Background bool `json:"background,omitempty"`
+	// NoOutputTimeout, when set, fails a step silent for that long.
+	NoOutputTimeout Duration `json:"no_output_timeout,omitempty"`
+	// When is always, on_success (default) or on_fail.
+	When string `json:"when,omitempty"`
+}
+
+// Duration is a time.Duration encoded as a Go duration string ("10m0s").
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
+// TaskStart is the body of POST /task/start.
+type TaskStart struct {
+	// Host names the machine or allocation running the task.
+	Host string `json:"host,omitempty"`
+}
+
+// StepReport is the body of POST /task/steps/{n}.
+type StepReport struct {
+	// Status is running, success, failed, canceled or timedout.
+	Status    string    `json:"status"`
+	ExitCode  *int      `json:"exit_code,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
+	// Message explains a failure that is not the command's (e.g. a timeout).
+	Message string `json:"message,omitempty"`
+}
+
+// TaskResult is the body of POST /task/finish.
+type TaskResult struct {
+	// Status is success, failed, canceled, infrastructure_fail or timedout.
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}

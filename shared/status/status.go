@@ -1,0 +1,163 @@
+// Package status names the statuses of pipelines, workflows, jobs and steps
+// exactly as CircleCI does, and holds the rules about them: which are
+// terminal, which transitions are allowed, and how a workflow's status follows
+// from its jobs. Pure logic; the store enforces transitions with conditional
+// writes.
+//
+//	job:      blocked ─▶ queued ─▶ running ─▶ success | failed | canceled |
+//	             │          │                  infrastructure_fail | timedout
+//	             ├─▶ not_run (a requirement was not met)
+//	             └─▶ on_hold ─▶ success (approved) | canceled   (approval jobs)
+//	workflow: running ⇄ on_hold, running ─▶ failing ─▶ failed;
+//	          running ─▶ success | failed | error | canceled | not_run | unauthorized
+//	pipeline: pending ─▶ created | errored   (setup-pending ─▶ setup for dynamic config)
+package status
+
+// Job is a job's status.
+type Job string
+
+// Job statuses.
+const (
+	JobBlocked            Job = "blocked"
+	JobQueued             Job = "queued"
+	JobRunning            Job = "running"
+	JobSuccess            Job = "success"
+	JobFailed             Job = "failed"
+	JobCanceled           Job = "canceled"
+	JobInfrastructureFail Job = "infrastructure_fail"
+	JobTimedOut           Job = "timedout"
+	JobNotRun             Job = "not_run"
+	JobOnHold             Job = "on_hold"
+	JobUnauthorized       Job = "unauthorized"
+)
+
+// Terminal reports whether the job can change no more.
+func (s Job) Terminal() bool {
+	switch s {
+	case JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut, JobNotRun, JobUnauthorized:
+		return true
+	}
+	return false
+}
+
+// Failed reports whether the status counts as a failure for the workflow.
+func (s Job) Failed() bool {
+	switch s {
+	case JobFailed, JobInfrastructureFail, JobTimedOut:
+		return true
+	}
+	return false
+}
+
+var jobTransitions = map[Job][]Job{
+	JobBlocked: {JobQueued, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized},
+	JobQueued:  {JobRunning, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
+	JobRunning: {JobQueued /* infrastructure retry */, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
+	JobOnHold:  {JobSuccess, JobCanceled},
+}
+
+// CanTransition reports whether a job may go from one status to another.
+// Staying in the same status is not a transition.
+func (s Job) CanTransition(to Job) bool {
+	for _, t := range jobTransitions[s] {
+		if t == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Workflow is a workflow's status.
+type Workflow string
+
+// Workflow statuses.
+const (
+	WorkflowRunning      Workflow = "running"
+	WorkflowOnHold       Workflow = "on_hold"
+	WorkflowFailing      Workflow = "failing"
+	WorkflowSuccess      Workflow = "success"
+	WorkflowFailed       Workflow = "failed"
+	WorkflowError        Workflow = "error"
+	WorkflowCanceled     Workflow = "canceled"
+	WorkflowNotRun       Workflow = "not_run"
+	WorkflowUnauthorized Workflow = "unauthorized"
+)
+
+// Terminal reports whether the workflow can change no more.
+func (s Workflow) Terminal() bool {
+	switch s {
+	case WorkflowSuccess, WorkflowFailed, WorkflowError, WorkflowCanceled, WorkflowNotRun, WorkflowUnauthorized:
+		return true
+	}
+	return false
+}
+
+// WorkflowOf computes a workflow's status from its jobs' statuses, as
+// CircleCI shows it: canceled if any job was canceled and all are terminal;
+// failed once all jobs are terminal and one failed; failing while jobs still
+// run after a failure; on_hold while an approval waits and nothing runs;
+// success when all are terminal and none failed; running otherwise.
+func WorkflowOf(jobs []Job) Workflow {
+	var terminal, failed, canceled, onHold, active, unauthorized int
+	for _, j := range jobs {
+		switch {
+		case j == JobOnHold:
+			onHold++
+		case j.Terminal():
+			terminal++
+			if j.Failed() {
+				failed++
+			}
+			if j == JobCanceled {
+				canceled++
+			}
+			if j == JobUnauthorized {
+				unauthorized++
+			}
+		default:
+			if j != JobBlocked {
+				active++
+			}
+		}
+	}
+	all := terminal == len(jobs)
+	switch {
+	case all && canceled > 0:
+		return WorkflowCanceled
+	case all && failed > 0:
+		return WorkflowFailed
+	case all && unauthorized > 0:
+		return WorkflowUnauthorized
+	case all:
+		return WorkflowSuccess
+	case failed > 0:
+		return WorkflowFailing
+	case onHold > 0 && active == 0:
+		return WorkflowOnHold
+	}
+	return WorkflowRunning
+}
+
+// Pipeline is a pipeline's state.
+type Pipeline string
+
+// Pipeline states.
+const (
+	PipelinePending      Pipeline = "pending"
+	PipelineCreated      Pipeline = "created"
+	PipelineErrored      Pipeline = "errored"
+	PipelineSetupPending Pipeline = "setup-pending"
+	PipelineSetup        Pipeline = "setup"
+)
+
+// Step is a step's status (CircleCI's action statuses).
+type Step string
+
+// Step statuses.
+const (
+	StepRunning  Step = "running"
+	StepSuccess  Step = "success"
+	StepFailed   Step = "failed"
+	StepCanceled Step = "canceled"
+	StepTimedOut Step = "timedout"
+)

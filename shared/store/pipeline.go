@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/orbit-ci/orbit/shared/kv"
+	"github.com/orbit-ci/orbit/shared/status"
+)
+
+// Pipeline is one run of a project's configuration at one revision.
+type Pipeline struct {
+	ID          string          `json:"id"`
+	ProjectSlug string          `json:"project_slug"`
+	Number      int64           `json:"number"`
+	State       status.Pipeline `json:"state"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	Trigger     Trigger         `json:"trigger"`
+	VCS         PipelineVCS     `json:"vcs"`
+	// Parameters are the pipeline parameters given at trigger time.
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// Errors are the reasons an errored pipeline did not run, each with the
+	// config line where there is one (CircleCI's "errors" array).
+	Errors []PipelineError `json:"errors"`
+}
+
+// Trigger says what started a pipeline.
+type Trigger struct {
+	// Type is "api", "webhook", "schedule" or "git-hook".
+	Type       string    `json:"type"`
+	ReceivedAt time.Time `json:"received_at"`
+	Actor      string    `json:"actor,omitempty"`
+}
+
+// PipelineVCS is the pipeline's source revision.
+type PipelineVCS struct {
+	OriginRepositoryURL string `json:"origin_repository_url"`
+	Branch              string `json:"branch,omitempty"`
+	Tag                 string `json:"tag,omitempty"`
+	Revision            string `json:"revision,omitempty"`
+}
+
+// PipelineError is one reason a pipeline errored.
+type PipelineError struct {
+	// Type is "config", "config-fetch" or "plan" (CircleCI's error types).
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// PipelineConfig is the pipeline's configuration source and compiled plan.
+type PipelineConfig struct {
+	Source string `json:"source"`
+	// Plan is the compiled plan (config.Plan as JSON), set once compiled.
+	Plan json.RawMessage `json:"plan,omitempty"`
+}
+
+func pipelineIndex(p *Pipeline, it *kv.Item) {
+	it.GSI1PK = "PROJECT#" + p.ProjectSlug + "#PIPELINES"
+	it.GSI1SK = fmt.Sprintf("%012d", p.Number)
+}
+
+// CreatePipeline allocates the project's next pipeline number and stores a
+// new pipeline in state pending.
+func (s *Store) CreatePipeline(ctx context.Context, p Pipeline) (Pipeline, error) {
+	n, err := s.next(ctx, p.ProjectSlug, false)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	now := s.Now()
+	p.ID = uuid.NewString()
+	p.Number = n
+	p.State = status.PipelinePending
+	p.CreatedAt, p.UpdatedAt = now, now
+	if p.Trigger.ReceivedAt.IsZero() {
+		p.Trigger.ReceivedAt = now
+	}
+	if p.Errors == nil {
+		p.Errors = []PipelineError{}
+	}
+	it, err := item("PIPELINE#"+p.ID, "META", p)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	pipelineIndex(&p, &it)
+	if err := s.create(ctx, it); err != nil {
+		return Pipeline{}, fmt.Errorf("create pipeline: %w", err)
+	}
+	return p, nil
+}
+
+// GetPipeline returns the pipeline with the id.
+func (s *Store) GetPipeline(ctx context.Context, id string) (Pipeline, error) {
+	var p Pipeline
+	if _, err := s.get(ctx, "PIPELINE#"+id, "META", &p); err != nil {
+		return Pipeline{}, fmt.Errorf("pipeline %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// GetPipelineByNumber returns a project's pipeline by number.
+func (s *Store) GetPipelineByNumber(ctx context.Context, slug string, number int64) (Pipeline, error) {
+	key := fmt.Sprintf("%012d", number)
+	ps, err := queryAll[Pipeline](ctx, s, kv.Query{Index: kv.GSI1, PK: "PROJECT#" + slug + "#PIPELINES", From: key, To: key})
+	if err != nil {
+		return Pipeline{}, err
+	}
+	if len(ps) == 0 {
+		return Pipeline{}, fmt.Errorf("pipeline %s/%d: %w", slug, number, ErrNotFound)
+	}
+	return ps[0], nil
+}
+
+// ListPipelines returns a page of a project's pipelines, newest first.
+func (s *Store) ListPipelines(ctx context.Context, slug, cursor string, limit int) ([]Pipeline, string, error) {
+	page, err := s.kv.Query(ctx, kv.Query{Index: kv.GSI1, PK: "PROJECT#" + slug + "#PIPELINES", Descending: true, Limit: limit, Cursor: cursor})
+	if err != nil {
+		return nil, "", fmt.Errorf("list pipelines of %s: %w", slug, err)
+	}
+	out := make([]Pipeline, 0, len(page.Items))
+	for _, it := range page.Items {
+		var p Pipeline
+		if err := json.Unmarshal(it.Data, &p); err != nil {
+			return nil, "", err
+		}
+		out = append(out, p)
+	}
+	return out, page.Cursor, nil
+}
+
+// UpdatePipeline changes a pipeline with a conditional write.
+func (s *Store) UpdatePipeline(ctx context.Context, id string, fn func(*Pipeline) error) (Pipeline, error) {
+	p, err := update(ctx, s, "PIPELINE#"+id, "META", pipelineIndex, func(p *Pipeline) error {
+		if err := fn(p); err != nil {
+			return err
+		}
+		p.UpdatedAt = s.Now()
+		return nil
+	})
+	if err != nil {
+		return p, fmt.Errorf("update pipeline %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// PutPipelineConfig stores a pipeline's config source and plan.
+func (s *Store) PutPipelineConfig(ctx context.Context, id string, c PipelineConfig) error {
+	it, err := item("PIPELINE#"+id, "CONFIG", c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, it, kv.Condition{}); err != nil {
+		return fmt.Errorf("store config of pipeline %s: %w", id, err)
+	}
+	return nil
+}
+
+// GetPipelineConfig returns a pipeline's config source and plan.
+func (s *Store) GetPipelineConfig(ctx context.Context, id string) (PipelineConfig, error) {
+	var c PipelineConfig
+	if _, err := s.get(ctx, "PIPELINE#"+id, "CONFIG", &c); err != nil {
+		return PipelineConfig{}, fmt.Errorf("config of pipeline %s: %w", id, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/kv"
+)
+
+// Project is a followed repository.
+type Project struct {
+	// Slug is "<vcs>/<org>/<repo>", e.g. "local/acme/api" or "gh/acme/api".
+	Slug string `json:"slug"`
+	// Name is the repository name.
+	Name string `json:"name"`
+	// VCS is "local" (a git repository on this machine) or "github".
+	VCS string `json:"vcs"`
+	// RepoURL is what the build agent clones: a path for local projects.
+	RepoURL       string    `json:"repo_url"`
+	DefaultBranch string    `json:"default_branch"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+type counters struct {
+	Pipeline int64 `json:"pipeline"`
+	Job      int64 `json:"job"`
+}
+
+// CreateProject stores a new project, or returns ErrExists.
+func (s *Store) CreateProject(ctx context.Context, p Project) (Project, error) {
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.Now()
+	}
+	it, err := item("PROJECT#"+p.Slug, "META", p)
+	if err != nil {
+		return Project{}, err
+	}
+	it.GSI1PK, it.GSI1SK = "PROJECTS", p.Slug
+	if err := s.create(ctx, it); err != nil {
+		return Project{}, fmt.Errorf("create project %s: %w", p.Slug, err)
+	}
+	return p, nil
+}
+
+// GetProject returns the project with the slug.
+func (s *Store) GetProject(ctx context.Context, slug string) (Project, error) {
+	var p Project
+	if _, err := s.get(ctx, "PROJECT#"+slug, "META", &p); err != nil {
+		return Project{}, fmt.Errorf("project %s: %w", slug, err)
+	}
+	return p, nil
+}
+
+// ListProjects returns all projects by slug.
+func (s *Store) ListProjects(ctx context.Context) ([]Project, error) {
+	return queryAll[Project](ctx, s, kv.Query{Index: kv.GSI1, PK: "PROJECTS"})
+}
+
+// next allocates the next pipeline or job number of a project atomically.
+func (s *Store) next(ctx context.Context, slug string, job bool) (int64, error) {
+	pk := "PROJECT#" + slug
+	it, err := item(pk, "COUNTERS", counters{})
+	if err != nil {
+		return 0, err
+	}
+	if err := s.create(ctx, it); err != nil && !errors.Is(err, ErrExists) {
+		return 0, err
+	}
+	c, err := update(ctx, s, pk, "COUNTERS", nil, func(c *counters) error {
+		if job {
+			c.Job++
+		} else {
+			c.Pipeline++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("allocate number for %s: %w", slug, err)
+	}
+	if job {
+		return c.Job, nil
+	}
+	return c.Pipeline, nil
+}

@@ -1,0 +1,16 @@
+// Package vcs names what Orbit needs from a version-control host and the
+// errors its drivers return. The consumers (conductor, API) declare the small
+// interfaces they use; drivers live in subpackages: localgit for repositories
+// on this machine (the embedded shape), github later.
+package vcs
+
+import "errors"
+
+var (
+	// ErrRepoNotFound: the repository does not exist or cannot be read.
+	ErrRepoNotFound = errors.New("repository not found")
+	// ErrRevisionNotFound: the branch, tag or commit does not exist.
+	ErrRevisionNotFound = errors.New("revision not found")
+	// ErrFileNotFound: the file does not exist at that revision.
+	ErrFileNotFound = errors.New("file not found at revision")
+)

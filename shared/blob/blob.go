@@ -7,17 +7,26 @@
 //   - Put replaces the whole object atomically: a concurrent Get sees the old
 //     or the new content, never a mix.
 //   - Get of a missing key returns ErrNotFound. A Range reads bytes
-//     [Offset, Offset+Length) (Length < 0: to the end); a range starting past
-//     the end returns ErrInvalidRange.
-//   - List returns keys with the prefix in lexical order, StartAfter
-//     exclusive, at most Limit (0 means 1000), with Truncated set when more
-//     remain.
+//     [Offset, Offset+Length) (Length < 0: to the end; a range that crosses
+//     the end stops there); a range starting at or past the end (Offset >=
+//     size, so any range of an empty object) or a negative Offset returns
+//     ErrInvalidRange, as S3. The Info that Get returns describes the whole
+//     object (Size is the object's size, not the range's).
+//   - List returns keys with the prefix in lexical (byte) order, StartAfter
+//     exclusive, at most Limit (0 means 1000, and more than 1000 means 1000),
+//     with Truncated set when more remain. Listed Infos carry Key, Size and
+//     LastModified but no ContentType (S3 does not list it: use Head).
 //   - Delete of a missing key succeeds.
-//   - PresignGet returns a URL that anyone can GET until it expires: S3's
+//   - PresignGet returns a URL that anyone can GET (Range requests included)
+//     until it expires, ttl from now (1 s to 7 days, SigV4's limits): S3's
 //     SigV4 query signing in AWS; in the embedded shape an HMAC-signed URL
-//     served by the API (see dirblob).
-//   - Keys are 1..1024 bytes, must not start with "/" and must not contain
-//     "..", NUL or backslashes; other keys return ErrInvalidKey.
+//     served by the API (see dirblob). It does not check that the object
+//     exists; fetching a missing one answers 404.
+//   - Keys are 1..1024 bytes of UTF-8, must not start with "/" and must not
+//     contain "..", NUL or backslashes; other keys return ErrInvalidKey from
+//     every method that takes a key. List's prefix and startAfter are plain
+//     filters and are not checked.
+//   - LastModified is when the object was put, to the second or better.
 //   - All methods are safe for concurrent use.
 package blob
 
@@ -37,14 +46,19 @@ var (
 
 // Info describes a stored object.
 type Info struct {
-	Key          string
-	Size         int64
-	ContentType  string
+	// Key is the object's key.
+	Key string
+	// Size is the object's length in bytes.
+	Size int64
+	// ContentType is what Put stored ("" in List's Infos).
+	ContentType string
+	// LastModified is when the object was last put.
 	LastModified time.Time
 }
 
 // Range selects part of an object.
 type Range struct {
+	// Offset is the first byte to read.
 	Offset int64
 	// Length < 0 reads to the end.
 	Length int64
@@ -58,7 +72,10 @@ type PutOptions struct {
 
 // ListPage is one page of List.
 type ListPage struct {
-	Objects   []Info
+	// Objects are in key order.
+	Objects []Info
+	// Truncated says more keys follow: list again with the last key as
+	// startAfter.
 	Truncated bool
 }
 

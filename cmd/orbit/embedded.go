@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/orbit-ci/orbit/shared/api"
+	"github.com/orbit-ci/orbit/shared/blob/dirblob"
+	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
+	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs/localgit"
+	"github.com/orbit-ci/orbit/statemachines"
+	"github.com/orbit-ci/orbit/statemachines/local"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// embedded is Orbit's all-in-one shape: every service in this process,
+// state in one bbolt file and a blob directory under the data directory, the
+// state machines run by statemachines/local, tasks on a Nomad agent.
+type embedded struct {
+	dataDir   string
+	nomadAddr string
+	handler   http.Handler
+	errc      chan error
+	closers   []func()
+}
+
+func (e *embedded) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// startEmbedded wires the drivers into the services and starts the
+// background parts (executions resumed after a crash, the bridge).
+func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *slog.Logger) (_ *embedded, err error) {
+	e := &embedded{errc: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.dataDir, err = filepath.Abs(cfg.dataDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(e.dataDir, "orbit.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%s is in use by another `orbit up` (use --data for a second instance)", e.dataDir)
+		}
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	e.closers = append(e.closers, func() { db.Close() })
+	key, err := secretKey(filepath.Join(e.dataDir, "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	baseURL := "http://" + listenAddr
+
+	kvs, err := boltkv.New(db, boltkv.Config{Bucket: "kv"})
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(kvs, nil)
+	dlq, err := boltqueue.New(db, "run-dead-letter", boltqueue.Config{})
+	if err != nil {
+		return nil, err
+	}
+	runq, err := boltqueue.New(db, "run", boltqueue.Config{Visibility: time.Minute, MaxReceives: 100, DeadLetter: dlq})
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := dirblob.New(dirblob.Config{Root: filepath.Join(e.dataDir, "blobs"), BaseURL: baseURL + "/blob", Secret: key})
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := runner.NewTokens(key, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	execStore, err := local.NewBoltStore(db)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := local.New(local.Config{Store: execStore, Logger: log.With("component", "statemachines")})
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, engine.Close)
+	// The machines call the conductor, which starts the machines: define
+	// them with a handler that reaches the conductor once it exists.
+	var cond *conductor.Conductor
+	machines, err := defineMachines(engine, func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
+		return cond.Handle(ctx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	cond, err = conductor.New(conductor.Config{
+		Store:        st,
+		Orchestrator: engine,
+		Machines:     machines,
+		Source:       localgit.Repos{},
+		RunQueue:     runq,
+		Tokens:       tokens,
+		Logger:       log.With("component", "conductor"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	handler, err := api.New(api.Config{
+		Store:    st,
+		Trigger:  cond,
+		Projects: localgit.Repos{},
+		Runner:   runner.NewHandler(cond, tokens, log.With("component", "runner")),
+		Blobs:    blobs.Handler(),
+		Logger:   log.With("component", "api"),
+		Version:  version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.handler = handler
+
+	bridge, nomadAddr, stopNomad, err := startBridge(ctx, cfg, e.dataDir, baseURL, runq, log)
+	if err != nil {
+		return nil, err
+	}
+	e.nomadAddr = nomadAddr
+	e.closers = append(e.closers, stopNomad)
+
+	bctx, cancel := context.WithCancel(ctx)
+	e.closers = append(e.closers, cancel)
+	if err := engine.Resume(bctx); err != nil {
+		return nil, fmt.Errorf("resume executions: %w", err)
+	}
+	go func() {
+		if err := bridge.Run(bctx); err != nil && !errors.Is(err, context.Canceled) {
+			e.errc <- fmt.Errorf("nomadbridge: %w", err)
+		}
+	}()
+	return e, nil
+}
+
+// defineMachines loads the three state machines, with the conductor as
+// their task handler.
+func defineMachines(engine *local.Engine, handle local.Handler) (conductor.Machines, error) {
+	const fn = "orbit-conductor"
+	engine.RegisterLambda(fn, handle)
+	subs := map[string]string{statemachines.ConductorFunction: fn}
+	var m conductor.Machines
+	for _, d := range []struct {
+		name string
+		def  []byte
+		arn  *string
+	}{
+		{statemachines.PipelineMachine, statemachines.Pipeline, &m.Pipeline},
+		{statemachines.WorkflowMachine, statemachines.Workflow, &m.Workflow},
+		{statemachines.JobMachine, statemachines.Job, &m.Job},
+	} {
+		arn, err := engine.Define(d.name, d.def, subs)
+		if err != nil {
+			return m, fmt.Errorf("define %s: %w", d.name, err)
+		}
+		*d.arn = arn
+	}
+	return m, nil
+}
+
+// secretKey reads the embedded shape's key (token and URL signing), making
+// it on first start.
+func secretKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write key: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,97 @@
+// Command orbit is Orbit's command line: `orbit up` runs the embedded
+// all-in-one shape (API and UI, conductor, state machines, nomadbridge and a
+// Nomad dev agent); the other commands talk to a running Orbit over its API,
+// run the build agent inside a Nomad allocation, or work offline on configs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: orbit <command> [flags]
+
+Commands:
+  up                      run Orbit (embedded shape): API and UI, state machines, bridge, Nomad
+  sample                  create the bundled sample repository, follow it and trigger a pipeline
+  project add <path>      follow a local git repository (--hook installs a post-commit trigger)
+  trigger <slug>          trigger a pipeline (--branch, --tag, --wait)
+  status <id|slug/number> show a pipeline: workflows, jobs and their statuses
+  config validate [file]  check a config file offline
+  config process [file]   print the compiled plan of a config file
+  agent                   run the build agent (inside a Nomad allocation)
+
+Commands that talk to Orbit use $ORBIT_URL (default http://127.0.0.1:8080).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:])
+	var exit exitError
+	switch {
+	case errors.As(err, &exit):
+		if exit.msg != "" {
+			fmt.Fprintln(os.Stderr, exit.msg)
+		}
+		os.Exit(exit.code)
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "orbit:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the program with a specific code.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.msg) }
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return exitError{code: 2}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "up":
+		return cmdUp(ctx, rest)
+	case "sample":
+		return cmdSample(ctx, rest)
+	case "project":
+		if len(rest) > 0 && rest[0] == "add" {
+			return cmdProjectAdd(ctx, rest[1:])
+		}
+		return exitError{code: 2, msg: "usage: orbit project add <path> [--hook]"}
+	case "trigger":
+		return cmdTrigger(ctx, rest)
+	case "status":
+		return cmdStatus(ctx, rest)
+	case "config":
+		return cmdConfig(ctx, rest)
+	case "agent":
+		return cmdAgent(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return exitError{code: 2, msg: fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// envOr returns the environment variable or a default.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

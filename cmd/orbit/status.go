@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+type workflowView struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+type jobView struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	JobNumber int64  `json:"job_number"`
+}
+
+type stepView struct {
+	Index   int    `json:"index"`
+	Name    string `json:"name"`
+	Actions []struct {
+		Index    int    `json:"index"`
+		Status   string `json:"status"`
+		ExitCode *int   `json:"exit_code"`
+	} `json:"actions"`
+}
+
+var slugNumber = regexp.MustCompile(`^(.+)/(\d+)$`)
+
+func cmdStatus(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return exitError{code: 2, msg: "usage: orbit status <pipeline-id | project-slug/number>"}
+	}
+	c := newAPIClient()
+	id := fs.Arg(0)
+	if m := slugNumber.FindStringSubmatch(id); m != nil && strings.Count(id, "/") >= 3 {
+		var p pipelineView
+		if err := c.do(ctx, "GET", "/api/v2/project/"+m[1]+"/pipeline/"+m[2], nil, &p); err != nil {
+			return err
+		}
+		id = p.ID
+	}
+	return printStatus(ctx, c, id)
+}
+
+func workflows(ctx context.Context, c *apiClient, pipelineID string) ([]workflowView, error) {
+	var page struct {
+		Items []workflowView `json:"items"`
+	}
+	err := c.do(ctx, "GET", "/api/v2/pipeline/"+pipelineID+"/workflow", nil, &page)
+	return page.Items, err
+}
+
+// printStatus prints a pipeline as a tree: workflows, jobs, steps.
+func printStatus(ctx context.Context, c *apiClient, id string) error {
+	var p pipelineView
+	if err := c.do(ctx, "GET", "/api/v2/pipeline/"+id, nil, &p); err != nil {
+		return err
+	}
+	ref := p.VCS.Branch
+	if p.VCS.Tag != "" {
+		ref = "tag " + p.VCS.Tag
+	}
+	fmt.Printf("pipeline %s/%d  %s  (%s @ %.12s)\n", p.ProjectSlug, p.Number, p.State, ref, p.VCS.Revision)
+	for _, e := range p.Errors {
+		fmt.Printf("  error (%s): %s\n", e.Type, e.Message)
+	}
+	wfs, err := workflows(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	for _, w := range wfs {
+		fmt.Printf("  workflow %-20s %s\n", w.Name, w.Status)
+		var jobs struct {
+			Items []jobView `json:"items"`
+		}
+		if err := c.do(ctx, "GET", "/api/v2/workflow/"+w.ID+"/job", nil, &jobs); err != nil {
+			return err
+		}
+		for _, j := range jobs.Items {
+			num := ""
+			if j.JobNumber > 0 {
+				num = fmt.Sprintf("#%d", j.JobNumber)
+			}
+			fmt.Printf("    job %-22s %-20s %s\n", j.Name, j.Status, num)
+			if j.JobNumber == 0 {
+				continue
+			}
+			var steps struct {
+				Items []stepView `json:"items"`
+			}
+			if err := c.do(ctx, "GET", fmt.Sprintf("/api/v2/project/%s/job/%d/steps", p.ProjectSlug, j.JobNumber), nil, &steps); err != nil {
+				return err
+			}
+			for _, s := range steps.Items {
+				for _, a := range s.Actions {
+					code := ""
+					if a.ExitCode != nil {
+						code = fmt.Sprintf("exit %d", *a.ExitCode)
+					}
+					fmt.Printf("      step %-30s %-10s %s\n", truncate(s.Name, 30), a.Status, code)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	s = strings.SplitN(s, "\n", 2)[0]
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// upConfig is what `orbit up` is told.
+type upConfig struct {
+	addr      string
+	dataDir   string
+	nomadAddr string
+	nomadBin  string
+	logFormat string
+	logLevel  string
+}
+
+func cmdUp(ctx context.Context, args []string) error {
+	var cfg upConfig
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.StringVar(&cfg.addr, "addr", envOr("ORBIT_ADDR", "127.0.0.1:8080"), "address of the API and UI ($ORBIT_ADDR)")
+	fs.StringVar(&cfg.dataDir, "data", envOr("ORBIT_DATA", ".orbit"), "directory of the embedded state ($ORBIT_DATA)")
+	fs.StringVar(&cfg.nomadAddr, "nomad-addr", os.Getenv("NOMAD_ADDR"), "use the Nomad agent at this address instead of starting one ($NOMAD_ADDR)")
+	fs.StringVar(&cfg.nomadBin, "nomad-bin", envOr("ORBIT_NOMAD_BIN", defaultNomadBin()), "Nomad binary for the dev agent ($ORBIT_NOMAD_BIN)")
+	fs.StringVar(&cfg.logFormat, "log-format", envOr("ORBIT_LOG_FORMAT", "text"), "text or json")
+	fs.StringVar(&cfg.logLevel, "log-level", envOr("ORBIT_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	// Listen first: a taken port is the most common start-up problem.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (use --addr or ORBIT_ADDR): %w", cfg.addr, err)
+	}
+	app, err := startEmbedded(ctx, cfg, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer app.close()
+
+	srv := &http.Server{Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String()
+	fmt.Printf("\nOrbit is up.\n  UI and API: %s\n  state:      %s\n  nomad:      %s\n\n"+
+		"Run the bundled sample pipeline (in another terminal):\n  ORBIT_URL=%s ./bin/orbit sample\n\n",
+		url, app.dataDir, app.nomadAddr, url)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve %s: %w", cfg.addr, err)
+		}
+	case err := <-app.errc:
+		log.Error("orbit stopped", "error", err)
+		return err
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+// defaultNomadBin is bin/nomad beside the orbit binary (make build puts both
+// in bin/), else nomad from PATH.
+func defaultNomadBin() string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "nomad")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "nomad"
+}

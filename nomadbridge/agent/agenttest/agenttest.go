@@ -1,0 +1,238 @@
+// Package agenttest is a fake runner API for tests of the build agent and
+// nomadbridge: an httptest server on 127.0.0.1 that serves task specs by
+// token and records what agents and the bridge report.
+//
+// It follows the runner API contract (shared/runner): GET /task answers 410
+// once the task is terminal, output chunks with a seq already stored are
+// ignored, and the first terminal result of POST /task/finish wins.
+package agenttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/runner"
+)
+
+// Server is the fake runner API.
+type Server struct {
+	// URL is the runner base URL agents are given.
+	URL string
+
+	srv   *httptest.Server
+	mu    sync.Mutex
+	tasks map[string]*Task // by token
+	down  bool
+}
+
+// Chunk is one output chunk as received.
+type Chunk struct {
+	Seq  int
+	Data []byte
+	At   time.Time
+}
+
+// Finish is one POST /task/finish as received.
+type Finish struct {
+	Result runner.TaskResult
+	// UserAgent tells the agent's reports from the bridge's.
+	UserAgent string
+	// Accepted is true for the first terminal result, the one kept.
+	Accepted bool
+}
+
+// Task is what the server knows and received about one task.
+type Task struct {
+	Spec       runner.TaskSpec
+	Started    bool
+	Host       string
+	Steps      map[int][]runner.StepReport
+	Chunks     map[int][]Chunk
+	Finishes   []Finish
+	Result     *runner.TaskResult
+	Heartbeats int
+}
+
+// Output is step n's output, its chunks joined in seq order.
+func (t *Task) Output(n int) string {
+	var b strings.Builder
+	for _, c := range t.Chunks[n] {
+		b.Write(c.Data)
+	}
+	return b.String()
+}
+
+// Last is step n's last report (zero if none).
+func (t *Task) Last(n int) runner.StepReport {
+	r := t.Steps[n]
+	if len(r) == 0 {
+		return runner.StepReport{}
+	}
+	return r[len(r)-1]
+}
+
+// New starts a server on 127.0.0.1; call Close when done.
+func New() (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("agenttest: listen: %w", err)
+	}
+	s := &Server{tasks: map[string]*Task{}}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Listener = ln
+	s.srv.Start()
+	s.URL = s.srv.URL + "/runner/v1"
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// Add makes a task known under token.
+func (s *Server) Add(token string, spec runner.TaskSpec) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tasks[token] = &Task{Spec: spec, Steps: map[int][]runner.StepReport{}, Chunks: map[int][]Chunk{}}
+}
+
+// SetResult makes the task terminal as if another party had reported r
+// (e.g. a user canceled it); GET /task then answers 410.
+func (s *Server) SetResult(token string, r runner.TaskResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tasks[token]; t != nil && t.Result == nil {
+		t.Result = &r
+	}
+}
+
+// SetDown makes every request answer 503 (the API is restarting) or not.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// Task returns a deep copy of what the server holds for token (nil if the
+// token is unknown).
+func (s *Server) Task(token string) *Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[token]
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.Steps = map[int][]runner.StepReport{}
+	for k, v := range t.Steps {
+		c.Steps[k] = slices.Clone(v)
+	}
+	c.Chunks = map[int][]Chunk{}
+	for k, v := range t.Chunks {
+		c.Chunks[k] = slices.Clone(v)
+	}
+	c.Finishes = slices.Clone(t.Finishes)
+	if t.Result != nil {
+		r := *t.Result
+		c.Result = &r
+	}
+	return &c
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	path, ok := strings.CutPrefix(r.URL.Path, "/runner/v1")
+	if !ok {
+		jsonError(w, http.StatusNotFound, "not found")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, "read body")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		jsonError(w, http.StatusServiceUnavailable, "restarting")
+		return
+	}
+	t := s.tasks[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	if t == nil {
+		jsonError(w, http.StatusUnauthorized, "invalid or expired task token")
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && path == "/task":
+		if t.Result != nil {
+			jsonError(w, http.StatusGone, "task is terminal")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(t.Spec)
+		return
+	case r.Method == http.MethodPost && path == "/task/start":
+		var st runner.TaskStart
+		if json.Unmarshal(body, &st) != nil {
+			jsonError(w, http.StatusBadRequest, "bad body")
+			return
+		}
+		t.Started, t.Host = true, st.Host
+	case r.Method == http.MethodPost && path == "/task/heartbeat":
+		t.Heartbeats++
+	case r.Method == http.MethodPost && path == "/task/finish":
+		var res runner.TaskResult
+		if json.Unmarshal(body, &res) != nil || res.Status == "" {
+			jsonError(w, http.StatusBadRequest, "bad body")
+			return
+		}
+		f := Finish{Result: res, UserAgent: r.Header.Get("User-Agent")}
+		if t.Result == nil {
+			t.Result, f.Accepted = &res, true
+		}
+		t.Finishes = append(t.Finishes, f)
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "/task/steps/"):
+		rest := strings.TrimPrefix(path, "/task/steps/")
+		num, output := strings.CutSuffix(rest, "/output")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 0 || n >= len(t.Spec.Steps) {
+			jsonError(w, http.StatusNotFound, "no such step")
+			return
+		}
+		if output {
+			seq, err := strconv.Atoi(r.URL.Query().Get("seq"))
+			if err != nil || seq < 0 {
+				jsonError(w, http.StatusBadRequest, "bad seq")
+				return
+			}
+			if !slices.ContainsFunc(t.Chunks[n], func(c Chunk) bool { return c.Seq == seq }) {
+				t.Chunks[n] = append(t.Chunks[n], Chunk{Seq: seq, Data: body, At: time.Now()})
+				slices.SortFunc(t.Chunks[n], func(a, b Chunk) int { return a.Seq - b.Seq })
+			}
+		} else {
+			var rep runner.StepReport
+			if json.Unmarshal(body, &rep) != nil || rep.Status == "" {
+				jsonError(w, http.StatusBadRequest, "bad body")
+				return
+			}
+			t.Steps[n] = append(t.Steps[n], rep)
+		}
+	default:
+		jsonError(w, http.StatusNotFound, "not found")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func jsonError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}

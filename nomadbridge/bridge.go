@@ -1,0 +1,262 @@
+// Package nomadbridge runs Orbit's tasks on HashiCorp Nomad: it turns
+// run-queue messages into Nomad batch jobs (dispatch), and turns what
+// happens to their allocations back into task outcomes and heartbeats for
+// the runner API (watch). It is Orbit's schedulerer + nomad-metrics; the
+// build agent that runs inside each allocation is in package agent.
+//
+//	run queue ──Receive──▶ dispatch: Decode ──malformed──▶ Delete (counted)
+//	                           │  runner GET /task ──410──▶ Delete (task is over)
+//	                           │  BuildJob (jobspec.go)
+//	                           │  Jobs.Info: same orbit_task_id ──▶ Delete (duplicate)
+//	                           ▼
+//	                       Jobs.Register ──ok──▶ Delete
+//	                           └─ Nomad unreachable ──▶ keep the message (Extend),
+//	                                                   back off, retry: none is lost
+//
+//	Nomad /v1/allocations (blocking queries) ──▶ watch
+//	     running   ──▶ POST /task/heartbeat every HeartbeatInterval
+//	                   (410: the task is over, e.g. canceled ──▶ Deregister)
+//	     terminal  ──▶ Outcome: agent exit code 0/1/3/4, lost node, stopped
+//	                   ──▶ POST /task/finish (first terminal result wins)
+//	                   ──▶ Jobs.Deregister(purge)
+//
+// Every step is idempotent, so the bridge may crash and restart at any
+// point: a message is deleted only after Nomad has the job, and the watch's
+// first (non-blocking) list after a start is the reconciliation: terminal
+// allocations are reported and purged, running ones get heartbeats again.
+// The token for reporting is read back from the job's task environment,
+// where dispatch put it.
+package nomadbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/queue"
+	"github.com/orbit-ci/orbit/shared/runner"
+)
+
+// TaskReporter is the part of the runner API the bridge uses for one task;
+// *runner.Client satisfies it.
+type TaskReporter interface {
+	// Task answers runner.ErrTaskGone when the task is already terminal.
+	Task(ctx context.Context) (runner.TaskSpec, error)
+	Finish(ctx context.Context, r runner.TaskResult) error
+	Heartbeat(ctx context.Context) error
+}
+
+var _ TaskReporter = (*runner.Client)(nil)
+
+// Clock is the bridge's time source; tests may speed it up.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config configures a Bridge.
+type Config struct {
+	// Queue is the run queue. Required.
+	Queue queue.Queue
+	// Nomad is the cluster tasks run on (NomadFromClient). Required.
+	Nomad Nomad
+	// RunnerURL is the runner API's base URL as build agents reach it, e.g.
+	// "http://127.0.0.1:8080/runner/v1". Required.
+	RunnerURL string
+	// RunnerClient returns a runner API client for one task's token, used
+	// to ask whether a task is terminal, report outcomes the bridge observes
+	// and send heartbeats. Default: a *runner.Client for RunnerURL that
+	// retries for 30 s.
+	RunnerClient func(token string) TaskReporter
+	// Agent is how Nomad tasks start the build agent, e.g. the orbit binary
+	// with Args ["agent"]. Required.
+	Agent AgentCommand
+	// Datacenters of Orbit's jobs (default: all).
+	Datacenters []string
+	// Region of Orbit's jobs and of every Nomad call ("" is the agent's).
+	Region string
+	// Driver runs the agent: "raw_exec" (default, the host executor) or
+	// "exec".
+	Driver string
+	// ResourceScale multiplies resource classes' CPU and memory (default 1;
+	// the embedded shape uses about 0.05 so a laptop can place jobs).
+	ResourceScale float64
+	// Concurrency is how many messages are dispatched at once (default 4).
+	Concurrency int
+	// HeartbeatInterval is how often running tasks get a heartbeat
+	// (default 30 s).
+	HeartbeatInterval time.Duration
+	// Visibility is how long a received message stays invisible while it is
+	// dispatched (default 2 min).
+	Visibility time.Duration
+	// ReceiveWait is the run queue's long-poll time (default 20 s).
+	ReceiveWait time.Duration
+	// MinBackoff and MaxBackoff bound the waits after failures (defaults 1 s
+	// and 1 min).
+	MinBackoff, MaxBackoff time.Duration
+	// WatchWait is the longest blocking query on allocations (default 1 min).
+	WatchWait time.Duration
+	// Logger receives the bridge's log lines (default: discarded).
+	Logger *slog.Logger
+	// Clock is the time source (default: the real clock).
+	Clock Clock
+}
+
+// Stats counts what the bridge did since it started.
+type Stats struct {
+	// Received counts deliveries of run-queue messages.
+	Received int64
+	// Registered counts Nomad jobs registered.
+	Registered int64
+	// Duplicates counts messages whose job Nomad already had.
+	Duplicates int64
+	// Terminal counts messages dropped because their task was already over.
+	Terminal int64
+	// Malformed counts messages deleted because they could not be decoded.
+	Malformed int64
+	// Unplaceable counts tasks reported infrastructure_fail at dispatch
+	// (e.g. an unknown resource class).
+	Unplaceable int64
+	// NomadErrors counts failed Nomad calls.
+	NomadErrors int64
+	// Reported counts outcomes reported from allocations.
+	Reported int64
+	// Purged counts Nomad jobs purged after their outcome was reported.
+	Purged int64
+	// Heartbeats counts heartbeats sent.
+	Heartbeats int64
+}
+
+// Bridge is the running bridge. Create it with New and start it with Run.
+type Bridge struct {
+	cfg     Config
+	log     *slog.Logger
+	jobSpec JobSpec
+
+	stats struct {
+		received, registered, duplicates, terminal, malformed, unplaceable,
+		nomadErrors, reported, purged, heartbeats atomic.Int64
+	}
+
+	watch watchState
+}
+
+// New checks cfg, fills in defaults and returns a bridge.
+func New(cfg Config) (*Bridge, error) {
+	switch {
+	case cfg.Queue == nil:
+		return nil, errors.New("nomadbridge: Config.Queue is required")
+	case cfg.Nomad.Jobs == nil || cfg.Nomad.Allocations == nil:
+		return nil, errors.New("nomadbridge: Config.Nomad needs Jobs and Allocations")
+	case cfg.RunnerURL == "":
+		return nil, errors.New("nomadbridge: Config.RunnerURL is required")
+	case cfg.Agent.Path == "":
+		return nil, errors.New("nomadbridge: Config.Agent.Path is required")
+	case cfg.Driver != "" && cfg.Driver != "raw_exec" && cfg.Driver != "exec":
+		return nil, fmt.Errorf("nomadbridge: driver %q is not supported (raw_exec or exec)", cfg.Driver)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Driver == "" {
+		cfg.Driver = DefaultDriver
+	}
+	if cfg.ResourceScale <= 0 {
+		cfg.ResourceScale = 1
+	}
+	setDefault(&cfg.Concurrency, 4)
+	setDefault(&cfg.HeartbeatInterval, 30*time.Second)
+	setDefault(&cfg.Visibility, 2*time.Minute)
+	setDefault(&cfg.ReceiveWait, 20*time.Second)
+	setDefault(&cfg.MinBackoff, time.Second)
+	setDefault(&cfg.MaxBackoff, time.Minute)
+	setDefault(&cfg.WatchWait, time.Minute)
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
+	if cfg.Nomad.Addr == "" {
+		cfg.Nomad.Addr = "(unknown address)"
+	}
+	log := cfg.Logger
+	if cfg.RunnerClient == nil {
+		url := cfg.RunnerURL
+		cfg.RunnerClient = func(token string) TaskReporter {
+			return runner.NewClient(url, token, nil, runner.WithRetryDeadline(30*time.Second),
+				runner.WithUserAgent("orbit-nomadbridge"), runner.WithLogger(log))
+		}
+	}
+	b := &Bridge{
+		cfg: cfg,
+		log: cfg.Logger,
+		jobSpec: JobSpec{
+			Datacenters:   cfg.Datacenters,
+			Region:        cfg.Region,
+			Driver:        cfg.Driver,
+			Agent:         cfg.Agent,
+			RunnerURL:     cfg.RunnerURL,
+			ResourceScale: cfg.ResourceScale,
+		},
+	}
+	b.watch.init()
+	return b, nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Run dispatches and watches until ctx ends, then returns nil. Failures of
+// Nomad, the queue or the runner API are logged and retried with backoff;
+// they do not stop Run.
+func (b *Bridge) Run(ctx context.Context) error {
+	b.log.Info("nomadbridge started", "nomad", b.cfg.Nomad.Addr, "driver", b.cfg.Driver,
+		"concurrency", b.cfg.Concurrency, "runner_url", b.cfg.RunnerURL)
+	var wg sync.WaitGroup
+	for range b.cfg.Concurrency {
+		wg.Go(func() { b.dispatchLoop(ctx) })
+	}
+	wg.Go(func() { b.watchLoop(ctx) })
+	wg.Go(func() { b.heartbeatLoop(ctx) })
+	wg.Wait()
+	b.watch.wait()
+	b.log.Info("nomadbridge stopped")
+	return nil
+}
+
+// Stats returns the counters.
+func (b *Bridge) Stats() Stats {
+	s := &b.stats
+	return Stats{
+		Received: s.received.Load(), Registered: s.registered.Load(), Duplicates: s.duplicates.Load(),
+		Terminal: s.terminal.Load(), Malformed: s.malformed.Load(), Unplaceable: s.unplaceable.Load(),
+		NomadErrors: s.nomadErrors.Load(), Reported: s.reported.Load(), Purged: s.purged.Load(),
+		Heartbeats: s.heartbeats.Load(),
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still alive.
+func (b *Bridge) sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-b.cfg.Clock.After(d):
+		return true
+	}
+}
+
+func (b *Bridge) nextBackoff(d time.Duration) time.Duration {
+	return min(2*d, b.cfg.MaxBackoff)
+}

@@ -1,0 +1,162 @@
+package nomadbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/queue"
+	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/runqueue"
+)
+
+// runnerCheckTimeout bounds the "is the task already terminal?" question;
+// when the runner API does not answer in time the task is registered anyway
+// (its agent stops at GET /task if it is over).
+const runnerCheckTimeout = 10 * time.Second
+
+// taskAttrs are the log attributes of a task.
+func taskAttrs(m runqueue.Message) []any {
+	return []any{"pipeline_id", m.PipelineID, "workflow_id", m.WorkflowID, "job_id", m.JobID,
+		"task_index", m.Index, "task_id", m.TaskID}
+}
+
+// dispatchLoop receives messages one at a time until ctx ends.
+func (b *Bridge) dispatchLoop(ctx context.Context) {
+	wait := b.cfg.MinBackoff
+	for ctx.Err() == nil {
+		msgs, err := b.cfg.Queue.Receive(ctx, queue.ReceiveOptions{
+			Max: 1, Wait: b.cfg.ReceiveWait, Visibility: b.cfg.Visibility,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			b.log.Error("receive from the run queue", "error", err, "retry_in", wait)
+			if !b.sleep(ctx, wait) {
+				return
+			}
+			wait = b.nextBackoff(wait)
+			continue
+		}
+		wait = b.cfg.MinBackoff
+		for _, m := range msgs {
+			b.process(ctx, m)
+		}
+	}
+}
+
+// process dispatches one message, retrying in place (the message kept
+// invisible with Extend, so its receive count does not grow) until it is
+// handled or ctx ends. On shutdown the message is simply left: it becomes
+// visible again after its visibility timeout.
+func (b *Bridge) process(ctx context.Context, m queue.Message) {
+	b.stats.received.Add(1)
+	wait := b.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		log, err := b.dispatch(ctx, m)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		var ne *NomadError
+		if errors.As(err, &ne) {
+			b.stats.nomadErrors.Add(1)
+		}
+		log.Error("cannot dispatch the task; keeping its message and retrying",
+			"error", err, "attempt", attempt, "retry_in", wait)
+		ectx, cancel := context.WithTimeout(ctx, nomadCallTimeout)
+		err = b.cfg.Queue.Extend(ectx, m.Receipt, wait+b.cfg.Visibility)
+		cancel()
+		if errors.Is(err, queue.ErrReceiptInvalid) {
+			log.Warn("the message's receipt expired; it will be redelivered")
+			return
+		} else if err != nil && ctx.Err() == nil {
+			log.Warn("extend the message's visibility", "error", err)
+		}
+		if !b.sleep(ctx, wait) {
+			return
+		}
+		wait = b.nextBackoff(wait)
+	}
+}
+
+// dispatch handles one delivery. A nil error means the message was dealt
+// with (and deleted, or its deletion failed harmlessly); an error means it
+// must be kept and retried. The logger carries the task's ids.
+func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, error) {
+	log := b.log.With("message_id", m.ID)
+	msg, err := runqueue.Decode(m.Body)
+	if err != nil {
+		b.stats.malformed.Add(1)
+		log.Error("malformed run-queue message: deleting it", "receive_count", m.ReceiveCount,
+			"size", len(m.Body), "error", err)
+		b.delete(ctx, log, m)
+		return log, nil
+	}
+	log = log.With(taskAttrs(msg)...)
+	rep := b.cfg.RunnerClient(msg.Token)
+
+	cctx, cancel := context.WithTimeout(ctx, runnerCheckTimeout)
+	_, err = rep.Task(cctx)
+	cancel()
+	switch {
+	case errors.Is(err, runner.ErrTaskGone):
+		b.stats.terminal.Add(1)
+		log.Info("task is already terminal: dropping its message")
+		b.delete(ctx, log, m)
+		return log, nil
+	case err != nil && ctx.Err() != nil:
+		return log, ctx.Err()
+	case err != nil:
+		log.Warn("cannot ask the runner API whether the task is terminal; registering it anyway", "error", err)
+	}
+
+	job, err := BuildJob(b.jobSpec, msg)
+	if errors.Is(err, ErrUnknownResourceClass) {
+		res := runner.TaskResult{Status: runner.StatusInfrastructureFail, Message: "cannot run the task: " + err.Error()}
+		if ferr := rep.Finish(ctx, res); ferr != nil && !errors.Is(ferr, runner.ErrTaskGone) {
+			return log, fmt.Errorf("report unplaceable task: %w", ferr)
+		}
+		b.stats.unplaceable.Add(1)
+		log.Error("task cannot be placed: reported infrastructure_fail", "error", err)
+		b.delete(ctx, log, m)
+		return log, nil
+	} else if err != nil {
+		return log, fmt.Errorf("build Nomad job: %w", err)
+	}
+	id := *job.ID
+	log = log.With("nomad_job_id", id)
+
+	nctx, cancel := context.WithTimeout(ctx, nomadCallTimeout)
+	defer cancel()
+	existing, _, err := b.cfg.Nomad.Jobs.Info(id, b.queryOpts(nctx))
+	switch {
+	case err == nil && existing != nil && existing.Meta[MetaTaskID] == msg.TaskID:
+		b.stats.duplicates.Add(1)
+		log.Info("Nomad already has the task's job: duplicate message")
+		b.delete(ctx, log, m)
+		return log, nil
+	case err == nil && existing != nil:
+		log.Warn("replacing a Nomad job that ran another task", "other_task_id", existing.Meta[MetaTaskID])
+	case err != nil && !isNotFound(err):
+		return log, b.nomadErr("look up job "+id, err)
+	}
+	if _, _, err := b.cfg.Nomad.Jobs.Register(job, b.writeOpts(nctx)); err != nil {
+		return log, b.nomadErr("register job "+id, err)
+	}
+	b.stats.registered.Add(1)
+	log.Info("task registered with Nomad", "resource_class", msg.ResourceClass, "driver", b.cfg.Driver,
+		"receive_count", m.ReceiveCount)
+	b.delete(ctx, log, m)
+	return log, nil
+}
+
+func (b *Bridge) delete(ctx context.Context, log *slog.Logger, m queue.Message) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nomadCallTimeout)
+	defer cancel()
+	if err := b.cfg.Queue.Delete(dctx, m.Receipt); err != nil {
+		log.Warn("delete run-queue message (it will be redelivered, and found already handled)", "error", err)
+	}
+}

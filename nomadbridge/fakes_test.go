@@ -1,0 +1,315 @@
+package nomadbridge_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/shared/queue"
+	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
+	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/runqueue"
+)
+
+// events is an ordered record of what fakes were asked to do.
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = append(e.log, s)
+}
+
+func (e *events) all() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.log)
+}
+
+func (e *events) count(s string) int {
+	n := 0
+	for _, x := range e.all() {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// recQueue records Extend and Delete calls of a real boltqueue.
+type recQueue struct {
+	queue.Queue
+	ev *events
+}
+
+func (q recQueue) Extend(ctx context.Context, receipt string, d time.Duration) error {
+	q.ev.add("extend")
+	return q.Queue.Extend(ctx, receipt, d)
+}
+
+func (q recQueue) Delete(ctx context.Context, receipt string) error {
+	q.ev.add("delete")
+	return q.Queue.Delete(ctx, receipt)
+}
+
+func newQueue(t *testing.T, ev *events) recQueue {
+	t.Helper()
+	q, err := boltqueue.Open(filepath.Join(t.TempDir(), "q.db"), "run", boltqueue.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = q.Close() })
+	return recQueue{Queue: q, ev: ev}
+}
+
+// nomad404 is the error the real client returns for a missing job.
+func nomad404(t *testing.T) error {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "job not found", http.StatusNotFound)
+	}))
+	defer srv.Close()
+	c, err := api.NewClient(&api.Config{Address: srv.URL})
+	require.NoError(t, err)
+	_, _, err = c.Jobs().Info("missing", nil)
+	require.Error(t, err)
+	return err
+}
+
+var errUnreachable = &url.Error{Op: "Put", URL: "http://10.0.0.1:4646/v1/jobs", Err: syscall.ECONNREFUSED}
+
+// fakeJobs is an in-memory *api.Jobs.
+type fakeJobs struct {
+	mu          sync.Mutex
+	jobs        map[string]*api.Job
+	notFound    error
+	registerErr func(n int) error // n counts Register calls from 1
+	registers   int
+	ev          *events
+}
+
+func newFakeJobs(t *testing.T, ev *events) *fakeJobs {
+	return &fakeJobs{jobs: map[string]*api.Job{}, notFound: nomad404(t), ev: ev}
+}
+
+func (f *fakeJobs) Register(job *api.Job, _ *api.WriteOptions) (*api.JobRegisterResponse, *api.WriteMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.registers++
+	if f.registerErr != nil {
+		if err := f.registerErr(f.registers); err != nil {
+			f.ev.add("register-error")
+			return nil, nil, err
+		}
+	}
+	f.jobs[*job.ID] = job
+	f.ev.add("register")
+	return &api.JobRegisterResponse{}, &api.WriteMeta{}, nil
+}
+
+func (f *fakeJobs) Info(id string, _ *api.QueryOptions) (*api.Job, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return nil, nil, f.notFound
+	}
+	return j, &api.QueryMeta{}, nil
+}
+
+func (f *fakeJobs) Deregister(id string, purge bool, _ *api.WriteOptions) (string, *api.WriteMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.jobs[id]; !ok {
+		return "", nil, f.notFound
+	}
+	if purge {
+		delete(f.jobs, id)
+	}
+	f.ev.add("purge " + id)
+	return "", &api.WriteMeta{}, nil
+}
+
+func (f *fakeJobs) get(id string) *api.Job {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobs[id]
+}
+
+// fakeAllocs is an in-memory allocation list with blocking queries.
+type fakeAllocs struct {
+	mu      sync.Mutex
+	allocs  []*api.AllocationListStub
+	index   uint64
+	changed chan struct{}
+}
+
+func newFakeAllocs() *fakeAllocs { return &fakeAllocs{index: 1, changed: make(chan struct{})} }
+
+func (f *fakeAllocs) List(q *api.QueryOptions) ([]*api.AllocationListStub, *api.QueryMeta, error) {
+	f.mu.Lock()
+	if q.WaitIndex > 0 && q.WaitIndex >= f.index {
+		ch := f.changed
+		f.mu.Unlock()
+		t := time.NewTimer(q.WaitTime)
+		select {
+		case <-ch:
+		case <-q.Context().Done():
+		case <-t.C:
+		}
+		t.Stop()
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
+	if err := q.Context().Err(); err != nil {
+		return nil, nil, err
+	}
+	return slices.Clone(f.allocs), &api.QueryMeta{LastIndex: f.index}, nil
+}
+
+func (f *fakeAllocs) set(allocs ...*api.AllocationListStub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.allocs = allocs
+	f.index++
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// fakeRunner records what the bridge reports per token.
+type fakeRunner struct {
+	mu         sync.Mutex
+	gone       map[string]bool
+	finishes   map[string][]runner.TaskResult
+	heartbeats map[string]int
+	finishErr  error
+}
+
+func newFakeRunner() *fakeRunner {
+	return &fakeRunner{gone: map[string]bool{}, finishes: map[string][]runner.TaskResult{}, heartbeats: map[string]int{}}
+}
+
+func (f *fakeRunner) client(token string) nomadbridge.TaskReporter { return reporter{f, token} }
+
+func (f *fakeRunner) results(token string) []runner.TaskResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.finishes[token])
+}
+
+func (f *fakeRunner) beats(token string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heartbeats[token]
+}
+
+type reporter struct {
+	f     *fakeRunner
+	token string
+}
+
+func (r reporter) Task(context.Context) (runner.TaskSpec, error) {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if r.f.gone[r.token] {
+		return runner.TaskSpec{}, runner.ErrTaskGone
+	}
+	return runner.TaskSpec{}, nil
+}
+
+func (r reporter) Finish(_ context.Context, res runner.TaskResult) error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if r.f.finishErr != nil {
+		return r.f.finishErr
+	}
+	r.f.finishes[r.token] = append(r.f.finishes[r.token], res)
+	return nil
+}
+
+func (r reporter) Heartbeat(context.Context) error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if r.f.gone[r.token] {
+		return runner.ErrTaskGone
+	}
+	r.f.heartbeats[r.token]++
+	return nil
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(t *testing.T, w io.Writer) *slog.Logger {
+	if testing.Verbose() {
+		w = io.MultiWriter(w, tWriter{t})
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func message(taskID string, mod ...func(*runqueue.Message)) runqueue.Message {
+	m := runqueue.Message{
+		TaskID: taskID, JobID: "job-" + taskID, WorkflowID: "wf-1", PipelineID: "pipe-" + taskID,
+		ProjectSlug: "gh/acme/app", JobNumber: 7, JobName: "build", Index: 0, Total: 1, Attempt: 1,
+		Executor: "docker", Image: "cimg/base:stable", Token: "tok-" + taskID,
+	}
+	for _, f := range mod {
+		f(&m)
+	}
+	return m
+}
+
+func send(t *testing.T, q queue.Queue, body []byte) {
+	t.Helper()
+	_, err := q.Send(context.Background(), body, queue.SendOptions{})
+	require.NoError(t, err)
+}
+
+func encode(t *testing.T, m runqueue.Message) []byte {
+	t.Helper()
+	b, err := m.Encode()
+	require.NoError(t, err)
+	return b
+}
+
+func queueEmpty(q queue.Queue) bool {
+	s, err := q.Stats(context.Background())
+	return err == nil && s.Visible == 0 && s.InFlight == 0 && s.Delayed == 0
+}

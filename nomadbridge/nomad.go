@@ -1,0 +1,98 @@
+package nomadbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// NomadJobs is the part of *api.Jobs the bridge uses.
+type NomadJobs interface {
+	Register(job *api.Job, q *api.WriteOptions) (*api.JobRegisterResponse, *api.WriteMeta, error)
+	Info(jobID string, q *api.QueryOptions) (*api.Job, *api.QueryMeta, error)
+	Deregister(jobID string, purge bool, q *api.WriteOptions) (string, *api.WriteMeta, error)
+}
+
+// NomadAllocations is the part of *api.Allocations the bridge uses: the
+// allocation list, watched with blocking queries.
+type NomadAllocations interface {
+	List(q *api.QueryOptions) ([]*api.AllocationListStub, *api.QueryMeta, error)
+}
+
+var (
+	_ NomadJobs        = (*api.Jobs)(nil)
+	_ NomadAllocations = (*api.Allocations)(nil)
+)
+
+// Nomad is the bridge's view of a Nomad cluster.
+type Nomad struct {
+	Jobs        NomadJobs
+	Allocations NomadAllocations
+	// Addr is the cluster's HTTP address, for log lines and errors.
+	Addr string
+}
+
+// NomadFromClient returns the views of a real Nomad API client.
+func NomadFromClient(c *api.Client) Nomad {
+	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Addr: c.Address()}
+}
+
+// NomadError is a failed Nomad call. Unreachable says whether Nomad could
+// not be reached or answered 5xx (try again later) rather than refused the
+// request (4xx).
+type NomadError struct {
+	Addr        string
+	Op          string
+	Unreachable bool
+	Err         error
+}
+
+// Error implements error.
+func (e *NomadError) Error() string {
+	if e.Unreachable {
+		return fmt.Sprintf("nomad unreachable at %s: %s: %v", e.Addr, e.Op, e.Err)
+	}
+	return fmt.Sprintf("nomad at %s refused %s: %v", e.Addr, e.Op, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *NomadError) Unwrap() error { return e.Err }
+
+func (b *Bridge) nomadErr(op string, err error) error {
+	code, ok := nomadStatus(err)
+	return &NomadError{Addr: b.cfg.Nomad.Addr, Op: op, Err: err,
+		Unreachable: !ok || code >= 500 || code == http.StatusTooManyRequests}
+}
+
+// nomadStatus is the HTTP status of a Nomad API error, if it has one.
+func nomadStatus(err error) (int, bool) {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) && ue.HasStatusCode() {
+		return ue.StatusCode(), true
+	}
+	var pue *api.UnexpectedResponseError
+	if errors.As(err, &pue) && pue != nil && pue.HasStatusCode() {
+		return pue.StatusCode(), true
+	}
+	return 0, false
+}
+
+func isNotFound(err error) bool {
+	code, ok := nomadStatus(err)
+	return ok && code == http.StatusNotFound
+}
+
+// nomadCallTimeout bounds each Nomad call that is not a blocking query.
+const nomadCallTimeout = 30 * time.Second
+
+func (b *Bridge) writeOpts(ctx context.Context) *api.WriteOptions {
+	return (&api.WriteOptions{Region: b.cfg.Region}).WithContext(ctx)
+}
+
+func (b *Bridge) queryOpts(ctx context.Context) *api.QueryOptions {
+	return (&api.QueryOptions{Region: b.cfg.Region}).WithContext(ctx)
+}

@@ -1,0 +1,179 @@
+// Package api is Orbit's HTTP front door: CircleCI's REST API v2 (the part
+// Orbit implements), the browser UI, the health endpoints, and the mount
+// points of the runner API and of the embedded blob server, all in ONE
+// net/http handler. cmd/orbit serves it with http.Server; the api Lambda
+// serves the same handler through a Lambda adapter, so the request context
+// (and the Lambda deadline) reaches every handler.
+//
+//	request ─▶ middleware (request id, access log, panic recovery, nosniff,
+//	           %2F-escaped project slugs) ─▶ ServeMux ─▶ handler ─▶ store
+//	                                                        └─ error ─▶ errors.go (the one
+//	                                                           error → status mapping)
+//
+// # Routes
+//
+// CircleCI API v2 (shapes as in CircleCI's OpenAPI document; project slugs
+// are "<vcs>/<org>/<repo>", e.g. "local/acme/api", and may be given with
+// their slashes escaped as %2F):
+//
+//	GET  /api/v2/project/{slug}                      project
+//	POST /api/v2/project/{slug}/pipeline             trigger: {"branch","tag","parameters"} → 201 PipelineCreation
+//	GET  /api/v2/project/{slug}/pipeline             pipelines, newest first (page-token ↔ next_page_token)
+//	GET  /api/v2/project/{slug}/pipeline/{number}    pipeline by number
+//	GET  /api/v2/project/{slug}/job/{number}         job details
+//	GET  /api/v2/pipeline/{id}                       pipeline
+//	GET  /api/v2/pipeline/{id}/config                {source, compiled}
+//	GET  /api/v2/pipeline/{id}/workflow              workflows of a pipeline
+//	GET  /api/v2/workflow/{id}                       workflow
+//	GET  /api/v2/workflow/{id}/job                   jobs of a workflow
+//
+// Orbit extensions (CircleCI's v2 has no equivalent):
+//
+//	POST /api/v2/project {"path", "org"?, "name"?}   follow a local git repository → 201 project,
+//	                                                 409 if followed, 400 if not a git repository.
+//	                                                 The slug is local/<org>/<name>: by default the
+//	                                                 parent directory's and the directory's base names.
+//	GET  /api/v2/projects                            every followed project
+//	GET  /api/v2/project/{slug}/job/{number}/steps   the steps of the job's latest attempt:
+//	     {"items":[{index, name, type, actions:[{index, status, exit_code, start_time,
+//	     end_time, run_time_millis, output_url}]}]}, one action per parallel task
+//	     (action index = task index), like CircleCI's v1.1 build steps.
+//	GET  /api/v2/project/{slug}/job/{number}/output?step=N&task=I[&from=SEQ]
+//	     text/plain: step N's output on task I, chunks from sequence number SEQ
+//	     on (default 0), concatenated, ANSI escapes kept. The X-Orbit-Next-Seq
+//	     header is the SEQ to ask for next, so a client polls incrementally.
+//
+// Operations, UI and mounts:
+//
+//	GET  /health-check   200 {"status":"ok"}; 500 naming each failed dependency
+//	GET  /status         version and every dependency's state ("ok" or the error); 500 if any is bad
+//	GET  /               projects and their recent pipelines (HTML)
+//	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
+//	     /runner/v1/...  Config.Runner, with the prefix stripped
+//	     /blob/...       Config.Blobs, with the full path (when set)
+//
+// Errors are JSON {"message": "..."} (HTML on UI pages): store.ErrNotFound is
+// 404, a bad request body, parameter or trigger is 400, store.ErrExists is
+// 409, anything else 500 with a generic message and the real error logged
+// with the request id. Internal fields (the orchestrator task tokens of
+// workflows and jobs) are never part of a response: every response is built
+// from a view type of this package, never by encoding a store record.
+//
+// Authentication (Circle-Token, sessions) is not enforced yet.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/store"
+)
+
+// Triggerer starts pipelines; *conductor.Conductor satisfies it. An unknown
+// project is store.ErrNotFound, an invalid request conductor.ErrBadTrigger.
+type Triggerer interface {
+	Trigger(ctx context.Context, req conductor.TriggerRequest) (store.Pipeline, error)
+}
+
+// ProjectSource inspects a local repository to follow; localgit.Repos
+// satisfies it. Inspect returns the repository's absolute path and default
+// branch, or an error matching vcs.ErrRepoNotFound when path is not a git
+// repository.
+type ProjectSource interface {
+	Inspect(ctx context.Context, path string) (abs, defaultBranch string, err error)
+}
+
+var _ Triggerer = (*conductor.Conductor)(nil)
+
+// Config configures the handler.
+type Config struct {
+	// Store keeps the records. Required.
+	Store *store.Store
+	// Trigger starts pipelines (the conductor). Required.
+	Trigger Triggerer
+	// Projects inspects repositories to follow. Required.
+	Projects ProjectSource
+	// Runner serves the runner API; it is mounted at /runner/v1/ with that
+	// prefix stripped. Nil leaves it unmounted.
+	Runner http.Handler
+	// Blobs serves presigned blob URLs in the embedded shape; it is mounted
+	// at /blob/ and sees the full path. Nil leaves it unmounted.
+	Blobs http.Handler
+	// Health checks the dependencies by name for /health-check and /status;
+	// a nil error means healthy. Nil means no checks.
+	Health func(ctx context.Context) map[string]error
+	// Logger receives the access log and errors; nil discards.
+	Logger *slog.Logger
+	// Version is shown by /status.
+	Version string
+	// PageSize is how many pipelines a page lists; 0 means 20.
+	PageSize int
+}
+
+// server holds the dependencies of the handlers.
+type server struct {
+	cfg Config
+	st  *store.Store
+	log *slog.Logger
+	ui  *uiTemplates
+}
+
+// New returns the handler for the whole API and UI.
+func New(cfg Config) (http.Handler, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("api: Config.Store is required")
+	case cfg.Trigger == nil:
+		return nil, errors.New("api: Config.Trigger is required")
+	case cfg.Projects == nil:
+		return nil, errors.New("api: Config.Projects is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 20
+	}
+	ui, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, st: cfg.Store, log: cfg.Logger, ui: ui}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health-check", s.healthCheck)
+	mux.HandleFunc("GET /status", s.status)
+
+	const project = "/api/v2/project/{vcs}/{org}/{repo}"
+	mux.Handle("GET /api/v2/projects", s.api(s.listProjects))
+	mux.Handle("POST /api/v2/project", s.api(s.followProject))
+	mux.Handle("GET "+project, s.api(s.getProject))
+	mux.Handle("POST "+project+"/pipeline", s.api(s.triggerPipeline))
+	mux.Handle("GET "+project+"/pipeline", s.api(s.listPipelines))
+	mux.Handle("GET "+project+"/pipeline/{number}", s.api(s.getPipelineByNumber))
+	mux.Handle("GET "+project+"/job/{number}", s.api(s.getJob))
+	mux.Handle("GET "+project+"/job/{number}/steps", s.api(s.listSteps))
+	mux.Handle("GET "+project+"/job/{number}/output", s.api(s.output))
+	mux.Handle("GET /api/v2/pipeline/{id}", s.api(s.getPipeline))
+	mux.Handle("GET /api/v2/pipeline/{id}/config", s.api(s.getPipelineConfig))
+	mux.Handle("GET /api/v2/pipeline/{id}/workflow", s.api(s.listWorkflows))
+	mux.Handle("GET /api/v2/workflow/{id}", s.api(s.getWorkflow))
+	mux.Handle("GET /api/v2/workflow/{id}/job", s.api(s.listWorkflowJobs))
+	mux.Handle("/api/", s.api(func(http.ResponseWriter, *http.Request) error {
+		return errRouteNotFound
+	}))
+
+	mux.Handle("GET /{$}", s.html(s.uiIndex))
+	mux.Handle("GET /ui/pipeline/{id}", s.html(s.uiPipeline))
+
+	if cfg.Runner != nil {
+		mux.Handle("/runner/v1/", http.StripPrefix("/runner/v1", cfg.Runner))
+	}
+	if cfg.Blobs != nil {
+		mux.Handle("/blob/", cfg.Blobs)
+	}
+	return s.middleware(mux), nil
+}

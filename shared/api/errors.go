@@ -1,0 +1,121 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs"
+)
+
+// requestError is a problem with the request itself (body, query or path
+// parameter); its text is shown to the caller as is.
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return e.msg }
+
+// badRequest returns a requestError (400) with a message that says what was
+// wrong and where.
+func badRequest(format string, args ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// errRouteNotFound answers API paths that match no route.
+var errRouteNotFound = errors.New("route not found")
+
+// internalMessage is all a caller learns of an unexpected error; the error
+// itself is logged with the request id.
+const internalMessage = "internal server error"
+
+// classify is the one place where errors become HTTP statuses and the
+// message the caller sees.
+func classify(err error) (code int, msg string) {
+	var reqErr *requestError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &reqErr):
+		return http.StatusBadRequest, reqErr.msg
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, conductor.ErrBadTrigger), errors.Is(err, vcs.ErrRepoNotFound):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, errRouteNotFound):
+		return http.StatusNotFound, "Not found"
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, store.ErrExists):
+		return http.StatusConflict, err.Error()
+	}
+	return http.StatusInternalServerError, internalMessage
+}
+
+// message is CircleCI's error body.
+type message struct {
+	Message string `json:"message"`
+}
+
+// apiFunc is a JSON handler; a returned error is answered by fail.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api adapts an apiFunc to http.Handler.
+func (s *server) api(fn apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			code, msg := s.classifyAndLog(r, err)
+			writeJSON(w, code, message{Message: msg})
+		}
+	})
+}
+
+// classifyAndLog classifies err and logs server errors in full.
+func (s *server) classifyAndLog(r *http.Request, err error) (int, string) {
+	code, msg := classify(err)
+	if code >= http.StatusInternalServerError {
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "error", err)
+	} else {
+		s.log.DebugContext(r.Context(), "request refused", "request_id", RequestID(r.Context()),
+			"status", code, "error", err)
+	}
+	return code, msg
+}
+
+// writeJSON writes v as the JSON response body with code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v) // the client went away; nothing to do
+}
+
+// decodeJSON reads the request body into v. An empty body leaves v as it is
+// when allowEmpty (CircleCI's trigger takes an optional body).
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return err
+		case errors.Is(err, io.EOF) && allowEmpty:
+			return nil
+		case errors.Is(err, io.EOF):
+			return badRequest("request body: expected a JSON object")
+		}
+		return badRequest("request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return badRequest("request body: unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20

@@ -1,0 +1,117 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/status"
+	"github.com/orbit-ci/orbit/shared/store"
+)
+
+func TestUIPipelinePage(t *testing.T) {
+	e := newEnv(t)
+	s := seed(t, e.st)
+
+	rec := e.do(http.MethodGet, "/ui/pipeline/"+s.pipeline.ID, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"))
+	assert.Contains(t, rec.Header().Get("Content-Security-Policy"), "default-src 'none'")
+	body := rec.Body.String()
+	for _, want := range []string{
+		"local/acme/api · pipeline #1",
+		`<span class="badge ok">created</span>`,
+		"0123456789abcdef0123456789abcdef01234567", // revision
+		"build-and-test",
+		`<span class="badge run">running</span>`, // the workflow and job "test"
+		`id="job-1"`, "<h3>build</h3>", `<span class="badge ok">success</span>`, "job #1", "1m 05s",
+		"parallelism 2:",
+		"<h3>test</h3>", "requires build",
+		"<h3>hold</h3>", "approval", `<span class="badge idle">blocked</span>`,
+		"Checkout code", "go test ./...", `<span class="badge bad">failed</span>`, "exit code 1", "1m 02s",
+		"(task 1)",
+		"<details open>", // failed steps start open
+		"Cloning into &#39;.&#39;...",
+		"FAIL &lt;script&gt;alert(1)&lt;/script&gt;\n--- FAIL: TestThing\nexit status 1\n",
+		`href="/api/v2/project/local/acme/api/job/1/output?step=1&amp;task=0"`,
+		`<meta http-equiv="refresh" content="2">`, // a job is still running
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, "<script>", "output is escaped")
+	assert.NotContains(t, body, "\x1b[", "ANSI escapes are dropped in the UI")
+}
+
+func TestUIPipelinePageStopsRefreshingWhenDone(t *testing.T) {
+	e := newEnv(t)
+	s := seed(t, e.st)
+	ctx := context.Background()
+	for _, name := range []string{"test", "hold"} {
+		_, err := e.st.UpdateJob(ctx, s.workflow.ID, name, func(j *store.Job) error {
+			j.Status = status.JobSuccess
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	_, err := e.st.UpdateWorkflow(ctx, s.workflow.ID, func(w *store.Workflow) error {
+		w.Status = status.WorkflowSuccess
+		return nil
+	})
+	require.NoError(t, err)
+
+	body := e.do(http.MethodGet, "/ui/pipeline/"+s.pipeline.ID, "").Body.String()
+	assert.NotContains(t, body, `http-equiv="refresh"`)
+}
+
+func TestUIPipelinePageErrored(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.st.CreatePipeline(context.Background(), store.Pipeline{ProjectSlug: "local/acme/api",
+		VCS: store.PipelineVCS{Branch: "main"}, Errors: []store.PipelineError{{Type: "config", Message: "config.yml:2: <bad> key"}}})
+	require.NoError(t, err)
+	_, err = e.st.UpdatePipeline(context.Background(), p.ID, func(p *store.Pipeline) error {
+		p.State = status.PipelineErrored
+		return nil
+	})
+	require.NoError(t, err)
+
+	body := e.do(http.MethodGet, "/ui/pipeline/"+p.ID, "").Body.String()
+	assert.Contains(t, body, `<span class="badge bad">errored</span>`)
+	assert.Contains(t, body, "<b>config</b>: config.yml:2: &lt;bad&gt; key")
+	assert.NotContains(t, body, `http-equiv="refresh"`)
+}
+
+func TestUIIndex(t *testing.T) {
+	e := newEnv(t)
+	empty := e.do(http.MethodGet, "/", "")
+	require.Equal(t, http.StatusOK, empty.Code)
+	assert.Contains(t, empty.Body.String(), "No projects are followed yet")
+
+	s := seed(t, e.st)
+	rec := e.do(http.MethodGet, "/", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	for _, want := range []string{
+		"<h2>local/acme/api</h2>",
+		`<a href="/ui/pipeline/` + s.pipeline.ID + `">#1</a>`,
+		`<span class="badge ok">created</span>`,
+		`build-and-test</span> <span class="badge run">running</span>`,
+		"<code>01234567</code>",
+		`<meta http-equiv="refresh" content="2">`,
+	} {
+		assert.Contains(t, body, want)
+	}
+}
+
+func TestUINotFound(t *testing.T) {
+	e := newEnv(t)
+	rec := e.do(http.MethodGet, "/ui/pipeline/nope", "", "X-Request-Id", "req-ui-404")
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.Contains(t, rec.Body.String(), "404 Not Found")
+	assert.Contains(t, rec.Body.String(), "pipeline nope: not found")
+	assert.Contains(t, rec.Body.String(), "req-ui-404")
+}

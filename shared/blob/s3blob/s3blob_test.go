@@ -1,0 +1,136 @@
+package s3blob_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/blob"
+	"github.com/orbit-ci/orbit/shared/blob/blobtest"
+	"github.com/orbit-ci/orbit/shared/blob/s3blob"
+)
+
+// expiring refuses presigned requests past X-Amz-Date + X-Amz-Expires, as S3
+// does; gofakes3 checks no signatures, so without this an expired URL would
+// still work and the suite could not tell a wrong expiry.
+func expiring(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if date, expires := q.Get("X-Amz-Date"), q.Get("X-Amz-Expires"); date != "" && expires != "" {
+			signed, err1 := time.Parse("20060102T150405Z", date)
+			secs, err2 := strconv.Atoi(expires)
+			if err1 != nil || err2 != nil || time.Now().After(signed.Add(time.Duration(secs)*time.Second)) {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>`))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newStore serves a fresh in-memory S3 (gofakes3) and returns a store on a
+// fresh bucket in it.
+func newStore(t *testing.T) *s3blob.Store {
+	t.Helper()
+	backend := s3mem.New()
+	var b [6]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	bucket := "orbit-test-" + hex.EncodeToString(b[:])
+	require.NoError(t, backend.CreateBucket(bucket))
+	srv := httptest.NewServer(expiring(gofakes3.New(backend).Server()))
+	t.Cleanup(srv.Close)
+
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	s, err := s3blob.New(client, s3.NewPresignClient(client), bucket)
+	require.NoError(t, err)
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Store { return newStore(t) })
+}
+
+func TestMapsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{name: "NoSuchKey", err: &types.NoSuchKey{}, want: blob.ErrNotFound},
+		{name: "NotFound", err: &types.NotFound{}, want: blob.ErrNotFound},
+		{name: "InvalidRange code", err: &smithy.GenericAPIError{Code: "InvalidRange"}, want: blob.ErrInvalidRange},
+		{name: "other", err: &smithy.GenericAPIError{Code: "AccessDenied"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := s3blob.New(failing{tc.err}, s3.NewPresignClient(s3.New(s3.Options{Region: "us-east-1"})), "b")
+			require.NoError(t, err)
+			_, _, err = s.Get(t.Context(), "k", nil)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.err, "the SDK error stays in the chain")
+			if tc.want != nil {
+				assert.ErrorIs(t, err, tc.want)
+			} else {
+				assert.False(t, errors.Is(err, blob.ErrNotFound) || errors.Is(err, blob.ErrInvalidRange))
+			}
+		})
+	}
+}
+
+// failing answers every call with err.
+type failing struct{ err error }
+
+func (f failing) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return nil, f.err
+}
+
+func (f failing) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, f.err
+}
+
+func (f failing) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, f.err
+}
+
+func (f failing) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	return nil, f.err
+}
+
+func (f failing) DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	return nil, f.err
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	client := s3.New(s3.Options{Region: "us-east-1"})
+	p := s3.NewPresignClient(client)
+	_, err := s3blob.New(nil, p, "b")
+	assert.Error(t, err)
+	_, err = s3blob.New(client, nil, "b")
+	assert.Error(t, err)
+	_, err = s3blob.New(client, p, "")
+	assert.Error(t, err)
+}

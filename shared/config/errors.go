@@ -1,0 +1,104 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultFilename names the config in errors when Options.Filename is empty.
+const DefaultFilename = ".circleci/config.yml"
+
+// Error is one problem in a config, located by file position and key.
+type Error struct {
+	// File is the config's name (Options.Filename).
+	File string `json:"file"`
+	// Line and Col are 1-based; 0 when unknown (Col is unknown for some
+	// YAML syntax errors).
+	Line int `json:"line"`
+	Col  int `json:"col"`
+	// Key is the dotted path of the offending value, e.g.
+	// "jobs.build.steps[1].run"; "" for the document itself.
+	Key string `json:"key"`
+	// Msg says what is wrong.
+	Msg string `json:"msg"`
+}
+
+// Error returns "file:line:col: key: msg", leaving out the parts that are
+// unknown (col 0, line 0, empty key).
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+		if e.Col > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Col))
+		}
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrorList is every problem Compile found, sorted by position. Compile
+// returns it as its error; use errors.As to get at the entries.
+type ErrorList []*Error
+
+// Error joins the entries' messages with newlines.
+func (l ErrorList) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sort orders the list by line, column and key, and drops exact duplicates
+// (an anchored value that is wrong is reached through every alias, but
+// each alias has its own key, so only true repeats go).
+func (l ErrorList) sort() ErrorList {
+	sort.SliceStable(l, func(i, j int) bool {
+		a, b := l[i], l[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		return a.Key < b.Key
+	})
+	out := l[:0]
+	for i, e := range l {
+		if i > 0 && *e == *l[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// errs collects errors for one file.
+type errs struct {
+	file string
+	list ErrorList
+}
+
+// at records an error located at node n (which may be nil: the error then
+// has no position).
+func (e *errs) at(n *yaml.Node, key, format string, args ...any) {
+	err := &Error{File: e.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		err.Line, err.Col = n.Line, n.Column
+	}
+	e.list = append(e.list, err)
+}
+
+// count is the number of errors so far; callers compare counts to learn
+// whether a sub-parse failed.
+func (e *errs) count() int { return len(e.list) }

@@ -1,0 +1,253 @@
+package config
+
+import (
+	"slices"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// genericSteps are the built-in steps kept as Type + Raw for now, with the
+// keys each accepts and the name CircleCI shows when none is given.
+var genericSteps = map[string]struct {
+	keys []string
+	name string
+}{
+	"save_cache":           {[]string{"name", "paths", "key", "when"}, "Saving cache"},
+	"restore_cache":        {[]string{"name", "key", "keys"}, "Restoring cache"},
+	"store_artifacts":      {[]string{"name", "path", "destination"}, "Uploading artifacts"},
+	"store_test_results":   {[]string{"name", "path"}, "Uploading test results"},
+	"persist_to_workspace": {[]string{"name", "root", "paths"}, "Persisting to workspace"},
+	"attach_workspace":     {[]string{"name", "at"}, "Attaching workspace"},
+	"add_ssh_keys":         {[]string{"name", "fingerprints"}, "Installing additional ssh keys"},
+	"setup_remote_docker":  {[]string{"name", "docker_layer_caching", "version"}, "Setup a remote Docker engine"},
+	"when":                 {[]string{"condition", "steps"}, ""},
+	"unless":               {[]string{"condition", "steps"}, ""},
+	// deploy is the deprecated twin of run.
+	"deploy": {runKeys, ""},
+}
+
+var runKeys = []string{
+	"name", "command", "shell", "environment", "background", "working_directory",
+	"no_output_timeout", "when", "max_auto_reruns", "auto_rerun_delay",
+}
+
+// checkoutName is the name CircleCI shows for checkout.
+const checkoutName = "Checkout code"
+
+// parseSteps parses a job's step list.
+func (p *parser) parseSteps(n *yaml.Node, key string) []Step {
+	items, ok := p.sequence(n, key)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		p.at(n, key, "must not be empty")
+		return nil
+	}
+	steps := make([]Step, 0, len(items))
+	for i, item := range items {
+		if s, ok := p.parseStep(item, indexKey(key, i)); ok {
+			steps = append(steps, s)
+		}
+	}
+	return steps
+}
+
+// parseStep parses `- name` or `- name: args`.
+func (p *parser) parseStep(n *yaml.Node, key string) (Step, bool) {
+	r := resolve(n)
+	switch {
+	case r.Kind == yaml.ScalarNode && r.ShortTag() == "!!str":
+		return p.parseStepArgs(r.Value, n, nil, key)
+	case r.Kind == yaml.MappingNode:
+		kvs := pairs(r)
+		if legacy, ok := legacyStep(kvs); ok {
+			return p.parseLegacyStep(n, legacy, kvs, key)
+		}
+		if len(kvs) != 1 {
+			p.at(n, key, "a step is a mapping with exactly one key (the step name), not %d keys", len(kvs))
+			return Step{}, false
+		}
+		return p.parseStepArgs(kvs[0].key, kvs[0].k, kvs[0].v, joinKey(key, kvs[0].key))
+	}
+	p.at(n, key, "a step is a step name or a mapping of a step name to its arguments, not %s", describe(r))
+	return Step{}, false
+}
+
+// parseStepArgs parses step `name` with arguments args (nil for the bare
+// string form); at locates the step's name.
+func (p *parser) parseStepArgs(name string, at, args *yaml.Node, key string) (Step, bool) {
+	before := p.count()
+	var s Step
+	switch name {
+	case StepCheckout:
+		s = p.parseCheckout(args, key)
+	case StepRun:
+		s = p.parseRun(at, args, key)
+	default:
+		g, known := genericSteps[name]
+		if !known {
+			if p.v21 {
+				p.at(at, key, "unknown step or command %q", name)
+			} else {
+				p.at(at, key, "unknown step %q", name)
+			}
+			return Step{}, false
+		}
+		s = Step{Type: name, Name: g.name}
+		if !isNull(args) {
+			kvs, ok := p.mapping(args, key)
+			if ok {
+				p.checkKeys(kvs, key, g.keys...)
+				s.Raw = map[string]any{}
+				for _, kv := range kvs {
+					s.Raw[kv.key] = toAny(kv.v)
+				}
+				if v, ok := s.Raw["name"].(string); ok {
+					s.Name = v
+				}
+			}
+		}
+	}
+	return s, p.count() == before
+}
+
+// legacyStep finds the `type` of a step written in the old flat form
+// ({type: shell, name: …, command: …}), which CircleCI still runs.
+func legacyStep(kvs []pair) (*yaml.Node, bool) {
+	if len(kvs) < 2 {
+		return nil, false
+	}
+	for _, kv := range kvs {
+		if kv.key == "type" {
+			return kv.v, true
+		}
+	}
+	return nil, false
+}
+
+// parseLegacyStep parses the flat form: type shell is a run step whose
+// `pwd` is its working_directory.
+func (p *parser) parseLegacyStep(n, typ *yaml.Node, kvs []pair, key string) (Step, bool) {
+	t, ok := p.str(typ, joinKey(key, "type"))
+	if !ok {
+		return Step{}, false
+	}
+	if t != "shell" {
+		p.at(typ, joinKey(key, "type"), "legacy step type %q is not supported (only shell)", t)
+		return Step{}, false
+	}
+	args := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+	for _, kv := range kvs {
+		switch kv.key {
+		case "type":
+		case "pwd":
+			k := *resolve(kv.k)
+			k.Value = "working_directory"
+			args.Content = append(args.Content, &k, kv.v)
+		default:
+			args.Content = append(args.Content, kv.k, kv.v)
+		}
+	}
+	before := p.count()
+	s := p.parseRun(n, args, key)
+	return s, p.count() == before
+}
+
+func (p *parser) parseCheckout(args *yaml.Node, key string) Step {
+	s := Step{Type: StepCheckout, Name: checkoutName}
+	if isNull(args) {
+		return s
+	}
+	kvs, ok := p.mapping(args, key)
+	if !ok {
+		return s
+	}
+	p.checkKeys(kvs, key, "path", "method")
+	for _, kv := range kvs {
+		switch kv.key {
+		case "path":
+			s.Path, _ = p.str(kv.v, joinKey(key, kv.key))
+		case "method":
+			m, _ := p.str(kv.v, joinKey(key, kv.key))
+			s.Raw = map[string]any{"method": m}
+		}
+	}
+	return s
+}
+
+// parseRun parses `run: command` or `run: {command: …, …}`.
+func (p *parser) parseRun(at, args *yaml.Node, key string) Step {
+	s := Step{Type: StepRun, NoOutputTimeout: DefaultNoOutputTimeout, When: WhenOnSuccess}
+	r := resolve(args)
+	switch {
+	case args == nil || isNull(r):
+		p.at(at, key, "run needs a command")
+		return s
+	case r.Kind == yaml.ScalarNode:
+		s.Command, _ = p.str(args, key)
+	default:
+		kvs, ok := p.mapping(args, key)
+		if !ok {
+			return s
+		}
+		p.checkKeys(kvs, key, runKeys...)
+		hasCommand := false
+		for _, kv := range kvs {
+			fkey := joinKey(key, kv.key)
+			switch kv.key {
+			case "name":
+				s.Name, _ = p.str(kv.v, fkey)
+			case "command":
+				hasCommand = true
+				s.Command, _ = p.str(kv.v, fkey)
+			case "shell":
+				s.Shell, _ = p.str(kv.v, fkey)
+			case "environment":
+				s.Environment, _ = p.env(kv.v, fkey)
+			case "background":
+				s.Background, _ = p.boolean(kv.v, fkey)
+			case "working_directory":
+				s.WorkingDirectory, _ = p.str(kv.v, fkey)
+			case "no_output_timeout":
+				s.NoOutputTimeout = p.duration(kv.v, fkey)
+			case "when":
+				if w, ok := p.str(kv.v, fkey); ok {
+					if !slices.Contains([]string{WhenAlways, WhenOnSuccess, WhenOnFail}, w) {
+						p.at(kv.v, fkey, "must be always, on_success or on_fail, not %q", w)
+					} else {
+						s.When = w
+					}
+				}
+			case "max_auto_reruns", "auto_rerun_delay":
+				if s.Raw == nil {
+					s.Raw = map[string]any{}
+				}
+				s.Raw[kv.key] = toAny(kv.v)
+			}
+		}
+		if !hasCommand {
+			p.at(args, joinKey(key, "command"), "is required")
+		}
+	}
+	if s.Name == "" {
+		s.Name = firstLine(s.Command)
+	}
+	return s
+}
+
+// duration parses CircleCI's durations: a number with a unit ("20m",
+// "1.25h", "30s"; Go's combined "1h30m" is accepted too).
+func (p *parser) duration(n *yaml.Node, key string) time.Duration {
+	v, ok := p.str(n, key)
+	if !ok {
+		return DefaultNoOutputTimeout
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.at(n, key, "invalid duration %q: use a number and a unit, such as 20m, 1.5h or 30s", v)
+		return DefaultNoOutputTimeout
+	}
+	return d
+}

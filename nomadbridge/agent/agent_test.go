@@ -234,7 +234,7 @@ func TestSecretsMaskedAcrossChunks(t *testing.T) {
 	h := newHarness(t, runner.TaskSpec{
 		Secrets:     []string{secret, "other-secret"},
 		Environment: []runner.EnvVar{{Name: "TOKEN", Value: secret}},
-		Steps: []runner.Step{run("leak", `printf 'a %s b\n' "$TOKEN"; printf 'c s3cr'; sleep 0.5; printf '3t-v4lue d\n'; printf 's3cr'`)},
+		Steps:       []runner.Step{run("leak", `printf 'a %s b\n' "$TOKEN"; printf 'c s3cr'; sleep 0.5; printf '3t-v4lue d\n'; printf 's3cr'`)},
 	})
 	out, task := h.run(t)
 	require.Equal(t, agent.OutcomeSuccess, out)
@@ -321,8 +321,8 @@ func alive(pid int) bool {
 
 func TestBackgroundStepDoesNotBlock(t *testing.T) {
 	h := newHarness(t, runner.TaskSpec{Steps: []runner.Step{
-		{Type: runner.StepRun, Name: "server", Command: "echo serving; sleep 60", Background: true},
-		run("client", "echo client"),
+		{Type: runner.StepRun, Name: "server", Command: "echo serving; touch ~/ready; sleep 60", Background: true},
+		run("client", "while [ ! -e ~/ready ]; do sleep 0.02; done; echo client"),
 	}})
 	begin := time.Now()
 	out, task := h.run(t)
@@ -408,4 +408,24 @@ func TestFromEnv(t *testing.T) {
 	delete(env, agent.EnvTaskToken)
 	_, err = agent.FromEnv(get)
 	assert.ErrorContains(t, err, agent.EnvTaskToken)
+}
+
+func TestLeftoverProcessesDoNotBlockAndAreKilledAtTheEnd(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	h := newHarness(t, runner.TaskSpec{Steps: []runner.Step{
+		run("leaves a child holding the output", fmt.Sprintf("sleep 300 &\necho $! > %s\necho done", pidFile)),
+		run("next", "echo next"),
+	}})
+	begin := time.Now()
+	out, task := h.run(t)
+	assert.Less(t, time.Since(begin), 20*time.Second)
+	require.Equal(t, agent.OutcomeSuccess, out)
+	assert.Equal(t, "done\n", task.Output(0))
+	assert.Equal(t, "next\n", task.Output(1))
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { return !alive(pid) }, 5*time.Second, 10*time.Millisecond,
+		"processes a step left behind are killed when the task ends")
 }

@@ -254,4 +254,3 @@ func Reachable(ctx context.Context, addr string) error {
 	}
 	return nil
 }
-

@@ -180,7 +180,7 @@ func (s *server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 		Branch:      req.Branch,
 		Tag:         req.Tag,
 		Parameters:  req.Parameters,
-		TriggerType: "api",
+		TriggerType: triggerSource(r),
 	})
 	if err != nil {
 		return err
@@ -261,4 +261,14 @@ func (s *server) getPipelineConfig(w http.ResponseWriter, r *http.Request) error
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// triggerSource is how the pipeline was triggered: "api", or "git-hook" when
+// the post-commit hook installed by `orbit project add --hook` calls with
+// ?source=git-hook. Other values are ignored.
+func triggerSource(r *http.Request) string {
+	if r.URL.Query().Get("source") == "git-hook" {
+		return "git-hook"
+	}
+	return "api"
 }

@@ -59,7 +59,7 @@ func parseChoiceRule(raw any, top bool) (*choiceRule, error) {
 			if !ok {
 				return nil, fmt.Errorf("Variable must be a string")
 			}
-			p, err := parsePath(s, false)
+			p, err := parsePath(s, true)
 			if err != nil {
 				return nil, fmt.Errorf("Variable: %w", err)
 			}
@@ -101,7 +101,7 @@ func parseChoiceRule(raw any, top bool) (*choiceRule, error) {
 				if !ok {
 					return nil, fmt.Errorf("%s must be a JSONPath string", k)
 				}
-				p, err := parsePath(s, false)
+				p, err := parsePath(s, true)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", k, err)
 				}

@@ -402,7 +402,11 @@ func (e *Engine) History(ctx context.Context, executionArn string) ([]HistoryEve
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return append([]HistoryEvent(nil), x.history...), nil
+	out := make([]HistoryEvent, len(x.history))
+	for i, ev := range x.history {
+		out[i] = ev.encoded()
+	}
+	return out, nil
 }
 
 func (e *Engine) execution(arn string) *execution {

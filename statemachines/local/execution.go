@@ -275,7 +275,7 @@ func (x *execution) enter(ctx context.Context, st *state, in any, fr *frame, res
 		return sr
 	}
 	sr.entered = x.e.clock.Now()
-	x.addEvent(HistoryEvent{Type: st.Type + "StateEntered", StateName: st.Name, Input: encodeJSON(in)})
+	x.addEvent(HistoryEvent{Type: st.Type + "StateEntered", StateName: st.Name, in: lazyJSON{in, true}})
 	sr.save(ctx)
 	return sr
 }
@@ -351,7 +351,7 @@ func (sr *stateRun) run(ctx context.Context) (string, any, *statesError) {
 	if err != nil {
 		return "", nil, err
 	}
-	sr.x.addEvent(HistoryEvent{Type: st.Type + "StateExited", StateName: st.Name, Output: encodeJSON(out)})
+	sr.x.addEvent(HistoryEvent{Type: st.Type + "StateExited", StateName: st.Name, out: lazyJSON{out, true}})
 	return next, out, nil
 }
 

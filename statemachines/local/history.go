@@ -24,4 +24,26 @@ type HistoryEvent struct {
 	Cause           string          `json:",omitempty"`
 	// Index is the Map iteration or Parallel branch, for their events.
 	Index int `json:",omitempty"`
+
+	// in and out are encoded only when History is read: most events are
+	// never looked at, and encoding on every transition would dominate
+	// its cost. Values are never mutated, so holding them is safe.
+	in, out lazyJSON
+}
+
+type lazyJSON struct {
+	v   any
+	set bool
+}
+
+// encoded returns the event with Input and Output filled in.
+func (ev HistoryEvent) encoded() HistoryEvent {
+	if ev.in.set {
+		ev.Input = encodeJSON(ev.in.v)
+	}
+	if ev.out.set {
+		ev.Output = encodeJSON(ev.out.v)
+	}
+	ev.in, ev.out = lazyJSON{}, lazyJSON{}
+	return ev
 }

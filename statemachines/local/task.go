@@ -166,6 +166,7 @@ func (sr *stateRun) task(ctx context.Context, eff any) (any, *statesError) {
 		if sr.token == "" {
 			sr.token = x.newToken()
 		}
+		sr.ctxObj = nil // now with $$.Task.Token
 		w = x.e.park(x, sr.token)
 		defer x.e.unpark(x, sr.token)
 	}
@@ -191,7 +192,7 @@ func (sr *stateRun) task(ctx context.Context, eff any) (any, *statesError) {
 			}
 		}
 		sr.save(ctx)
-		x.addEvent(HistoryEvent{Type: "TaskScheduled", StateName: st.Name, Resource: st.Resource, Input: encodeJSON(params)})
+		x.addEvent(HistoryEvent{Type: "TaskScheduled", StateName: st.Name, Resource: st.Resource, in: lazyJSON{params, true}})
 		x.addEvent(HistoryEvent{Type: "TaskStarted", StateName: st.Name, Resource: st.Resource})
 		callCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -210,7 +211,7 @@ func (sr *stateRun) task(ctx context.Context, eff any) (any, *statesError) {
 				return nil, r.err
 			}
 			if w == nil {
-				x.addEvent(HistoryEvent{Type: "TaskSucceeded", StateName: st.Name, Resource: st.Resource, Output: encodeJSON(r.v)})
+				x.addEvent(HistoryEvent{Type: "TaskSucceeded", StateName: st.Name, Resource: st.Resource, out: lazyJSON{r.v, true}})
 				return r.v, nil
 			}
 		case <-timeoutC:
@@ -245,7 +246,7 @@ func (sr *stateRun) task(ctx context.Context, eff any) (any, *statesError) {
 				x.addEvent(HistoryEvent{Type: "TaskFailed", StateName: st.Name, Resource: st.Resource, Error: m.err.name, Cause: m.err.cause})
 				return nil, m.err
 			}
-			x.addEvent(HistoryEvent{Type: "TaskSucceeded", StateName: st.Name, Resource: st.Resource, Output: encodeJSON(m.output)})
+			x.addEvent(HistoryEvent{Type: "TaskSucceeded", StateName: st.Name, Resource: st.Resource, out: lazyJSON{m.output, true}})
 			return m.output, nil
 		case <-w.hb:
 			if heartbeat > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,4 +212,50 @@ func TestHistory(t *testing.T) {
 	}
 	assert.Equal(t, []string{"ExecutionStarted", "PassStateEntered", "PassStateExited", "TaskStateEntered",
 		"TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "FailStateEntered", "ExecutionFailed"}, types)
+}
+
+func TestTaskTimeout(t *testing.T) {
+	tests := []struct {
+		name string
+		task map[string]any
+	}{
+		{"TimeoutSeconds", map[string]any{"TimeoutSeconds": 30}},
+		{"TimeoutSecondsPath", map[string]any{"TimeoutSecondsPath": "$.timeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, clock := newEngine(t, local.Config{})
+			cancelled := make(chan struct{})
+			e.RegisterLambda("slow", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+				<-ctx.Done()
+				close(cancelled)
+				return nil, ctx.Err()
+			})
+			task := map[string]any{"Type": "Task", "Resource": "arn:aws:lambda:local:000000000000:function:slow", "End": true}
+			for k, v := range tt.task {
+				task[k] = v
+			}
+			arn := define(t, e, "m", map[string]any{"StartAt": "T", "States": map[string]any{"T": task}})
+			ctx := testCtx(t)
+			exec, err := e.StartExecution(ctx, arn, "", json.RawMessage(`{"timeout":30}`))
+			require.NoError(t, err)
+			require.NoError(t, clock.BlockUntil(ctx, 1))
+			next, _ := clock.Next()
+			assert.Equal(t, epoch.Add(30*time.Second), next)
+			clock.AdvanceToNext()
+			d, err := e.WaitExecution(ctx, exec)
+			require.NoError(t, err)
+			assert.Equal(t, local.StatusFailed, d.Status)
+			assert.Equal(t, local.ErrorTimeout, d.Error)
+			<-cancelled // the handler's context is cancelled
+		})
+	}
+}
+
+func TestClosedEngine(t *testing.T) {
+	e, _ := newEngine(t, local.Config{})
+	arn := define(t, e, "m", map[string]any{"StartAt": "P", "States": map[string]any{"P": map[string]any{"Type": "Pass", "End": true}}})
+	e.Close()
+	_, err := e.StartExecution(testCtx(t), arn, "", nil)
+	assert.ErrorIs(t, err, local.ErrClosed)
 }

@@ -1,0 +1,223 @@
+package nomadbridge_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/nomadbridge/agent/agenttest"
+	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
+	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/runqueue"
+)
+
+// live runs the real bridge against the Nomad agent at NOMAD_ADDR, with this
+// test binary as the build agent and a fake runner API.
+type live struct {
+	nomad  *api.Client
+	runner *agenttest.Server
+	q      recQueue
+	logs   *syncBuffer
+	exe    string
+}
+
+func newLive(t *testing.T) *live {
+	t.Helper()
+	nc := nomadtest.Client(t)
+	srv, err := agenttest.New()
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return &live{nomad: nc, runner: srv, q: newQueue(t, &events{}), logs: &syncBuffer{}, exe: exe}
+}
+
+// start runs a bridge until the returned stop is called (or the test ends).
+func (l *live) start(t *testing.T, heartbeat time.Duration) (*nomadbridge.Bridge, func()) {
+	t.Helper()
+	b, err := nomadbridge.New(nomadbridge.Config{
+		Queue:     l.q,
+		Nomad:     nomadbridge.NomadFromClient(l.nomad),
+		RunnerURL: l.runner.URL,
+		Agent: nomadbridge.AgentCommand{Path: l.exe, Env: map[string]string{
+			envTestAgent: "1",
+		}},
+		ResourceScale:     0.05,
+		HeartbeatInterval: heartbeat,
+		ReceiveWait:       time.Second,
+		MinBackoff:        50 * time.Millisecond,
+		MaxBackoff:        time.Second,
+		WatchWait:         10 * time.Second,
+		Logger:            testLogger(t, l.logs),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		assert.NoError(t, b.Run(ctx))
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return b, stop
+}
+
+// task queues a task whose steps the fake runner API serves.
+func (l *live) task(t *testing.T, name string, steps ...runner.Step) runqueue.Message {
+	t.Helper()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	m := message(name+"-"+hex.EncodeToString(rnd[:]), func(m *runqueue.Message) {
+		m.ProjectSlug = "gh/orbit-test/" + name
+	})
+	l.runner.Add(m.Token, runner.TaskSpec{TaskID: m.TaskID, JobID: m.JobID, PipelineID: m.PipelineID,
+		WorkflowID: m.WorkflowID, Steps: steps})
+	send(t, l.q, encode(t, m))
+	t.Cleanup(func() { _, _, _ = l.nomad.Jobs().Deregister(m.NomadJobID(), true, nil) })
+	return m
+}
+
+func (l *live) waitResult(t *testing.T, m runqueue.Message) *agenttest.Task {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		tk := l.runner.Task(m.Token)
+		return tk.Result != nil
+	}, 90*time.Second, 20*time.Millisecond, "no outcome for %s", m.TaskID)
+	return l.runner.Task(m.Token)
+}
+
+func (l *live) waitPurged(t *testing.T, jobID string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, _, err := l.nomad.Jobs().Info(jobID, nil)
+		return err != nil
+	}, 60*time.Second, 50*time.Millisecond, "job %s not purged", jobID)
+}
+
+// waitStepRunning waits until the agent reported step n running.
+func (l *live) waitStepRunning(t *testing.T, m runqueue.Message, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return len(l.runner.Task(m.Token).Steps[n]) > 0
+	}, 90*time.Second, 20*time.Millisecond, "step %d of %s never ran", n, m.TaskID)
+}
+
+func waitForFile(path string) runner.Step {
+	return run("wait", fmt.Sprintf("echo waiting; while [ ! -e %s ]; do sleep 0.05; done; echo released", path))
+}
+
+func run(name, cmd string) runner.Step {
+	return runner.Step{Type: runner.StepRun, Name: name, Command: cmd}
+}
+
+func TestLiveOutcomes(t *testing.T) {
+	l := newLive(t)
+	l.start(t, time.Hour)
+	tests := []struct {
+		name, cmd, out, status string
+	}{
+		{"success", "echo hello from nomad", "hello from nomad\n", runner.StatusSuccess},
+		{"failed", "echo failing; exit 1", "failing\n\nExited with code exit status 1\n", runner.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := l.task(t, tt.name, run("step", tt.cmd))
+			task := l.waitResult(t, m)
+			assert.Equal(t, tt.status, task.Result.Status)
+			assert.Equal(t, tt.out, task.Output(0))
+			l.waitPurged(t, m.NomadJobID())
+			for _, f := range l.runner.Task(m.Token).Finishes {
+				assert.Equal(t, tt.status, f.Result.Status, "the bridge agrees with the agent (exit code)")
+			}
+		})
+	}
+}
+
+func TestLiveAllocationStopped(t *testing.T) {
+	l := newLive(t)
+	l.start(t, time.Hour)
+	m := l.task(t, "stopped", run("forever", "echo started; sleep 600"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stub, err := nomadtest.WaitRunning(ctx, l.nomad, m.NomadJobID())
+	require.NoError(t, err)
+	l.waitStepRunning(t, m, 0)
+	alloc, _, err := l.nomad.Allocations().Info(stub.ID, nil)
+	require.NoError(t, err)
+	_, err = l.nomad.Allocations().Stop(alloc, nil)
+	require.NoError(t, err)
+
+	task := l.waitResult(t, m)
+	assert.Equal(t, runner.StatusInfrastructureFail, task.Result.Status)
+	assert.Contains(t, task.Result.Message, "allocation stopped by Nomad")
+	assert.Equal(t, runner.StatusCanceled, task.Last(0).Status, "the agent killed its step")
+	l.waitPurged(t, m.NomadJobID())
+}
+
+func TestLiveBridgeRestart(t *testing.T) {
+	l := newLive(t)
+	dir := t.TempDir()
+	fileA, fileB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	_, stop1 := l.start(t, time.Hour)
+	a := l.task(t, "restart-a", waitForFile(fileA))
+	b := l.task(t, "restart-b", waitForFile(fileB))
+	l.waitStepRunning(t, a, 0)
+	l.waitStepRunning(t, b, 0)
+	stop1()
+
+	// A ends while no bridge runs; its agent reports on its own.
+	require.NoError(t, os.WriteFile(fileA, nil, 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := nomadtest.WaitAlloc(ctx, l.nomad, a.NomadJobID(), func(s *api.AllocationListStub) (bool, error) {
+		return s.ClientStatus == api.AllocClientStatusComplete, nil
+	})
+	require.NoError(t, err)
+	beatsBefore := l.runner.Task(b.Token).Heartbeats
+
+	bridge2, _ := l.start(t, 100*time.Millisecond)
+	// The new bridge reconciles: A's outcome reported (a no-op: the agent's
+	// came first) and its job purged; B gets heartbeats again.
+	l.waitPurged(t, a.NomadJobID())
+	require.Eventually(t, func() bool { return l.runner.Task(b.Token).Heartbeats >= beatsBefore+3 }, 30*time.Second,
+		20*time.Millisecond, "heartbeats resume for the running task")
+	taskA := l.runner.Task(a.Token)
+	require.NotNil(t, taskA.Result)
+	assert.Equal(t, runner.StatusSuccess, taskA.Result.Status)
+	var accepted, fromBridge int
+	for _, f := range taskA.Finishes {
+		assert.Equal(t, runner.StatusSuccess, f.Result.Status)
+		if f.Accepted {
+			accepted++
+		}
+		if f.UserAgent == "orbit-nomadbridge" {
+			fromBridge++
+		}
+	}
+	assert.Equal(t, 1, accepted, "one terminal result is kept")
+	assert.Equal(t, 1, fromBridge, "the restarted bridge reports exactly once")
+
+	require.NoError(t, os.WriteFile(fileB, nil, 0o644))
+	taskB := l.waitResult(t, b)
+	assert.Equal(t, runner.StatusSuccess, taskB.Result.Status)
+	l.waitPurged(t, b.NomadJobID())
+	assert.Eventually(t, func() bool { return bridge2.Stats().Purged >= 2 }, 5*time.Second, 10*time.Millisecond,
+		"the restarted bridge purged both jobs")
+}

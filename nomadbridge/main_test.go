@@ -1,0 +1,25 @@
+package nomadbridge_test
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+
+	"github.com/orbit-ci/orbit/nomadbridge/agent"
+)
+
+// envTestAgent makes the test binary act as the build agent: the
+// integration tests register Nomad jobs whose command is this binary.
+const envTestAgent = "ORBIT_TEST_AGENT"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envTestAgent) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := agent.Main(ctx, os.Getenv, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}

@@ -214,7 +214,8 @@ func (b *Bridge) sync(ctx context.Context, allocs []*api.AllocationListStub) {
 }
 
 // lookupJob reads a job's meta and token; it returns nil, nil for a job
-// that is not Orbit's.
+// that is not Orbit's, or is another Orbit installation's (its agents
+// report to another runner URL).
 func (b *Bridge) lookupJob(ctx context.Context, jobID string) (*trackedJob, error) {
 	nctx, cancel := context.WithTimeout(ctx, nomadCallTimeout)
 	defer cancel()
@@ -231,6 +232,12 @@ func (b *Bridge) lookupJob(ctx context.Context, jobID string) (*trackedJob, erro
 		"job_id", m[MetaJobID], "task_index", idx, "task_id", m[MetaTaskID], "nomad_job_id", jobID)}
 	for _, g := range job.TaskGroups {
 		for _, t := range g.Tasks {
+			if url := t.Env[agent.EnvRunnerURL]; url != "" && url != b.cfg.RunnerURL {
+				// Another Orbit installation shares this Nomad cluster (or
+				// a test's): its jobs are not this bridge's to report,
+				// heartbeat or purge.
+				return nil, nil
+			}
 			if tok := t.Env[agent.EnvTaskToken]; tok != "" && tj.reporter == nil {
 				tj.reporter = b.cfg.RunnerClient(tok)
 			}

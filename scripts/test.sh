@@ -68,10 +68,6 @@ if [[ "${BENCH:-}" == 1 ]]; then
 fi
 
 go vet ./...
-go test -race -timeout 15m -count 1 ./... 2>&1 | tee "$RUN/test.log"
-status=${PIPESTATUS[0]}
-passed=$(grep -c -- '^--- PASS\|^ok ' "$RUN/test.log" || true)
-if grep -q -- '--- SKIP' "$RUN/test.log"; then
-  echo "skipped tests (a skip in CI is a defect):"; grep -- '--- SKIP' -A1 "$RUN/test.log" || true
-fi
-exit "$status"
+# CI=true turns every service-gated skip into a failure (shared/testenv):
+# make test started the services, so a skip would hide a defect.
+CI="${CI:-true}" go test -race -timeout 15m -count 1 ./...

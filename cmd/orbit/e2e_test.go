@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/orbit-ci/orbit/shared/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -29,14 +30,7 @@ import (
 // make test starts every service and a skip there hides a defect.
 func needEnv(t testing.TB, name, why string) string {
 	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not set in CI: %s", name, why)
-		}
-		t.Skipf("%s not set: %s", name, why)
-	}
-	return v
+	return testenv.Need(t, name, why)
 }
 
 // orbitProc is a running `orbit up`.

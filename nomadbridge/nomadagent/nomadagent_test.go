@@ -2,6 +2,7 @@ package nomadagent_test
 
 import (
 	"context"
+	"github.com/orbit-ci/orbit/shared/testenv"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +60,7 @@ func nomadBinary(t *testing.T) string {
 	p, err := filepath.Abs(filepath.Join("..", "..", "bin", "nomad"))
 	require.NoError(t, err)
 	if _, err := os.Stat(p); err != nil {
-		t.Skip("no Nomad binary at bin/nomad and ORBIT_NOMAD_BIN not set: make tools builds it")
+		return testenv.Need(t, "ORBIT_NOMAD_BIN", "no Nomad binary at bin/nomad: make tools builds it")
 	}
 	return p
 }

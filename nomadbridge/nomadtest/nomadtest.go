@@ -6,7 +6,7 @@ package nomadtest
 import (
 	"context"
 	"fmt"
-	"os"
+	"github.com/orbit-ci/orbit/shared/testenv"
 	"testing"
 	"time"
 
@@ -17,10 +17,7 @@ import (
 // not set.
 func Client(tb testing.TB) *api.Client {
 	tb.Helper()
-	addr := os.Getenv("NOMAD_ADDR")
-	if addr == "" {
-		tb.Skip("NOMAD_ADDR not set: make test starts a Nomad agent")
-	}
+	addr := testenv.Need(tb, "NOMAD_ADDR", "make test starts a Nomad agent")
 	c, err := api.NewClient(&api.Config{Address: addr})
 	if err != nil {
 		tb.Fatalf("nomad client for %s: %v", addr, err)

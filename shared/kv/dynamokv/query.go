@@ -75,7 +75,7 @@ func (s *Store) query(ctx context.Context, q kv.Query) (kv.Page, error) {
 		cond += fmt.Sprintf(" AND begins_with(%s, %s)", sk(), e.value(str(b.BeginsWith)))
 	case b.HasHi && b.Lo != "":
 		cond += fmt.Sprintf(" AND %s BETWEEN %s AND %s", sk(), e.value(str(b.Lo)), e.value(str(b.Hi)))
-
+		dropHi = b.HiExclusive
 	case b.HasHi && b.HiExclusive:
 		cond += fmt.Sprintf(" AND %s < %s", sk(), e.value(str(b.Hi)))
 	case b.HasHi:

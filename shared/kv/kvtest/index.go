@@ -82,6 +82,34 @@ func testIndex(t *testing.T, s kv.Store) {
 	}
 }
 
+// testIndexByteOrder checks that index sort keys order bytewise, U+0000
+// and prefixes included.
+func testIndexByteOrder(t *testing.T, s kv.Store) {
+	want := []string{"a", "a\x00", "a\x00\x00", "a\x00\x01", "a\x01", "ab", "a\x7f", "a\u0080", "b"}
+	for _, idx := range indexes {
+		t.Run(string(idx), func(t *testing.T) {
+			for i, gsk := range want {
+				// Table keys in the opposite order, so that table order
+				// cannot pass for index order.
+				put(t, s, withIndexKeys(item("bytes"+string(idx), seq("", len(want))[len(want)-1-i]), idx, "bytes", gsk))
+			}
+			for _, desc := range []bool{false, true} {
+				eventually(t, func(c *assert.CollectT) {
+					items, _ := queryAll(t.Context(), c, s, kv.Query{Index: idx, PK: "bytes", Descending: desc, Limit: 2})
+					var got []string
+					for _, it := range items {
+						got = append(got, it.GSI1SK+it.GSI2SK)
+					}
+					if desc {
+						got = reversed(got)
+					}
+					assert.Equal(c, want, got, "descending=%v", desc)
+				})
+			}
+		})
+	}
+}
+
 // groupTies lists the items' partition keys grouped by equal index sort
 // key (the order of ties is unspecified, so each group is sorted).
 func groupTies(items []kv.Item, idx kv.Index) [][]string {

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"DefaultLimit", testDefaultLimit},
 		{"Index", testIndex},
 		{"IndexMove", testIndexMove},
+		{"IndexByteOrder", testIndexByteOrder},
 		{"Transact", testTransact},
 		{"TransactAllOrNothing", testTransactAllOrNothing},
 		{"TransactLimits", testTransactLimits},

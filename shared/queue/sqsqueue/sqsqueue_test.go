@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/orbit-ci/orbit/shared/testenv"
 	"sync/atomic"
 	"testing"
 
@@ -27,10 +27,7 @@ import (
 // or skips the test.
 func client(t *testing.T) *sqs.Client {
 	t.Helper()
-	endpoint := os.Getenv("ORBIT_SQS_ENDPOINT")
-	if endpoint == "" {
-		t.Skip("ORBIT_SQS_ENDPOINT not set: start moto_server (make test does)")
-	}
+	endpoint := testenv.Need(t, "ORBIT_SQS_ENDPOINT", "start moto_server (make test does)")
 	return sqs.New(sqs.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/orbit-ci/orbit/shared/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -17,13 +16,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // needEnv returns an environment variable a test needs. Locally a missing
@@ -41,26 +41,8 @@ type orbitProc struct {
 	url     string
 	addr    string
 	dataDir string
-	log     *syncBuffer
+	log     *testenv.Buffer
 	exited  chan struct{}
-}
-
-// syncBuffer collects a process's output; tests read it while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freeAddr(t testing.TB) string {
@@ -74,7 +56,7 @@ func startOrbit(t testing.TB, dataDir, addr string, env ...string) *orbitProc {
 	t.Helper()
 	bin := needEnv(t, "ORBIT_BIN", "make test builds bin/orbit and sets it")
 	needEnv(t, "NOMAD_ADDR", "make test starts a Nomad agent")
-	p := &orbitProc{t: t, addr: addr, url: "http://" + addr, dataDir: dataDir, log: &syncBuffer{}, exited: make(chan struct{})}
+	p := &orbitProc{t: t, addr: addr, url: "http://" + addr, dataDir: dataDir, log: &testenv.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "up", "--addr", addr, "--data", dataDir, "--log-level", "debug")
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

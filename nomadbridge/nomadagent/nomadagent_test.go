@@ -2,7 +2,6 @@ package nomadagent_test
 
 import (
 	"context"
-	"github.com/orbit-ci/orbit/shared/testenv"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 func TestReachable(t *testing.T) {

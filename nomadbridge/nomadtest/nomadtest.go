@@ -6,11 +6,12 @@ package nomadtest
 import (
 	"context"
 	"fmt"
-	"github.com/orbit-ci/orbit/shared/testenv"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // Client returns an API client for NOMAD_ADDR, or skips the test when it is

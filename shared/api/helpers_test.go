@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/testenv"
 	"github.com/orbit-ci/orbit/shared/vcs/localgit"
 )
 
@@ -69,30 +69,12 @@ func (f *fakeTrigger) Trigger(ctx context.Context, req conductor.TriggerRequest)
 	})
 }
 
-// syncBuffer is a log sink safe for the concurrent writes of -race runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	t       *testing.T
 	h       http.Handler
 	st      *store.Store
 	trigger *fakeTrigger
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 }
 
 // newEnv builds the handler on a real bbolt kv in a temporary directory.
@@ -102,7 +84,7 @@ func newEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	st := store.New(db, nil)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ft := &fakeTrigger{st: st}
 	cfg := api.Config{
 		Store:    st,

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/orbit-ci/orbit/shared/testenv"
 	"sync/atomic"
 	"testing"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/queuetest"
 	"github.com/orbit-ci/orbit/shared/queue/sqsqueue"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // client returns an SQS client for ORBIT_SQS_ENDPOINT (moto_server in CI),

@@ -17,8 +17,11 @@ type apiClient struct {
 	http *http.Client
 }
 
+// defaultURL is where `orbit up` serves by default and the CLI looks.
+const defaultURL = "http://127.0.0.1:8080"
+
 func newAPIClient() *apiClient {
-	return &apiClient{base: strings.TrimRight(envOr("ORBIT_URL", "http://127.0.0.1:8080"), "/"),
+	return &apiClient{base: strings.TrimRight(envOr("ORBIT_URL", defaultURL), "/"),
 		http: &http.Client{Timeout: 30 * time.Second}}
 }
 

@@ -56,9 +56,13 @@ func cmdUp(ctx context.Context, args []string) error {
 	go func() { errc <- srv.Serve(ln) }()
 
 	url := "http://" + ln.Addr().String()
+	sample := "./bin/orbit sample"
+	if url != defaultURL {
+		sample = "ORBIT_URL=" + url + " " + sample
+	}
 	fmt.Printf("\nOrbit is up.\n  UI and API: %s\n  state:      %s\n  nomad:      %s\n\n"+
-		"Run the bundled sample pipeline (in another terminal):\n  ORBIT_URL=%s ./bin/orbit sample\n\n",
-		url, app.dataDir, app.nomadAddr, url)
+		"Run the bundled sample pipeline (in another terminal):\n  %s\n\n",
+		url, app.dataDir, app.nomadAddr, sample)
 
 	select {
 	case <-ctx.Done():

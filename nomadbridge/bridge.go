@@ -7,11 +7,14 @@
 //	run queue ──Receive──▶ dispatch: Decode ──malformed──▶ Delete (counted)
 //	                           │  runner GET /task ──410──▶ Delete (task is over)
 //	                           │  BuildJob (jobspec.go)
-//	                           │  Jobs.Info: same orbit_task_id ──▶ Delete (duplicate)
 //	                           ▼
-//	                       Jobs.Register ──ok──▶ Delete
+//	                       Jobs.Register if absent ──ok──▶ Delete
+//	                           └─ exists: Jobs.Info: same orbit_task_id ──▶ Delete (duplicate),
+//	                              another task's ──▶ Jobs.Register (replace)
 //	                           └─ Nomad unreachable ──▶ keep the message (Extend),
 //	                                                   back off, retry: none is lost
+//
+//	Nomad /v1/jobs every 10 s ──▶ circle.nomad.server_agent.* metrics (metrics.go)
 //
 //	Nomad /v1/allocations (blocking queries) ──▶ watch
 //	     running   ──▶ POST /task/heartbeat every HeartbeatInterval
@@ -33,10 +36,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/orbit-ci/orbit/shared/cacerts"
+	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"
 )
@@ -87,10 +93,22 @@ type Config struct {
 	// Driver runs the agent: "raw_exec" (default, the host executor) or
 	// "exec".
 	Driver string
+	// Docker, when set, runs docker-executor tasks with Nomad's docker
+	// driver (see DockerSpec); otherwise they run on the host executor.
+	Docker *DockerSpec
+	// GPUNodeClass is the node-class pattern of GPU clients (default "^gpu").
+	GPUNodeClass string
+	// Proxy is given to agents and their steps (ProxyFromEnvironment).
+	Proxy ProxyEnv
+	// CACertDir holds extra CA certificates trusted by the bridge's runner
+	// API calls and, on the clients, by agents and steps ("" for none).
+	CACertDir string
 	// ResourceScale multiplies resource classes' CPU and memory (default 1;
 	// the embedded shape uses about 0.05 so a laptop can place jobs).
 	ResourceScale float64
-	// Concurrency is how many messages are dispatched at once (default 4).
+	// Concurrency is how many messages are dispatched at once (default 16:
+	// dispatching waits on the network, the runner API and Nomad, not CPU).
+	// One receiver feeds the dispatch workers, in batches of up to 10.
 	Concurrency int
 	// HeartbeatInterval is how often running tasks get a heartbeat
 	// (default 30 s).
@@ -105,6 +123,10 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// WatchWait is the longest blocking query on allocations (default 1 min).
 	WatchWait time.Duration
+	// Metrics receives the Nomad metrics (metrics.go) every MetricsInterval
+	// (default: discarded; 10 s).
+	Metrics         metrics.Sink
+	MetricsInterval time.Duration
 	// Logger receives the bridge's log lines (default: discarded).
 	Logger *slog.Logger
 	// Clock is the time source (default: the real clock).
@@ -148,6 +170,8 @@ type Bridge struct {
 	}
 
 	watch watchState
+	// pollErr is the last metrics poll's error (nil when it succeeded).
+	pollErr atomic.Pointer[error]
 }
 
 // New checks cfg, fills in defaults and returns a bridge.
@@ -176,22 +200,31 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.ResourceScale <= 0 {
 		cfg.ResourceScale = 1
 	}
-	setDefault(&cfg.Concurrency, 4)
+	setDefault(&cfg.Concurrency, 16)
 	setDefault(&cfg.HeartbeatInterval, 30*time.Second)
 	setDefault(&cfg.Visibility, 2*time.Minute)
 	setDefault(&cfg.ReceiveWait, 20*time.Second)
 	setDefault(&cfg.MinBackoff, time.Second)
 	setDefault(&cfg.MaxBackoff, time.Minute)
 	setDefault(&cfg.WatchWait, time.Minute)
+	setDefault(&cfg.MetricsInterval, 10*time.Second)
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard
+	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.Nomad.Addr == "" {
 		cfg.Nomad.Addr = "(unknown address)"
 	}
 	log := cfg.Logger
 	if cfg.RunnerClient == nil {
+		tr, err := cacerts.Transport(cfg.CACertDir)
+		if err != nil {
+			return nil, fmt.Errorf("nomadbridge: %w", err)
+		}
+		hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 		url := cfg.RunnerURL
 		cfg.RunnerClient = func(token string) TaskReporter {
-			return runner.NewClient(url, token, nil, runner.WithRetryDeadline(30*time.Second),
+			return runner.NewClient(url, token, hc, runner.WithRetryDeadline(30*time.Second),
 				runner.WithUserAgent("orbit-nomadbridge"), runner.WithLogger(log))
 		}
 	}
@@ -202,6 +235,10 @@ func New(cfg Config) (*Bridge, error) {
 			Datacenters:   cfg.Datacenters,
 			Region:        cfg.Region,
 			Driver:        cfg.Driver,
+			Docker:        cfg.Docker,
+			GPUNodeClass:  cfg.GPUNodeClass,
+			Proxy:         cfg.Proxy,
+			CACertDir:     cfg.CACertDir,
 			Agent:         cfg.Agent,
 			RunnerURL:     cfg.RunnerURL,
 			ResourceScale: cfg.ResourceScale,
@@ -225,11 +262,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.log.Info("nomadbridge started", "nomad", b.cfg.Nomad.Addr, "driver", b.cfg.Driver,
 		"concurrency", b.cfg.Concurrency, "runner_url", b.cfg.RunnerURL)
 	var wg sync.WaitGroup
+	work := make(chan queue.Message)
+	wg.Go(func() { b.receiveLoop(ctx, work) })
 	for range b.cfg.Concurrency {
-		wg.Go(func() { b.dispatchLoop(ctx) })
+		wg.Go(func() { b.dispatchLoop(ctx, work) })
 	}
 	wg.Go(func() { b.watchLoop(ctx) })
 	wg.Go(func() { b.heartbeatLoop(ctx) })
+	wg.Go(func() { b.metricsLoop(ctx) })
 	wg.Wait()
 	b.watch.wait()
 	b.log.Info("nomadbridge stopped")

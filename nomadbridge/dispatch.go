@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/hashicorp/nomad/api"
 
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -23,12 +26,19 @@ func taskAttrs(m runqueue.Message) []any {
 		"task_index", m.Index, "task_id", m.TaskID}
 }
 
-// dispatchLoop receives messages one at a time until ctx ends.
-func (b *Bridge) dispatchLoop(ctx context.Context) {
+// receiveBatch is how many messages one receive asks for (SQS's maximum).
+const receiveBatch = 10
+
+// receiveLoop receives messages in batches and hands them to the dispatch
+// workers through work, one at a time, until ctx ends. It receives again
+// only once the workers have taken the batch, so a received message waits
+// at most one batch's dispatch before its visibility starts to matter.
+func (b *Bridge) receiveLoop(ctx context.Context, work chan<- queue.Message) {
+	defer close(work)
 	wait := b.cfg.MinBackoff
 	for ctx.Err() == nil {
 		msgs, err := b.cfg.Queue.Receive(ctx, queue.ReceiveOptions{
-			Max: 1, Wait: b.cfg.ReceiveWait, Visibility: b.cfg.Visibility,
+			Max: min(receiveBatch, b.cfg.Concurrency), Wait: b.cfg.ReceiveWait, Visibility: b.cfg.Visibility,
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -43,8 +53,19 @@ func (b *Bridge) dispatchLoop(ctx context.Context) {
 		}
 		wait = b.cfg.MinBackoff
 		for _, m := range msgs {
-			b.process(ctx, m)
+			select {
+			case work <- m:
+			case <-ctx.Done():
+				return // left invisible: redelivered after its visibility timeout
+			}
 		}
+	}
+}
+
+// dispatchLoop dispatches received messages until work is closed.
+func (b *Bridge) dispatchLoop(ctx context.Context, work <-chan queue.Message) {
+	for m := range work {
+		b.process(ctx, m)
 	}
 }
 
@@ -99,7 +120,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 	rep := b.cfg.RunnerClient(msg.Token)
 
 	cctx, cancel := context.WithTimeout(ctx, runnerCheckTimeout)
-	_, err = rep.Task(cctx)
+	spec, err := rep.Task(cctx)
 	cancel()
 	switch {
 	case errors.Is(err, runner.ErrTaskGone):
@@ -113,7 +134,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		log.Warn("cannot ask the runner API whether the task is terminal; registering it anyway", "error", err)
 	}
 
-	job, err := BuildJob(b.jobSpec, msg)
+	job, err := BuildJob(b.jobSpec, msg, spec)
 	if errors.Is(err, ErrUnknownResourceClass) {
 		res := runner.TaskResult{Status: runner.StatusInfrastructureFail, Message: "cannot run the task: " + err.Error()}
 		if ferr := rep.Finish(ctx, res); ferr != nil && !errors.Is(ferr, runner.ErrTaskGone) {
@@ -131,19 +152,26 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 
 	nctx, cancel := context.WithTimeout(ctx, nomadCallTimeout)
 	defer cancel()
-	existing, _, err := b.cfg.Nomad.Jobs.Info(id, b.queryOpts(nctx))
-	switch {
-	case err == nil && existing != nil && existing.Meta[MetaTaskID] == msg.TaskID:
-		b.stats.duplicates.Add(1)
-		log.Info("Nomad already has the task's job: duplicate message")
-		b.delete(ctx, log, m)
-		return log, nil
-	case err == nil && existing != nil:
-		log.Warn("replacing a Nomad job that ran another task", "other_task_id", existing.Meta[MetaTaskID])
-	case err != nil && !isNotFound(err):
-		return log, b.nomadErr("look up job "+id, err)
+	// Register only if Nomad has no such job: one round trip in the
+	// common case. A job that exists is a redelivery (same task: done) or
+	// the leftover of another task with the same ID (replaced).
+	_, _, err = b.cfg.Nomad.Jobs.EnforceRegister(job, 0, b.writeOpts(nctx))
+	if err != nil && strings.Contains(err.Error(), api.RegisterEnforceIndexErrPrefix) {
+		existing, _, ierr := b.cfg.Nomad.Jobs.Info(id, b.queryOpts(nctx))
+		switch {
+		case ierr == nil && existing != nil && existing.Meta[MetaTaskID] == msg.TaskID:
+			b.stats.duplicates.Add(1)
+			log.Info("Nomad already has the task's job: duplicate message")
+			b.delete(ctx, log, m)
+			return log, nil
+		case ierr == nil && existing != nil:
+			log.Warn("replacing a Nomad job that ran another task", "other_task_id", existing.Meta[MetaTaskID])
+		case ierr != nil && !isNotFound(ierr):
+			return log, b.nomadErr("look up job "+id, ierr)
+		}
+		_, _, err = b.cfg.Nomad.Jobs.Register(job, b.writeOpts(nctx))
 	}
-	if _, _, err := b.cfg.Nomad.Jobs.Register(job, b.writeOpts(nctx)); err != nil {
+	if err != nil {
 		return log, b.nomadErr("register job "+id, err)
 	}
 	b.stats.registered.Add(1)

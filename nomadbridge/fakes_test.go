@@ -3,6 +3,7 @@ package nomadbridge_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,10 +102,54 @@ type fakeJobs struct {
 	registerErr func(n int) error // n counts Register calls from 1
 	registers   int
 	ev          *events
+	status      map[string]*api.JobListStub
+	listErr     error
 }
 
 func newFakeJobs(t *testing.T, ev *events) *fakeJobs {
 	return &fakeJobs{jobs: map[string]*api.Job{}, notFound: nomad404(t), ev: ev}
+}
+
+// List lists the jobs as running, or as the status set by setStatus.
+func (f *fakeJobs) List(*api.QueryOptions) ([]*api.JobListStub, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, nil, f.listErr
+	}
+	var out []*api.JobListStub
+	for id := range f.jobs {
+		st := f.status[id]
+		if st == nil {
+			st = &api.JobListStub{Status: "running"}
+		}
+		c := *st
+		c.ID = id
+		out = append(out, &c)
+	}
+	return out, &api.QueryMeta{}, nil
+}
+
+func (f *fakeJobs) setStatus(id string, st *api.JobListStub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status == nil {
+		f.status = map[string]*api.JobListStub{}
+	}
+	f.status[id] = st
+}
+
+// EnforceRegister registers only a job that does not exist (index 0), with
+// the real client's error otherwise.
+func (f *fakeJobs) EnforceRegister(job *api.Job, index uint64, q *api.WriteOptions) (*api.JobRegisterResponse, *api.WriteMeta, error) {
+	f.mu.Lock()
+	_, exists := f.jobs[*job.ID]
+	f.mu.Unlock()
+	if index == 0 && exists {
+		f.ev.add("register-exists")
+		return nil, nil, fmt.Errorf("Unexpected response code: 500 (%s 0: job already exists)", api.RegisterEnforceIndexErrPrefix)
+	}
+	return f.Register(job, q)
 }
 
 func (f *fakeJobs) Register(job *api.Job, _ *api.WriteOptions) (*api.JobRegisterResponse, *api.WriteMeta, error) {

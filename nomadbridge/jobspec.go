@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/orbit-ci/orbit/nomadbridge/agent"
+	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
 )
 
@@ -42,18 +43,25 @@ var ErrUnknownResourceClass = errors.New("unknown resource class")
 type ResourceClass struct {
 	VCPU     float64
 	MemoryGB float64
+	// GPUs are NVIDIA GPUs; a class with GPUs places only on Nomad clients
+	// of a GPU node class (JobSpec.GPUNodeClass) with the nvidia device.
+	GPUs int
 }
 
-// ResourceClasses maps CircleCI's docker resource classes to sizes ("" is
-// medium, the default).
+// ResourceClasses maps CircleCI's resource classes to sizes ("" is
+// medium, the default): the docker classes of DESIGN.md and the GPU classes
+// of CircleCI Server.
 var ResourceClasses = map[string]ResourceClass{
-	"small":    {1, 2},
-	"medium":   {2, 4},
-	"medium+":  {3, 6},
-	"large":    {4, 8},
-	"xlarge":   {8, 16},
-	"2xlarge":  {16, 32},
-	"2xlarge+": {20, 40},
+	"small":             {1, 2, 0},
+	"medium":            {2, 4, 0},
+	"medium+":           {3, 6, 0},
+	"large":             {4, 8, 0},
+	"xlarge":            {8, 16, 0},
+	"2xlarge":           {16, 32, 0},
+	"2xlarge+":          {20, 40, 0},
+	"gpu.nvidia.small":  {4, 15, 1},
+	"gpu.nvidia.medium": {8, 30, 1},
+	"gpu.nvidia.large":  {8, 30, 1},
 }
 
 // AgentCommand is how a Nomad task starts the build agent.
@@ -73,23 +81,43 @@ type JobSpec struct {
 	Datacenters []string
 	// Region of the job ("" is the agent's).
 	Region string
-	// Driver runs the agent (DefaultDriver when empty). raw_exec and exec
-	// take the same config.
+	// Driver runs the agent on the host executor (DefaultDriver when
+	// empty). raw_exec and exec take the same config.
 	Driver string
+	// Docker, when set, runs docker-executor tasks with Nomad's docker
+	// driver (jobspec_docker.go); otherwise every task runs on the host
+	// executor and the agent says the image was not used.
+	Docker *DockerSpec
+	// GPUNodeClass is the regular expression the node class of a client
+	// must match to run a GPU resource class (default "^gpu").
+	GPUNodeClass string
 	// Agent is the agent's command.
 	Agent AgentCommand
 	// RunnerURL is the runner API's base URL as agents reach it.
 	RunnerURL string
+	// Proxy is passed on to agents and their steps.
+	Proxy ProxyEnv
+	// CACertDir is a directory of extra CA certificates on the clients,
+	// trusted by agents and their steps ("" for none).
+	CACertDir string
 	// ResourceScale multiplies the resource class's CPU and memory (1 when
 	// 0), so that a laptop's dev agent can place a "large" job.
 	ResourceScale float64
 }
 
 // BuildJob builds the Nomad batch job that runs the message's task: ID
-// m.NomadJobID(), one group with one task running the agent, no Nomad
+// m.NomadJobID(), one group whose task TaskName runs the agent, no Nomad
 // restarts or reschedules (Orbit retries, as a new job), the task's ids in
 // Meta and the agent's environment (runner URL, task token, task dir).
-func BuildJob(s JobSpec, m runqueue.Message) (*api.Job, error) {
+// spec is the task's spec from the runner API when the bridge could fetch
+// it (the docker executor's containers); the zero spec falls back to the
+// message's primary image.
+//
+// Executors: docker tasks run with Nomad's docker driver when s.Docker is
+// set, else on the host executor; machine and macos tasks need the VM pool
+// (package vmpool), which the bridge does not drive yet, so they run on the
+// host executor too, and the agent's first output lines say so.
+func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskSpec) (*api.Job, error) {
 	rcName := m.ResourceClass
 	if rcName == "" {
 		rcName = "medium"
@@ -102,28 +130,53 @@ func BuildJob(s JobSpec, m runqueue.Message) (*api.Job, error) {
 	if s.Agent.Path == "" {
 		return nil, errors.New("nomadbridge: agent path is empty")
 	}
-	scale := s.ResourceScale
-	if scale <= 0 {
-		scale = 1
-	}
-	cpu := max(int(math.Round(rc.VCPU*1000*scale)), 10)
-	mem := max(int(math.Round(rc.MemoryGB*1024*scale)), 32)
-	driver := s.Driver
-	if driver == "" {
-		driver = DefaultDriver
-	}
 	dcs := s.Datacenters
 	if len(dcs) == 0 {
 		dcs = []string{"*"}
 	}
-
 	env := map[string]string{}
 	maps.Copy(env, s.Agent.Env)
 	env[agent.EnvRunnerURL] = s.RunnerURL
 	env[agent.EnvTaskToken] = m.Token
 	env[agent.EnvTaskDir] = "${NOMAD_TASK_DIR}"
+	s.Proxy.env(s.RunnerURL, env)
+	if s.CACertDir != "" {
+		env[agent.EnvCACertDir] = s.CACertDir
+	}
 
 	id := m.NomadJobID()
+	group := &api.TaskGroup{
+		Name:  ptr(GroupName),
+		Count: ptr(1),
+		RestartPolicy: &api.RestartPolicy{
+			Attempts: ptr(0),
+			Mode:     ptr("fail"),
+		},
+		ReschedulePolicy: &api.ReschedulePolicy{
+			Attempts:  ptr(0),
+			Unlimited: ptr(false),
+		},
+	}
+	var primary *api.Task
+	if s.Docker != nil && (m.Executor == "docker" || m.Executor == "") {
+		primary = s.dockerTasks(group, m, spec, env)
+	} else {
+		primary = s.hostTask(env)
+	}
+	primary.Resources = s.resources(rc)
+	primary.Meta = map[string]string{
+		"orbit_executor":       m.Executor,
+		"orbit_image":          m.Image,
+		"orbit_resource_class": rcName,
+	}
+	group.Tasks = append([]*api.Task{primary}, group.Tasks...)
+	if rc.GPUs > 0 {
+		class := s.GPUNodeClass
+		if class == "" {
+			class = "^gpu"
+		}
+		group.Constraints = append(group.Constraints, api.NewConstraint("${node.class}", "regexp", class))
+	}
 	job := &api.Job{
 		ID:          ptr(id),
 		Name:        ptr(id),
@@ -137,44 +190,49 @@ func BuildJob(s JobSpec, m runqueue.Message) (*api.Job, error) {
 			MetaTaskIndex:  strconv.Itoa(m.Index),
 			MetaAttempt:    strconv.Itoa(m.Attempt),
 		},
-		TaskGroups: []*api.TaskGroup{{
-			Name:  ptr(GroupName),
-			Count: ptr(1),
-			RestartPolicy: &api.RestartPolicy{
-				Attempts: ptr(0),
-				Mode:     ptr("fail"),
-			},
-			ReschedulePolicy: &api.ReschedulePolicy{
-				Attempts:  ptr(0),
-				Unlimited: ptr(false),
-			},
-			Tasks: []*api.Task{{
-				Name:   TaskName,
-				Driver: driver,
-				Config: map[string]any{
-					"command": s.Agent.Path,
-					"args":    append([]string{}, s.Agent.Args...),
-				},
-				Env: env,
-				Resources: &api.Resources{
-					CPU:      ptr(cpu),
-					MemoryMB: ptr(mem),
-				},
-				// The agent kills its steps' process groups within its own
-				// grace (2 s) and then exits.
-				KillTimeout: ptr(10 * time.Second),
-				Meta: map[string]string{
-					"orbit_executor":       m.Executor,
-					"orbit_image":          m.Image,
-					"orbit_resource_class": rcName,
-				},
-			}},
-		}},
+		TaskGroups: []*api.TaskGroup{group},
 	}
 	if s.Region != "" {
 		job.Region = ptr(s.Region)
 	}
 	return job, nil
+}
+
+// hostTask runs the agent directly on the client (raw_exec or exec).
+func (s JobSpec) hostTask(env map[string]string) *api.Task {
+	driver := s.Driver
+	if driver == "" {
+		driver = DefaultDriver
+	}
+	env[agent.EnvHostDriver] = driver
+	return &api.Task{
+		Name:   TaskName,
+		Driver: driver,
+		Config: map[string]any{
+			"command": s.Agent.Path,
+			"args":    append([]string{}, s.Agent.Args...),
+		},
+		Env: env,
+		// The agent kills its steps' process groups within its own grace
+		// (2 s) and then exits.
+		KillTimeout: ptr(10 * time.Second),
+	}
+}
+
+// resources sizes the primary task from its resource class.
+func (s JobSpec) resources(rc ResourceClass) *api.Resources {
+	scale := s.ResourceScale
+	if scale <= 0 {
+		scale = 1
+	}
+	r := &api.Resources{
+		CPU:      ptr(max(int(math.Round(rc.VCPU*1000*scale)), 10)),
+		MemoryMB: ptr(max(int(math.Round(rc.MemoryGB*1024*scale)), 32)),
+	}
+	if rc.GPUs > 0 {
+		r.Devices = []*api.RequestedDevice{{Name: "nvidia/gpu", Count: ptr(uint64(rc.GPUs))}}
+	}
+	return r
 }
 
 func ptr[T any](v T) *T { return &v }

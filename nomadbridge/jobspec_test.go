@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hashicorp/nomad/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
+	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
 )
 
@@ -21,10 +24,15 @@ func TestBuildJobGolden(t *testing.T) {
 		Agent:     nomadbridge.AgentCommand{Path: "/usr/local/bin/orbit", Args: []string{"agent"}},
 		RunnerURL: "http://10.0.0.5:8080/runner/v1",
 	}
+	docker := func(s nomadbridge.JobSpec) nomadbridge.JobSpec {
+		s.Docker = &nomadbridge.DockerSpec{}
+		return s
+	}
 	tests := []struct {
 		name string
 		spec func(nomadbridge.JobSpec) nomadbridge.JobSpec
 		msg  runqueue.Message
+		task runner.TaskSpec
 	}{
 		{
 			name: "default_medium",
@@ -41,10 +49,48 @@ func TestBuildJobGolden(t *testing.T) {
 				m.ResourceClass, m.Attempt, m.Index, m.Total, m.ProjectSlug = "large", 2, 3, 4, "gh/Acme Corp/web.app"
 			}),
 		},
+		{
+			name: "docker_primary_and_services",
+			spec: docker,
+			msg:  message("task-3", func(m *runqueue.Message) { m.Image, m.ResourceClass = "cimg/go:1.22", "xlarge" }),
+			task: runner.TaskSpec{Images: []runner.Image{
+				{Image: "cimg/go:1.22", User: "circleci", Environment: []runner.EnvVar{{Name: "GOFLAGS", Value: "-mod=mod"}},
+					Auth: &runner.RegistryAuth{Username: "bot", Password: "registry-secret"}},
+				{Image: "postgres:16", Name: "db", Environment: []runner.EnvVar{{Name: "POSTGRES_PASSWORD", Value: "pw"}}},
+				{Image: "registry.example.com/team/redis:7@sha256:abc", Entrypoint: []string{"redis-server"},
+					Command: []string{"--port", "6380"}, User: "redis"},
+			}},
+		},
+		{
+			name: "docker_without_spec_uses_message_image",
+			spec: docker,
+			msg:  message("task-4"),
+		},
+		{
+			name: "gpu_class_on_gpu_nodes",
+			spec: func(s nomadbridge.JobSpec) nomadbridge.JobSpec { s.GPUNodeClass = "^gpu-nvidia$"; return s },
+			msg:  message("task-5", func(m *runqueue.Message) { m.ResourceClass = "gpu.nvidia.medium" }),
+		},
+		{
+			name: "proxy_and_custom_ca",
+			spec: func(s nomadbridge.JobSpec) nomadbridge.JobSpec {
+				s.Proxy = nomadbridge.ProxyFromEnvironment(envMap{
+					"https_proxy": "http://proxy.corp:3128", "HTTP_PROXY": "http://proxy.corp:3128", "NO_PROXY": "169.254.169.254",
+				}.get)
+				s.CACertDir = "/usr/local/share/ca-certificates"
+				return s
+			},
+			msg: message("task-7"),
+		},
+		{
+			name: "machine_on_the_host_executor",
+			spec: docker,
+			msg:  message("task-6", func(m *runqueue.Message) { m.Executor, m.Image = "machine", "ubuntu-2204:current" }),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			job, err := nomadbridge.BuildJob(tt.spec(base), tt.msg)
+			job, err := nomadbridge.BuildJob(tt.spec(base), tt.msg, tt.task)
 			require.NoError(t, err)
 			got, err := json.MarshalIndent(job, "", "  ")
 			require.NoError(t, err)
@@ -78,18 +124,45 @@ func TestBuildJobResources(t *testing.T) {
 		{"2xlarge+", 1, 20000, 40960},
 		{"medium", 0.05, 100, 205},
 		{"small", 0.001, 10, 32},
+		{"gpu.nvidia.small", 1, 4000, 15360},
 	}
 	for _, tt := range tests {
 		t.Run(tt.class, func(t *testing.T) {
 			s := spec
 			s.ResourceScale = tt.scale
-			job, err := nomadbridge.BuildJob(s, message("t", func(m *runqueue.Message) { m.ResourceClass = tt.class }))
+			job, err := nomadbridge.BuildJob(s, message("t", func(m *runqueue.Message) { m.ResourceClass = tt.class }), runner.TaskSpec{})
 			require.NoError(t, err)
 			r := job.TaskGroups[0].Tasks[0].Resources
 			assert.Equal(t, tt.cpu, *r.CPU)
 			assert.Equal(t, tt.mem, *r.MemoryMB)
 		})
 	}
-	_, err := nomadbridge.BuildJob(spec, message("t", func(m *runqueue.Message) { m.ResourceClass = "arm.huge" }))
+	_, err := nomadbridge.BuildJob(spec, message("t", func(m *runqueue.Message) { m.ResourceClass = "arm.huge" }), runner.TaskSpec{})
 	assert.ErrorIs(t, err, nomadbridge.ErrUnknownResourceClass)
 }
+
+// TestGoldenJobsValidateWithNomad asks the real Nomad server to validate
+// every golden job spec (structure, networks, lifecycle, constraints,
+// devices); the docker driver's own config is checked by clients only.
+func TestGoldenJobsValidateWithNomad(t *testing.T) {
+	client := nomadtest.Client(t)
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			var job api.Job
+			require.NoError(t, json.Unmarshal(b, &job))
+			resp, _, err := client.Jobs().Validate(&job, nil)
+			require.NoError(t, err)
+			assert.Empty(t, resp.ValidationErrors)
+			assert.Empty(t, resp.Error)
+		})
+	}
+}
+
+type envMap map[string]string
+
+func (m envMap) get(k string) string { return m[k] }

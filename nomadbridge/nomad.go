@@ -12,7 +12,9 @@ import (
 
 // NomadJobs is the part of *api.Jobs the bridge uses.
 type NomadJobs interface {
+	List(q *api.QueryOptions) ([]*api.JobListStub, *api.QueryMeta, error)
 	Register(job *api.Job, q *api.WriteOptions) (*api.JobRegisterResponse, *api.WriteMeta, error)
+	EnforceRegister(job *api.Job, modifyIndex uint64, q *api.WriteOptions) (*api.JobRegisterResponse, *api.WriteMeta, error)
 	Info(jobID string, q *api.QueryOptions) (*api.Job, *api.QueryMeta, error)
 	Deregister(jobID string, purge bool, q *api.WriteOptions) (string, *api.WriteMeta, error)
 }

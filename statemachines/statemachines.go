@@ -7,7 +7,10 @@
 //	              └──────────┴─ config errors: pipeline "errored" ─▶ Done
 //	workflow: Start ─▶ WaitForCompletion (token on the workflow) ─▶ Finalize
 //	job:      Dispatch (token on the job; Retry InfrastructureFail ×2;
-//	          TimeoutSecondsPath = job timeout) ─▶ Finish
+//	          TimeoutSecondsPath = job timeout; no HeartbeatSeconds, so a
+//	          task queued while Nomad is down waits) ─▶ Finish
+//	          (a cancel completes the token with {"status":"canceled"};
+//	          States.Timeout and an exhausted retry are caught into Finish)
 //
 // Every task calls the conductor with {"action": …, ids…}; the state passed
 // between states is only ids, everything else lives in the store.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
+	"github.com/orbit-ci/orbit/shared/cacerts"
+	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/queue"
 )
 
@@ -26,7 +29,7 @@ import (
 // and the build agents in them, keep running, and the next `orbit up` on the
 // same data directory reuses it and recovers their outcomes. A clean
 // shutdown stops it.
-func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, runq queue.Queue, log *slog.Logger) (*nomadbridge.Bridge, string, func(), error) {
+func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, runq queue.Queue, sink metrics.Sink, log *slog.Logger) (*nomadbridge.Bridge, string, func(), error) {
 	addr, stop := cfg.nomadAddr, func() {}
 	if addr == "" {
 		var err error
@@ -38,7 +41,16 @@ func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, run
 			"Orbit keeps running: triggered jobs stay queued and run once Nomad answers.\n\n", addr, err)
 		log.Warn("nomad unreachable", "nomad_addr", addr, "error", err)
 	}
-	client, err := nomad.NewClient(&nomad.Config{Address: addr})
+	// ORBIT_CA_CERT_DIR: extra CA certificates (the seed's custom root CA)
+	// trusted by the bridge's clients and, on the Nomad clients, by agents
+	// and steps; HTTP(S)_PROXY and NO_PROXY are honoured and passed on.
+	caDir := os.Getenv("ORBIT_CA_CERT_DIR")
+	tr, err := cacerts.Transport(caDir)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	client, err := nomad.NewClient(&nomad.Config{Address: addr, HttpClient: &http.Client{Transport: tr}})
 	if err != nil {
 		stop()
 		return nil, "", nil, fmt.Errorf("nomad client for %s: %w", addr, err)
@@ -53,13 +65,25 @@ func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, run
 		stop()
 		return nil, "", nil, fmt.Errorf("ORBIT_RESOURCE_SCALE: %w", err)
 	}
+	// The runner API is in this process, so heartbeats are cheap: a short
+	// interval makes a cancel or a timeout stop the task's Nomad job (the
+	// heartbeat answered 410) within seconds.
+	heartbeat, err := envDuration("ORBIT_HEARTBEAT_INTERVAL", 2*time.Second)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
 	bridge, err := nomadbridge.New(nomadbridge.Config{
-		Queue:         runq,
-		Nomad:         nomadbridge.NomadFromClient(client),
-		RunnerURL:     baseURL + "/runner/v1",
-		Agent:         nomadbridge.AgentCommand{Path: self, Args: []string{"agent"}},
-		ResourceScale: scale,
-		Logger:        log.With("component", "nomadbridge"),
+		Queue:             runq,
+		Nomad:             nomadbridge.NomadFromClient(client),
+		RunnerURL:         baseURL + "/runner/v1",
+		Agent:             nomadbridge.AgentCommand{Path: self, Args: []string{"agent"}},
+		ResourceScale:     scale,
+		HeartbeatInterval: heartbeat,
+		Metrics:           sink,
+		Proxy:             nomadbridge.ProxyFromEnvironment(os.Getenv),
+		CACertDir:         caDir,
+		Logger:            log.With("component", "nomadbridge"),
 	})
 	if err != nil {
 		stop()

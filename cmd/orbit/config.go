@@ -6,46 +6,162 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/orbit-ci/orbit/shared/config"
 )
 
+const configUsage = `usage: orbit config validate|process [file] [flags]
+
+  validate  check the config (default .circleci/config.yml) offline; exit 0 if it is valid
+  process   print the processed config: orbs, commands, executors, parameters and
+            matrices expanded (--plan: the compiled plan as JSON instead)
+
+Flags:
+  --branch B                the pipeline's branch (default main); filters and pipeline.git.branch
+  --tag T                   the pipeline's tag instead of a branch
+  --pipeline-parameters P   JSON ({"deploy":true}) or name=value,name=value
+  --orb-dir DIR             the local orb registry ($ORBIT_ORB_DIR, else $ORBIT_DATA/orbs, else ~/.orbit/orbs)
+  --plan                    process: print the compiled plan instead
+`
+
 func cmdConfig(_ context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "validate" && args[0] != "process") {
-		return exitError{code: 2, msg: "usage: orbit config validate|process [file] [--branch B] [--tag T]"}
+		return exitError{code: 2, msg: configUsage}
 	}
 	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
-	branch := fs.String("branch", "main", "branch the pipeline runs for (filters)")
-	tag := fs.String("tag", "", "tag the pipeline runs for (filters)")
-	if err := fs.Parse(reorder(args[1:])); err != nil {
-		return err
+	fs.SetOutput(io.Discard)
+	branch := fs.String("branch", "main", "")
+	tag := fs.String("tag", "", "")
+	params := fs.String("pipeline-parameters", "", "")
+	orbDir := fs.String("orb-dir", "", "")
+	plan := fs.Bool("plan", false, "")
+	if err := fs.Parse(flagsFirst(fs, args[1:])); err != nil {
+		return exitError{code: 2, msg: err.Error() + "\n" + configUsage}
 	}
-	file := ".circleci/config.yml"
+	file := config.DefaultFilename
 	if fs.NArg() > 0 {
 		file = fs.Arg(0)
 	}
 	src, err := os.ReadFile(file)
 	if err != nil {
-		return err
+		return exitError{code: 1, msg: err.Error()}
 	}
-	opts := config.Options{Filename: file, Branch: *branch, Tag: *tag}
+	pp, err := config.ParsePipelineParameters(*params)
+	if err != nil {
+		return exitError{code: 1, msg: err.Error()}
+	}
+	opts := config.Options{Filename: file, Branch: *branch, Tag: *tag, PipelineParameters: pp, OrbDir: *orbDir}
 	if *tag != "" {
 		opts.Branch = ""
 	}
-	plan, err := config.Compile(src, opts)
-	if err != nil {
-		var list config.ErrorList
-		if errors.As(err, &list) {
-			return exitError{code: 1, msg: list.Error()}
+	switch {
+	case args[0] == "validate":
+		if _, err := config.Compile(src, opts); err != nil {
+			return configError(err)
 		}
-		return exitError{code: 1, msg: err.Error()}
-	}
-	if args[0] == "validate" {
 		fmt.Printf("%s is valid\n", file)
 		return nil
+	case *plan:
+		p, err := config.Compile(src, opts)
+		if err != nil {
+			return configError(err)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(plan)
+	out, err := config.Process(src, opts)
+	if err != nil {
+		return configError(err)
+	}
+	_, err = os.Stdout.Write(out)
+	return err
+}
+
+// configError prints a config's errors, one `file:line:col: key: message`
+// a line, and exits 1.
+func configError(err error) error {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		return exitError{code: 1, msg: list.Error()}
+	}
+	return exitError{code: 1, msg: err.Error()}
+}
+
+const orbUsage = `usage: orbit orb import <namespace/name@version> <file> [--orb-dir DIR]
+
+Stores an orb's source (as "circleci orb source" prints it; - reads stdin) in the
+local orb registry, where configs importing namespace/name@version find it offline.
+`
+
+func cmdOrb(_ context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "import" {
+		return exitError{code: 2, msg: orbUsage}
+	}
+	fs := flag.NewFlagSet("orb import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	orbDir := fs.String("orb-dir", "", "")
+	if err := fs.Parse(flagsFirst(fs, args[1:])); err != nil {
+		return exitError{code: 2, msg: err.Error() + "\n" + orbUsage}
+	}
+	if fs.NArg() != 2 {
+		return exitError{code: 2, msg: orbUsage}
+	}
+	ref, err := config.ParseOrbRef(fs.Arg(0))
+	if err != nil {
+		return exitError{code: 1, msg: err.Error()}
+	}
+	var src []byte
+	if fs.Arg(1) == "-" {
+		src, err = io.ReadAll(os.Stdin)
+	} else {
+		src, err = os.ReadFile(fs.Arg(1))
+	}
+	if err != nil {
+		return exitError{code: 1, msg: err.Error()}
+	}
+	dir := *orbDir
+	if dir == "" {
+		dir = config.DefaultOrbDir()
+	}
+	path, err := config.DirRegistry(dir).Import(ref, src)
+	if err != nil {
+		return configError(err)
+	}
+	fmt.Printf("imported %s to %s\n", ref, path)
+	return nil
+}
+
+// flagsFirst moves flags before positional arguments (so `validate file
+// --branch x` works), using fs to know which flags take a value.
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil || i+1 >= len(args) {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return append(flags, pos...)
 }

@@ -14,13 +14,17 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/schedule"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/taskfiles"
 	"github.com/orbit-ci/orbit/shared/vcs/localgit"
 	"github.com/orbit-ci/orbit/statemachines"
 	"github.com/orbit-ci/orbit/statemachines/local"
@@ -115,6 +119,10 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 	if err != nil {
 		return nil, err
 	}
+	jobTimeout, err := envDuration("ORBIT_JOB_TIMEOUT", 5*time.Hour)
+	if err != nil {
+		return nil, err
+	}
 	cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: engine,
@@ -122,27 +130,59 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 		Source:       localgit.Repos{},
 		RunQueue:     runq,
 		Tokens:       tokens,
+		JobTimeout:   jobTimeout,
 		Logger:       log.With("component", "conductor"),
 	})
 	if err != nil {
 		return nil, err
 	}
+	scheduler, err := schedule.New(schedule.Config{
+		Store:   st,
+		Source:  localgit.Repos{},
+		Trigger: cond,
+		Logger:  log.With("component", "schedule"),
+	})
+	if err != nil {
+		return nil, err
+	}
 
+	files, err := taskfiles.New(taskfiles.Config{
+		Blobs: blobs, Tasks: taskfiles.StoreTasks{Store: st},
+		UploadURL: baseURL + "/runner/v1/uploads", Secret: key,
+		Logger: log.With("component", "taskfiles"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	sink := memmetrics.New()
+	var bridge *nomadbridge.Bridge // set below; /bridge/status asks it
 	handler, err := api.New(api.Config{
 		Store:    st,
 		Trigger:  cond,
+		Controls: cond,
 		Projects: localgit.Repos{},
-		Runner:   runner.NewHandler(cond, tokens, log.With("component", "runner")),
-		Blobs:    blobs.Handler(),
-		Logger:   log.With("component", "api"),
-		Version:  version,
+		Files:    files,
+		Metrics:  sink.Handler(),
+		// The embedded bridge runs every job on the host executor.
+		HostExecutor: true,
+		Bridge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if bridge == nil {
+				http.Error(w, "the bridge is starting", http.StatusServiceUnavailable)
+				return
+			}
+			bridge.StatusHandler(version).ServeHTTP(w, r)
+		}),
+		Runner:  runner.NewHandler(cond, tokens, log.With("component", "runner"), runner.WithFiles(files)),
+		Blobs:   blobs.Handler(),
+		Logger:  log.With("component", "api"),
+		Version: version,
 	})
 	if err != nil {
 		return nil, err
 	}
 	e.handler = handler
 
-	bridge, nomadAddr, stopNomad, err := startBridge(ctx, cfg, e.dataDir, baseURL, runq, log)
+	bridge, nomadAddr, stopNomad, err := startBridge(ctx, cfg, e.dataDir, baseURL, runq, sink, log)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +199,22 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 			e.errc <- fmt.Errorf("nomadbridge: %w", err)
 		}
 	}()
+	// Scheduled pipelines: the cron Lambda's job, on a ticker here.
+	go func() { _ = scheduler.Run(bctx) }()
 	return e, nil
+}
+
+// envDuration reads a duration ("90s", "5h") from the environment.
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 90s or 5h", name, v)
+	}
+	return d, nil
 }
 
 // defineMachines loads the three state machines, with the conductor as

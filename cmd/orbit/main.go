@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+
+	"github.com/orbit-ci/orbit/nomadbridge/agent"
 )
 
 const usage = `usage: orbit <command> [flags]
@@ -25,11 +28,16 @@ Commands:
   config validate [file]  check a config file offline
   config process [file]   print the compiled plan of a config file
   agent                   run the build agent (inside a Nomad allocation)
+  admin nodes ...         Nomad clients: list with running allocations, drain, eligibility
 
 Commands that talk to Orbit use $ORBIT_URL (default http://127.0.0.1:8080).
 `
 
 func main() {
+	// Inside a job the agent links this binary into PATH as `circleci`.
+	if filepath.Base(os.Args[0]) == agent.ShimName {
+		os.Exit(runShim(os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:])
@@ -78,8 +86,12 @@ func run(ctx context.Context, args []string) error {
 		return cmdStatus(ctx, rest)
 	case "config":
 		return cmdConfig(ctx, rest)
+	case "orb":
+		return cmdOrb(ctx, rest)
 	case "agent":
 		return cmdAgent(ctx, rest)
+	case "admin":
+		return cmdAdmin(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

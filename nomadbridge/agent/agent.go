@@ -6,12 +6,18 @@
 //	    │ spec
 //	POST /task/start
 //	    │
+//	GET /task/timings ──▶ task data dir (for `circleci tests split`)
+//	    │
 //	for each step ──▶ skip? (when: on_success after a failure, on_fail without one)
 //	    │  POST /task/steps/{n} running
 //	    │  run: <shell> <script file>, own process group, stdout+stderr merged
 //	    │       ──▶ masked output chunks POST /task/steps/{n}/output?seq=K
-//	    │           (every ChunkInterval, or when MaxChunk bytes are waiting)
+//	    │           (every ChunkInterval, or when MaxChunk bytes are waiting;
+//	    │           cut with a notice past MaxStepOutput)
+//	    │  built-in steps (caches, workspace, artifacts, test results, ssh
+//	    │       keys) run in the agent, objects through presigned URLs
 //	    │  POST /task/steps/{n} success | failed | timedout (exit code, times)
+//	    │  `circleci step halt` ran? ──▶ no more steps, the task succeeds
 //	    ▼
 //	POST /task/finish success | failed ──▶ exit 0 | 1
 //
@@ -32,11 +38,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/orbit-ci/orbit/shared/cacerts"
 	"github.com/orbit-ci/orbit/shared/runner"
 )
 
@@ -48,6 +56,7 @@ type Runner interface {
 	StepOutput(ctx context.Context, step, seq int, data []byte) error
 	Step(ctx context.Context, n int, r runner.StepReport) error
 	Finish(ctx context.Context, r runner.TaskResult) error
+	Files
 }
 
 var _ Runner = (*runner.Client)(nil)
@@ -75,6 +84,13 @@ type Config struct {
 	// MaxChunk is the largest output chunk in bytes; a chunk is sent as soon
 	// as this much is waiting (default 64 KiB).
 	MaxChunk int
+	// MaxStepOutput caps a step's output in bytes; past it a truncation
+	// line is sent and the rest discarded (default 32 MiB).
+	MaxStepOutput int64
+	// Shim is the executable that acts as the `circleci` command when run
+	// under that name; the agent links it into a bin directory at the front
+	// of the steps' PATH (default: the agent's own executable).
+	Shim string
 	// NoOutputTimeout applies to steps that set none (default 10m, as
 	// CircleCI).
 	NoOutputTimeout time.Duration
@@ -85,6 +101,13 @@ type Config struct {
 	// Host names where the task runs, for POST /task/start (default: the
 	// host name).
 	Host string
+	// CACertDir holds extra CA certificates: steps get a bundle of the
+	// system's roots and these (SSL_CERT_FILE, GIT_SSL_CAINFO, …).
+	CACertDir string
+	// HostDriver is set when the agent runs on the host executor (the
+	// Nomad driver, e.g. raw_exec): the job's output then starts with a
+	// notice that its image or VM was not used.
+	HostDriver string
 	// BaseEnv is the environment every step starts from (default: PATH,
 	// LANG, TZ, USER and a few more from the agent's own environment; never
 	// the agent's credentials). HOME is always set to BaseDir/home.
@@ -150,6 +173,9 @@ const (
 	EnvRunnerURL = "ORBIT_RUNNER_URL"
 	EnvTaskToken = "ORBIT_TASK_TOKEN"
 	EnvTaskDir   = "ORBIT_TASK_DIR"
+	// EnvCACertDir names a directory of extra CA certificates the agent
+	// and the steps trust.
+	EnvCACertDir = "ORBIT_CA_CERT_DIR"
 )
 
 // FromEnv builds a Config from the environment Nomad (or the VM launcher)
@@ -183,11 +209,18 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (Config, error) {
 	if log != nil {
 		opts = append(opts, runner.WithLogger(log))
 	}
+	caDir := getenv(EnvCACertDir)
+	tr, err := cacerts.Transport(caDir)
+	if err != nil {
+		return Config{}, fmt.Errorf("agent: %w", err)
+	}
 	return Config{
-		Client:  runner.NewClient(url, token, nil, opts...),
-		BaseDir: dir,
-		Host:    host,
-		Logger:  log,
+		Client:     runner.NewClient(url, token, &http.Client{Transport: tr, Timeout: 60 * time.Second}, opts...),
+		CACertDir:  caDir,
+		BaseDir:    dir,
+		Host:       host,
+		HostDriver: getenv(EnvHostDriver),
+		Logger:     log,
 	}, nil
 }
 
@@ -226,6 +259,16 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxChunk <= 0 {
 		c.MaxChunk = 64 << 10
+	}
+	if c.MaxStepOutput <= 0 {
+		c.MaxStepOutput = 32 << 20
+	}
+	if c.Shim == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("agent: find the circleci shim: %w", err)
+		}
+		c.Shim = exe
 	}
 	if c.NoOutputTimeout <= 0 {
 		c.NoOutputTimeout = 10 * time.Minute
@@ -278,7 +321,8 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 func baseEnv(getenv func(string) string) []string {
 	var env []string
 	for _, k := range []string{"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME",
-		"TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "TERM"} {
+		"TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "TERM",
+		"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"} {
 		if v := getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}

@@ -43,8 +43,15 @@ type taskRun struct {
 	cancel context.CancelCauseFunc
 	log    *slog.Logger
 	mask   *masker
+	files  Files
 
 	home, workdir, tmp string
+	// bin holds the circleci shim; taskData is CIRCLE_INTERNAL_TASK_DATA.
+	bin, taskData string
+	// notices are printed once, at the top of the first output.
+	notices sync.Once
+	// caEnv points the steps' TLS clients at the CA bundle (CACertDir).
+	caEnv []runner.EnvVar
 
 	bgCtx  context.Context // background steps; ended after the last step
 	bgStop context.CancelFunc
@@ -60,9 +67,12 @@ func newTaskRun(parent context.Context, cfg Config, spec runner.TaskSpec) (*task
 		cfg: cfg, spec: spec, parent: parent, ctx: ctx, cancel: cancel,
 		log: cfg.Logger.With("pipeline_id", spec.PipelineID, "workflow_id", spec.WorkflowID,
 			"job_id", spec.JobID, "task_index", spec.Index, "task_id", spec.TaskID),
-		mask: newMasker(spec.Secrets),
-		home: filepath.Join(cfg.BaseDir, "home"),
-		tmp:  filepath.Join(cfg.BaseDir, "tmp"),
+		mask:     newMasker(spec.Secrets),
+		files:    cfg.Client,
+		home:     filepath.Join(cfg.BaseDir, "home"),
+		tmp:      filepath.Join(cfg.BaseDir, "tmp"),
+		bin:      filepath.Join(cfg.BaseDir, "bin"),
+		taskData: filepath.Join(cfg.BaseDir, "task-data"),
 	}
 	r.bgCtx, r.bgStop = context.WithCancel(ctx)
 	wd := spec.WorkingDirectory
@@ -70,11 +80,19 @@ func newTaskRun(parent context.Context, cfg Config, spec runner.TaskSpec) (*task
 		wd = "~/project"
 	}
 	r.workdir = r.expand(wd, r.home)
-	for _, d := range []string{r.home, r.tmp} {
+	for _, d := range []string{r.home, r.tmp, r.bin, r.taskData} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			cancel(nil)
 			return nil, fmt.Errorf("agent: create %s: %w", d, err)
 		}
+	}
+	if err := r.installShim(); err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	if err := r.installCABundle(); err != nil {
+		cancel(nil)
+		return nil, err
 	}
 	return r, nil
 }
@@ -124,13 +142,14 @@ func (r *taskRun) cleanup() {
 
 func (r *taskRun) run() (Outcome, error) {
 	r.log.Info("task started", "executor", r.spec.Executor, "image", r.spec.Image, "steps", len(r.spec.Steps))
-	if r.spec.Executor != "" && r.spec.Image != "" {
+	if r.cfg.HostDriver != "" && r.spec.Image != "" {
 		r.log.Info("host executor: steps run on this machine; the image is recorded, not pulled", "image", r.spec.Image)
 	}
 	if err := r.cfg.Client.Start(r.ctx, runner.TaskStart{Host: r.cfg.Host}); err != nil {
 		r.fail(err)
 		return r.stopped()
 	}
+	r.fetchTimings()
 	failed := false
 	for i, st := range r.spec.Steps {
 		if r.ctx.Err() != nil {
@@ -142,6 +161,10 @@ func (r *taskRun) run() (Outcome, error) {
 		}
 		if status := r.runStep(i, st); status != runner.StatusSuccess {
 			failed = true
+		}
+		if r.halted() {
+			r.log.Info("circleci step halt: no more steps", "step", i)
+			break
 		}
 	}
 	r.bgStop()
@@ -211,6 +234,12 @@ func (r *taskRun) runStep(i int, st runner.Step) string {
 		r.fail(err)
 		return runner.StatusCanceled
 	}
+	if fn, ok := builtins[st.Type]; ok {
+		rep := r.runBuiltin(i, st, fn, runner.StepReport{StartedAt: started})
+		log.Info("step ended", "status", rep.Status)
+		r.reportStep(i, rep)
+		return rep.Status
+	}
 	p, err := r.prepare(i, st)
 	if err != nil {
 		log.Warn("step could not start", "error", err)
@@ -229,7 +258,9 @@ func (r *taskRun) runStep(i int, st runner.Step) string {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
-			rep := r.execute(r.bgCtx, i, p, noOutput, started)
+			s := r.newStreamer(i)
+			rep := r.execute(r.bgCtx, s, p, noOutput, started)
+			s.Close()
 			if rep.Status == runner.StatusCanceled && r.ctx.Err() == nil {
 				rep.Message = "background step stopped at the end of the job"
 			}
@@ -238,7 +269,21 @@ func (r *taskRun) runStep(i int, st runner.Step) string {
 		}()
 		return runner.StatusSuccess
 	}
-	rep := r.execute(r.ctx, i, p, noOutput, started)
+	s := r.newStreamer(i)
+	rep := r.execute(r.ctx, s, p, noOutput, started)
+	for try := 1; rep.Status == runner.StatusFailed && try <= st.MaxAutoReruns && r.ctx.Err() == nil; try++ {
+		delay := time.Duration(st.AutoRerunDelay)
+		_, _ = fmt.Fprintf(s, "\nAutomatic rerun %d of %d (max_auto_reruns) in %s\n\n", try, st.MaxAutoReruns, delay)
+		log.Info("step failed: rerunning it", "try", try, "max_auto_reruns", st.MaxAutoReruns)
+		select {
+		case <-r.ctx.Done():
+		case <-time.After(delay):
+		}
+		if r.ctx.Err() == nil {
+			rep = r.execute(r.ctx, s, p, noOutput, started)
+		}
+	}
+	s.Close()
 	log.Info("step ended", "status", rep.Status, "exit_code", derefInt(rep.ExitCode))
 	r.reportStep(i, rep)
 	return rep.Status
@@ -265,7 +310,12 @@ func (r *taskRun) newStreamer(i int) *streamer {
 	stop := context.AfterFunc(r.ctx, func() { time.AfterFunc(reportGrace, cancel) })
 	s := newStreamer(ctx, func(ctx context.Context, seq int, data []byte) error {
 		return r.cfg.Client.StepOutput(ctx, i, seq, data)
-	}, r.cfg.ChunkInterval, r.cfg.MaxChunk, r.mask, r.fail)
+	}, r.cfg.ChunkInterval, r.cfg.MaxChunk, r.cfg.MaxStepOutput, r.mask, r.fail)
+	r.notices.Do(func() {
+		for _, n := range append(hostNotices(r.spec, r.cfg.HostDriver, r.cfg.Host), r.spec.Notices...) {
+			_, _ = fmt.Fprintln(s, n)
+		}
+	})
 	go func() {
 		<-s.done
 		stop()
@@ -277,7 +327,7 @@ func (r *taskRun) newStreamer(i int) *streamer {
 // prepare writes the step's script and computes its command, directory and
 // environment.
 func (r *taskRun) prepare(i int, st runner.Step) (prepared, error) {
-	env := mergeEnv(append(r.cfg.BaseEnv, "HOME="+r.home), r.spec.Environment, st.Environment)
+	env := r.withShim(mergeEnv(append(r.cfg.BaseEnv, "HOME="+r.home), r.caEnv, r.spec.Environment, st.Environment))
 	switch st.Type {
 	case runner.StepCheckout:
 		dest := r.workdir
@@ -340,13 +390,11 @@ func (r *taskRun) writeScript(i int, body string) (string, error) {
 }
 
 // execute runs a prepared step until it exits, goes silent for noOutput, or
-// ctx ends, and returns its terminal report.
-func (r *taskRun) execute(ctx context.Context, i int, p prepared, noOutput time.Duration, started time.Time) runner.StepReport {
+// ctx ends, and returns its terminal report; its output goes to s.
+func (r *taskRun) execute(ctx context.Context, s *streamer, p prepared, noOutput time.Duration, started time.Time) runner.StepReport {
 	rep := runner.StepReport{StartedAt: started}
-	s := r.newStreamer(i)
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		s.Close()
 		rep.Status, rep.StoppedAt, rep.Message = runner.StatusFailed, r.cfg.Clock.Now(), fmt.Sprintf("create output pipe: %v", err)
 		return rep
 	}
@@ -358,7 +406,6 @@ func (r *taskRun) execute(ctx context.Context, i int, p prepared, noOutput time.
 	if err != nil {
 		_ = pr.Close()
 		_, _ = fmt.Fprintf(s, "cannot start %s: %v\n", p.argv[0], err)
-		s.Close()
 		code := 127
 		rep.Status, rep.ExitCode, rep.StoppedAt = runner.StatusFailed, &code, r.cfg.Clock.Now()
 		rep.Message = fmt.Sprintf("cannot start %s: %v", p.argv[0], err)
@@ -418,7 +465,6 @@ wait:
 		rep.Status, rep.ExitCode = runner.StatusFailed, &code
 		_, _ = fmt.Fprintf(s, "\nExited with code exit status %d\n", code)
 	}
-	s.Close()
 	return rep
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -70,20 +71,25 @@ scan:
 // waiting. Chunks are sent one at a time, in order, numbered from 0.
 // Writes never fail: if sending fails, onError is called once and later
 // output is discarded, so the step's process never blocks on a dead API.
+// Past limit bytes (of masked output) the streamer sends a truncation line
+// and discards the rest; the step keeps running.
 type streamer struct {
 	send     func(ctx context.Context, seq int, data []byte) error
 	ctx      context.Context
 	interval time.Duration
 	max      int
+	limit    int64
 	mask     *masker
 	onError  func(error)
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	pending []byte
-	closed  bool
-	failed  bool
-	seq     int
+	mu        sync.Mutex
+	cond      *sync.Cond
+	pending   []byte
+	closed    bool
+	failed    bool
+	truncated bool
+	sent      int64
+	seq       int
 
 	activity chan struct{} // a non-blocking signal on every write
 	kick     chan struct{}
@@ -91,9 +97,9 @@ type streamer struct {
 }
 
 func newStreamer(ctx context.Context, send func(context.Context, int, []byte) error, interval time.Duration,
-	maxChunk int, m *masker, onError func(error)) *streamer {
+	maxChunk int, limit int64, m *masker, onError func(error)) *streamer {
 	s := &streamer{
-		send: send, ctx: ctx, interval: interval, max: maxChunk, mask: m, onError: onError,
+		send: send, ctx: ctx, interval: interval, max: maxChunk, limit: limit, mask: m, onError: onError,
 		activity: make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -110,7 +116,7 @@ func (s *streamer) Write(p []byte) (int, error) {
 	for len(s.pending) >= 4*s.max && !s.closed && !s.failed {
 		s.cond.Wait()
 	}
-	if !s.failed {
+	if !s.failed && !s.truncated {
 		s.pending = append(s.pending, p...)
 	}
 	full := len(s.pending) >= s.max
@@ -153,6 +159,7 @@ func (s *streamer) loop() {
 		final := s.closed
 		out, rest := s.mask.mask(s.pending, final)
 		s.pending = rest
+		out = s.cap(out)
 		s.cond.Broadcast()
 		s.mu.Unlock()
 		for len(out) > 0 {
@@ -166,6 +173,31 @@ func (s *streamer) loop() {
 			return
 		}
 	}
+}
+
+// cap applies the output limit to masked output about to be sent; s.mu is
+// held.
+func (s *streamer) cap(out []byte) []byte {
+	if s.truncated {
+		return nil
+	}
+	if s.limit <= 0 || s.sent+int64(len(out)) <= s.limit {
+		s.sent += int64(len(out))
+		return out
+	}
+	keep := out[:s.limit-s.sent]
+	s.sent = s.limit
+	s.truncated = true
+	s.pending = nil
+	return append(bytes.Clone(keep), TruncationLine(s.limit)...)
+}
+
+// TruncationLine ends a step's output that reached the limit: a colour
+// reset, so an escape sequence cut in half does not colour the notice, then
+// the notice.
+func TruncationLine(limit int64) string {
+	return fmt.Sprintf("\n\x1b[0m[Orbit: output truncated: this step printed more than %s; "+
+		"the rest of its output is discarded. The step keeps running.]\n", humanSize(limit))
 }
 
 func (s *streamer) post(chunk []byte) bool {

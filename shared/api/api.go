@@ -26,6 +26,16 @@
 //	GET  /api/v2/pipeline/{id}/workflow              workflows of a pipeline
 //	GET  /api/v2/workflow/{id}                       workflow
 //	GET  /api/v2/workflow/{id}/job                   jobs of a workflow
+//	GET  /api/v2/project/{slug}/{number}/artifacts   a job's artifacts {items: [{path, node_index, url}]}
+//	GET  /api/v2/project/{slug}/{number}/tests       a job's test results (JUnit) {items: [{message,
+//	     source, run_time, file, result, name, classname}]} (both served when Config.Files is set)
+//	POST /api/v2/workflow/{id}/approve/{approval_request_id}  approve an on_hold approval job → 202
+//	POST /api/v2/workflow/{id}/cancel                cancel a workflow → 202
+//	POST /api/v2/workflow/{id}/rerun                 {"from_failed"|"jobs"|"sparse_tree"} → 202 {"workflow_id"}
+//	POST /api/v2/project/{slug}/job/{number}/cancel  cancel a job → 200
+//	POST /api/v2/jobs/{job-id}/cancel                cancel a job → 200
+//
+// (the controls are served when Config.Controls is set; see actions.go)
 //
 // Orbit extensions (CircleCI's v2 has no equivalent):
 //
@@ -43,8 +53,18 @@
 //	     on (default 0), concatenated, ANSI escapes kept. The X-Orbit-Next-Seq
 //	     header is the SEQ to ask for next, so a client polls incrementally.
 //
+// Job details (GET /api/v2/project/{slug}/job/{number}) add "attempts": one
+// entry per dispatch of the job, oldest first ({attempt, status, message,
+// parallel_runs}), so each automatic retry after an infrastructure failure
+// is visible; CircleCI's own fields (parallel_runs: the latest attempt) are
+// as CircleCI has them.
+//
 // Operations, UI and mounts:
 //
+//	GET  /api/v2/project/{slug}/{number}/artifacts/{node}/{path}  an artifact, served with the
+//	     seed's safe content types (artifacts.go)
+//	GET  /metrics        Config.Metrics (text), when set
+//	GET  /bridge/status, /bridge/health-check   nomadbridge's health (Config.Bridge), when set
 //	GET  /health-check   200 {"status":"ok"}; 500 naming each failed dependency
 //	GET  /status         version and every dependency's state ("ok" or the error); 500 if any is bad
 //	GET  /               projects and their recent pipelines (HTML)
@@ -96,6 +116,24 @@ type Config struct {
 	Trigger Triggerer
 	// Projects inspects repositories to follow. Required.
 	Projects ProjectSource
+	// Controls approves, cancels and reruns (the conductor). Nil leaves
+	// those routes out.
+	Controls Controls
+	// Files reads jobs' artifacts and test results. Nil leaves those
+	// routes out.
+	Files JobFiles
+	// AllowUnsafeArtifacts serves artifacts with their stored content type
+	// (the admin setting "serve artifacts with unsafe content types").
+	AllowUnsafeArtifacts bool
+	// Metrics serves GET /metrics. Nil leaves it out.
+	Metrics http.Handler
+	// HostExecutor says every job runs on the host executor (the embedded
+	// shape): the UI then says, on each job, that its image or VM was not
+	// used.
+	HostExecutor bool
+	// Bridge serves nomadbridge's /status and /health-check, mounted at
+	// /bridge/ with that prefix stripped (embedded shape). Nil leaves it out.
+	Bridge http.Handler
 	// Runner serves the runner API; it is mounted at /runner/v1/ with that
 	// prefix stripped. Nil leaves it unmounted.
 	Runner http.Handler
@@ -162,6 +200,18 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /api/v2/pipeline/{id}/workflow", s.api(s.listWorkflows))
 	mux.Handle("GET /api/v2/workflow/{id}", s.api(s.getWorkflow))
 	mux.Handle("GET /api/v2/workflow/{id}/job", s.api(s.listWorkflowJobs))
+	if cfg.Controls != nil {
+		s.routeControls(mux, project)
+	}
+	if cfg.Files != nil {
+		s.routeJobFiles(mux, project)
+	}
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	if cfg.Bridge != nil {
+		mux.Handle("GET /bridge/", http.StripPrefix("/bridge", cfg.Bridge))
+	}
 	mux.Handle("/api/", s.api(func(http.ResponseWriter, *http.Request) error {
 		return errRouteNotFound
 	}))

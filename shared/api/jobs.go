@@ -36,6 +36,8 @@ type jobDetailsJSON struct {
 	Organization   nameJSON          `json:"organization"`
 	QueuedAt       *time.Time        `json:"queued_at"`
 	StoppedAt      *time.Time        `json:"stopped_at"`
+	// Attempts is Orbit's: every dispatch of the job (attempts.go).
+	Attempts []attemptJSON `json:"attempts"`
 }
 
 type jobProjectJSON struct {
@@ -158,6 +160,10 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	attempts, err := s.jobAttempts(ctx, j)
+	if err != nil {
+		return err
+	}
 	pv := projectView(p)
 	out := jobDetailsJSON{
 		WebURL:         fmt.Sprintf("%s/ui/pipeline/%s#job-%d", baseURL(r), j.PipelineID, j.Number),
@@ -177,6 +183,7 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 		Organization:   nameJSON{Name: pv.OrganizationName},
 		QueuedAt:       j.QueuedAt,
 		StoppedAt:      j.StoppedAt,
+		Attempts:       attempts,
 	}
 	for _, t := range tasks {
 		out.ParallelRuns = append(out.ParallelRuns, parallelRunJSON{Index: t.Index, Status: t.Status})

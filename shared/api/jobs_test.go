@@ -18,7 +18,7 @@ func TestGetJobDetails(t *testing.T) {
 	got := decodeBody[obj](t, rec)
 	assert.ElementsMatch(t, []string{"web_url", "project", "parallel_runs", "started_at", "latest_workflow", "name",
 		"executor", "parallelism", "status", "number", "pipeline", "duration", "created_at", "messages", "contexts",
-		"organization", "queued_at", "stopped_at"}, keys(got))
+		"organization", "queued_at", "stopped_at", "attempts"}, keys(got))
 	assert.Equal(t, "http://example.com/ui/pipeline/"+s.pipeline.ID+"#job-1", got["web_url"])
 	project := got["project"].(obj)
 	assert.Equal(t, "local/acme/api", project["slug"])
@@ -38,6 +38,9 @@ func TestGetJobDetails(t *testing.T) {
 	assert.Equal(t, "2025-03-04T10:00:00Z", got["queued_at"])
 	assert.Equal(t, "2025-03-04T10:00:01Z", got["started_at"])
 	assert.Equal(t, "2025-03-04T10:01:06Z", got["stopped_at"])
+	assert.Equal(t, []any{obj{"attempt": float64(1), "status": "success", "started_at": nil, "stopped_at": nil,
+		"parallel_runs": []any{obj{"index": float64(0), "status": "success"}, obj{"index": float64(1), "status": "success"}}}},
+		got["attempts"])
 
 	running := decodeBody[obj](t, e.do(http.MethodGet, "/api/v2/project/local/acme/api/job/2", ""))
 	assert.Nil(t, running["duration"], "no duration while running")

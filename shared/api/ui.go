@@ -236,12 +236,14 @@ type uiWorkflow struct {
 
 type uiJob struct {
 	ID, Name, Type, Status, Message string
-	Number                          int64
-	Duration                        string
-	Requires                        []string
-	Parallelism                     int
-	Tasks                           []nameStatus
-	Steps                           []uiStep
+	// ExecutorNotice says what of the executor was not honoured.
+	ExecutorNotice string
+	Number         int64
+	Duration       string
+	Requires       []string
+	Parallelism    int
+	Tasks          []nameStatus
+	Steps          []uiStep
 }
 
 type uiStep struct {
@@ -303,6 +305,9 @@ func (s *server) uiJob(ctx context.Context, j store.Job) (uiJob, error) {
 		Number: j.Number, Duration: formatDuration(j.StartedAt, j.StoppedAt), Parallelism: max(j.Parallelism, 1)}
 	for _, req := range j.Requires {
 		uj.Requires = append(uj.Requires, req.Name)
+	}
+	if inv, err := jobSpec(j); err == nil && inv.Job != nil && s.cfg.HostExecutor {
+		uj.ExecutorNotice = hostExecutorNotice(inv.Job.Executor)
 	}
 	if uj.Parallelism > 1 {
 		tasks, err := s.jobTasks(ctx, j)

@@ -13,6 +13,13 @@
 //	  finish_job ─▶ advance: next jobs, not_run, workflow status
 //	                 └─ all terminal ─▶ SendTaskSuccess(workflow token) ─▶ finalize_workflow
 //
+// The workflow controls (controls.go, rerun.go) come from the API: approve
+// an on_hold approval job, cancel a workflow or a job (tasks marked
+// canceled, so the runner API answers 410 and the bridge deregisters their
+// Nomad jobs; job executions completed with "canceled"), rerun a workflow as
+// a new one in the same pipeline. A timed-out job (the job machine's
+// States.Timeout) has its tasks stopped the same way.
+//
 // Every handler is idempotent (executions retry tasks and resume them after a
 // crash) and every status change is a conditional write through the store.
 package conductor

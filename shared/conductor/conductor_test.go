@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -168,11 +169,8 @@ func (h *harness) jobs(wid string) map[string]store.Job {
 func (h *harness) runJob(wid, name string, outcomes ...status.Job) {
 	h.t.Helper()
 	ctx := context.Background()
-	token := "job-" + name
-	h.call(Request{Action: "dispatch", WorkflowID: wid, JobName: name, TaskToken: token})
+	token := h.dispatch(wid, name)
 	j := h.jobs(wid)[name]
-	require.Equal(h.t, status.JobQueued, j.Status)
-	require.NotZero(h.t, j.Number)
 	for i := range j.Parallelism {
 		id := store.TaskID(j.ID, j.Attempt, i)
 		require.NoError(h.t, h.c.TaskStarted(ctx, id, runner.TaskStart{Host: "test"}))
@@ -184,12 +182,72 @@ func (h *harness) runJob(wid, name string, outcomes ...status.Job) {
 		// A duplicated report is a no-op.
 		require.NoError(h.t, h.c.TaskFinished(ctx, id, runner.TaskResult{Status: "success"}))
 	}
+	h.finishReleased(wid, name, token)
+}
+
+// dispatch plays a job machine's Dispatch state for the job's next attempt
+// and returns its task token.
+func (h *harness) dispatch(wid, name string) string {
+	h.t.Helper()
+	j := h.jobs(wid)[name]
+	token := fmt.Sprintf("job-%s-%s-%d", wid, name, j.Attempt+1)
+	h.call(Request{Action: "dispatch", WorkflowID: wid, JobName: name, TaskToken: token})
+	j = h.jobs(wid)[name]
+	require.Equal(h.t, status.JobQueued, j.Status)
+	require.NotZero(h.t, j.Number)
+	return token
+}
+
+// startTasks reports every task of the job's current attempt started.
+func (h *harness) startTasks(wid, name string) store.Job {
+	h.t.Helper()
+	j := h.jobs(wid)[name]
+	for i := range j.Parallelism {
+		require.NoError(h.t, h.c.TaskStarted(context.Background(), store.TaskID(j.ID, j.Attempt, i), runner.TaskStart{Host: "test"}))
+	}
+	return h.jobs(wid)[name]
+}
+
+// released is what the conductor completed a task token with ("" if
+// nothing yet).
+func (h *harness) released(token string) string {
 	h.orch.mu.Lock()
-	released := h.orch.released[token]
-	h.orch.mu.Unlock()
+	defer h.orch.mu.Unlock()
+	return h.orch.released[token]
+}
+
+// finishReleased plays the job machine's Finish state with the output the
+// conductor released the Dispatch token with.
+func (h *harness) finishReleased(wid, name, token string) {
+	h.t.Helper()
+	released := h.released(token)
 	require.NotEmpty(h.t, released, "job %s was not released", name)
+	require.False(h.t, strings.HasPrefix(released, "FAIL:"), "job %s was released with a failure: %s", name, released)
 	input, _ := json.Marshal(map[string]json.RawMessage{"result": json.RawMessage(released)})
 	h.call(Request{Action: "finish_job", WorkflowID: wid, JobName: name, Input: input})
+}
+
+// finishError plays the job machine's Finish state after its Dispatch
+// state caught an error (States.Timeout, InfrastructureFail after the
+// retries).
+func (h *harness) finishError(wid, name, errName, cause string) {
+	h.t.Helper()
+	input, _ := json.Marshal(map[string]any{"error": StateError{Error: errName, Cause: cause}})
+	h.call(Request{Action: "finish_job", WorkflowID: wid, JobName: name, Input: input})
+}
+
+func (h *harness) workflow(wid string) store.Workflow {
+	h.t.Helper()
+	w, err := h.st.GetWorkflow(context.Background(), wid)
+	require.NoError(h.t, err)
+	return w
+}
+
+func (h *harness) task(j store.Job, index int) store.Task {
+	h.t.Helper()
+	t, err := h.st.GetTask(context.Background(), store.TaskID(j.ID, j.Attempt, index))
+	require.NoError(h.t, err)
+	return t
 }
 
 func (h *harness) setup(branch string) (store.Pipeline, string) {
@@ -351,5 +409,3 @@ func TestUnknownProject(t *testing.T) {
 	_, err := h.c.Trigger(context.Background(), TriggerRequest{ProjectSlug: "local/nobody/none"})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
-
-

@@ -27,6 +27,10 @@ type TriggerRequest struct {
 	// TriggerType is "api", "webhook", "schedule" or "git-hook".
 	TriggerType string
 	Actor       string
+	// ScheduledWorkflow, for a "schedule" trigger, names the scheduled
+	// workflow to run: the pipeline runs it alone (push workflows do not
+	// run on a schedule, scheduled ones run on nothing else).
+	ScheduledWorkflow string
 }
 
 // Trigger creates a pipeline and starts its execution. Problems with the
@@ -46,9 +50,12 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 	if req.TriggerType == "" {
 		req.TriggerType = "api"
 	}
+	if (req.TriggerType == "schedule") != (req.ScheduledWorkflow != "") {
+		return store.Pipeline{}, fmt.Errorf("%w: a schedule trigger names its scheduled workflow, and only it does", ErrBadTrigger)
+	}
 	p, err := c.st.CreatePipeline(ctx, store.Pipeline{
 		ProjectSlug: proj.Slug,
-		Trigger:     store.Trigger{Type: req.TriggerType, Actor: req.Actor},
+		Trigger:     store.Trigger{Type: req.TriggerType, Actor: req.Actor, ScheduledWorkflow: req.ScheduledWorkflow},
 		VCS: store.PipelineVCS{
 			OriginRepositoryURL: proj.RepoURL,
 			Branch:              req.Branch,
@@ -65,7 +72,8 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 		return p, fmt.Errorf("start pipeline %s: %w", p.ID, err)
 	}
 	c.log.InfoContext(ctx, "pipeline triggered", "pipeline_id", p.ID, "project", p.ProjectSlug,
-		"number", p.Number, "branch", req.Branch, "tag", req.Tag)
+		"number", p.Number, "branch", req.Branch, "tag", req.Tag, "trigger", req.TriggerType,
+		"scheduled_workflow", req.ScheduledWorkflow)
 	return p, nil
 }
 
@@ -160,6 +168,14 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 		Tag:                p.VCS.Tag,
 		Revision:           p.VCS.Revision,
 		PipelineParameters: p.Parameters,
+		PipelineValues: config.PipelineValues{
+			ID:            p.ID,
+			Number:        p.Number,
+			ProjectGitURL: p.VCS.OriginRepositoryURL,
+			ProjectSlug:   p.ProjectSlug,
+			TriggerSource: triggerSource(p.Trigger.Type),
+		},
+		ScheduledWorkflow: p.Trigger.ScheduledWorkflow,
 	})
 	if err != nil {
 		var list config.ErrorList
@@ -183,6 +199,17 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
+// triggerSource is pipeline.trigger_source for a trigger type.
+func triggerSource(t string) string {
+	switch t {
+	case "schedule":
+		return "scheduled_pipeline"
+	case "git-hook":
+		return "webhook"
+	}
+	return t
+}
+
 // idNamespace derives workflow and job ids from their parents, so a retried
 // create_workflows makes the same records.
 var idNamespace = uuid.MustParse("6f0b1c52-6d1e-4c1e-9a57-0a7c1f2b9e10")
@@ -201,8 +228,13 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 		return fmt.Errorf("decode plan of pipeline %s: %w", id, err)
 	}
 	for _, wf := range plan.Workflows {
+		if s := p.Trigger.ScheduledWorkflow; s != "" && wf.Name != s {
+			// A scheduled pipeline runs its scheduled workflow alone; push
+			// workflows never run on a schedule.
+			continue
+		}
 		wid := uuid.NewSHA1(idNamespace, []byte(p.ID+"/"+wf.Name)).String()
-		if err := c.createWorkflow(ctx, p, wid, wf, nil); err != nil {
+		if err := c.createWorkflow(ctx, p, wid, wf, nil, ""); err != nil {
 			return err
 		}
 	}
@@ -217,11 +249,11 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 }
 
 // createWorkflow stores a workflow with its jobs (all blocked, or keeping the
-// given outcomes for a rerun) and starts its execution.
-func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid string, wf config.Workflow, keep map[string]store.Job) error {
+// given outcomes for a rerun of workflow rerunOf) and starts its execution.
+func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid string, wf config.Workflow, keep map[string]store.Job, rerunOf string) error {
 	now := c.st.Now()
 	w := store.Workflow{ID: wid, Name: wf.Name, PipelineID: p.ID, PipelineNumber: p.Number,
-		ProjectSlug: p.ProjectSlug, Status: status.WorkflowRunning, CreatedAt: now}
+		ProjectSlug: p.ProjectSlug, Status: status.WorkflowRunning, CreatedAt: now, RerunOf: rerunOf}
 	jobs := make([]store.Job, 0, len(wf.Jobs))
 	for _, inv := range wf.Jobs {
 		spec, err := json.Marshal(inv)
@@ -240,8 +272,9 @@ func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid st
 			Spec:        spec,
 			CreatedAt:   now,
 		}
-		if inv.Type == "approval" {
-			j.Type = "approval"
+		switch inv.Type {
+		case config.JobTypeApproval, config.JobTypeNoOp:
+			j.Type = inv.Type
 		}
 		if inv.Job != nil && inv.Job.Parallelism > 1 {
 			j.Parallelism = inv.Job.Parallelism
@@ -254,7 +287,11 @@ func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid st
 			j.Requires = append(j.Requires, req)
 		}
 		if prev, ok := keep[inv.Name]; ok {
-			j.Status, j.Number, j.StartedAt, j.StoppedAt = prev.Status, prev.Number, prev.StartedAt, prev.StoppedAt
+			// A rerun keeps this job's result: it is terminal from the start
+			// and never dispatched; its number still leads to the run that
+			// produced the result.
+			j.Status, j.Number, j.Message = prev.Status, prev.Number, prev.Message
+			j.QueuedAt, j.StartedAt, j.StoppedAt = prev.QueuedAt, prev.StartedAt, prev.StoppedAt
 		}
 		jobs = append(jobs, j)
 	}
@@ -265,7 +302,8 @@ func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid st
 	if _, err := c.cfg.Orchestrator.StartExecution(ctx, c.cfg.Machines.Workflow, wid, input); err != nil {
 		return fmt.Errorf("start workflow %s: %w", wid, err)
 	}
-	c.log.InfoContext(ctx, "workflow created", "pipeline_id", p.ID, "workflow_id", wid, "workflow", wf.Name, "jobs", len(jobs))
+	c.log.InfoContext(ctx, "workflow created", "pipeline_id", p.ID, "workflow_id", wid, "workflow", wf.Name,
+		"jobs", len(jobs), "kept", len(keep), "rerun_of", rerunOf)
 	return nil
 }
 

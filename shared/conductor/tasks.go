@@ -49,12 +49,8 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 	if job == nil {
 		return runner.TaskSpec{}, fmt.Errorf("job %s has no steps to run", j.Name)
 	}
-	spec.Executor = job.Executor.Type
-	if len(job.Executor.Images) > 0 {
-		spec.Image = job.Executor.Images[0].Image
-	} else {
-		spec.Image = job.Executor.MachineImage
-	}
+	spec.ProjectSlug = t.ProjectSlug
+	executorSpec(&spec, job.Executor)
 	spec.WorkingDirectory, spec.Shell = job.WorkingDirectory, job.Shell
 	spec.Environment = builtinEnv(p, j, t, job)
 	for _, e := range job.Environment {
@@ -97,13 +93,12 @@ func builtinEnv(p store.Pipeline, j store.Job, t store.Task, job *config.Job) []
 }
 
 func runnerStep(s config.Step) runner.Step {
-	rs := runner.Step{Type: s.Type, Name: s.Name, Command: s.Command, Shell: s.Shell,
+	return runner.Step{Type: s.Type, Name: s.Name, Command: s.Command, Shell: s.Shell,
 		WorkingDirectory: s.WorkingDirectory, Path: s.Path, Background: s.Background,
-		NoOutputTimeout: runner.Duration(s.NoOutputTimeout), When: s.When}
-	for _, e := range s.Environment {
-		rs.Environment = append(rs.Environment, runner.EnvVar{Name: e.Name, Value: e.Value})
-	}
-	return rs
+		NoOutputTimeout: runner.Duration(s.NoOutputTimeout), When: s.When,
+		MaxAutoReruns: s.MaxAutoReruns, AutoRerunDelay: runner.Duration(s.AutoRerunDelay),
+		Environment: runnerEnv(s.Environment), Key: s.Key, Keys: s.Keys, Paths: s.Paths, Root: s.Root,
+		At: s.At, Destination: s.Destination, Fingerprints: s.Fingerprints}
 }
 
 // taskJob loads a task with its job and the job's compiled spec.
@@ -181,17 +176,23 @@ func (c *Conductor) StepUpdate(ctx context.Context, taskID string, n int, r runn
 	return ignoreStale(err)
 }
 
-// TaskHeartbeat keeps the job's orchestrator heartbeat fresh.
+// TaskHeartbeat keeps the job's orchestrator heartbeat fresh. A terminal
+// task (finished, or stopped by a cancel or a timeout) answers
+// runner.ErrTaskTerminal, the 410 on which the bridge deregisters the
+// task's Nomad job.
 func (c *Conductor) TaskHeartbeat(ctx context.Context, taskID string) error {
 	t, err := c.st.GetTask(ctx, taskID)
 	if err != nil {
 		return err
 	}
+	if t.Status.Terminal() {
+		return runner.ErrTaskTerminal
+	}
 	j, err := c.st.GetJob(ctx, t.JobID)
 	if err != nil {
 		return err
 	}
-	if j.TaskToken == "" || t.Status.Terminal() {
+	if j.TaskToken == "" {
 		return nil
 	}
 	return c.cfg.Orchestrator.SendTaskHeartbeat(ctx, j.TaskToken)

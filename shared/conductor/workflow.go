@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 
+	"github.com/orbit-ci/orbit/shared/config"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
 )
@@ -20,8 +20,10 @@ const (
 )
 
 // requirements decides whether a blocked job can run: each required job must
-// be terminal with one of the accepted statuses (default: success;
-// "terminal" accepts any terminal status).
+// be terminal with one of the accepted statuses (status.Satisfies: default
+// success; "terminal" accepts any terminal status). Once a required job is
+// terminal with a status the requirement does not accept, the job can never
+// run (not_run).
 func requirements(j store.Job, byName map[string]status.Job) requirementState {
 	state := reqMet
 	for _, r := range j.Requires {
@@ -33,11 +35,7 @@ func requirements(j store.Job, byName map[string]status.Job) requirementState {
 			state = reqWait
 			continue
 		}
-		accepted := r.Statuses
-		if len(accepted) == 0 {
-			accepted = []status.Job{status.JobSuccess}
-		}
-		if !slices.Contains(accepted, got) && !(slices.Contains(accepted, "terminal")) {
+		if !status.Satisfies(got, r.Statuses) {
 			return reqNeverMet
 		}
 	}
@@ -45,17 +43,18 @@ func requirements(j store.Job, byName map[string]status.Job) requirementState {
 }
 
 // advance moves a workflow forward: blocked jobs whose requirements are met
-// start (approval jobs go on hold), those whose requirements can no longer be
-// met become not_run, and the workflow's status follows its jobs. When every
-// job is terminal the workflow's waiting execution is released. Safe to call
-// any number of times, concurrently.
+// start (approval jobs go on hold, no-op jobs succeed at once), those whose
+// requirements can no longer be met become not_run, and the workflow's
+// status follows its jobs. In a canceled workflow blocked jobs are canceled
+// instead. When every job is terminal the workflow's waiting execution is
+// released. Safe to call any number of times, concurrently.
 func (c *Conductor) advance(ctx context.Context, wid string) error {
-	w, err := c.st.GetWorkflow(ctx, wid)
-	if err != nil {
-		return err
-	}
 	for changed := true; changed; {
 		changed = false
+		w, err := c.st.GetWorkflow(ctx, wid)
+		if err != nil {
+			return err
+		}
 		jobs, err := c.st.ListJobs(ctx, wid)
 		if err != nil {
 			return err
@@ -69,19 +68,22 @@ func (c *Conductor) advance(ctx context.Context, wid string) error {
 				continue
 			}
 			if w.Status == status.WorkflowCanceled {
-				changed = c.setJob(ctx, j, status.JobCanceled) || changed
+				changed = c.setJob(ctx, j, status.JobCanceled, "") || changed
 				continue
 			}
 			switch requirements(j, byName) {
 			case reqNeverMet:
-				changed = c.setJob(ctx, j, status.JobNotRun) || changed
+				changed = c.setJob(ctx, j, status.JobNotRun, "") || changed
 			case reqMet:
-				if j.Type == "approval" {
-					changed = c.setJob(ctx, j, status.JobOnHold) || changed
-					continue
-				}
-				if err := c.startJob(ctx, j); err != nil {
-					return err
+				switch j.Type {
+				case config.JobTypeApproval:
+					changed = c.setJob(ctx, j, status.JobOnHold, "") || changed
+				case config.JobTypeNoOp:
+					changed = c.setJob(ctx, j, status.JobSuccess, "") || changed
+				default:
+					if err := c.startJob(ctx, j); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -89,14 +91,18 @@ func (c *Conductor) advance(ctx context.Context, wid string) error {
 	return c.updateWorkflowStatus(ctx, wid)
 }
 
-// setJob moves a job to a status if that is a legal transition from where
-// it is now; it reports whether it changed anything.
-func (c *Conductor) setJob(ctx context.Context, j store.Job, to status.Job) bool {
+// setJob moves a job that has no execution running (blocked or on hold) to
+// a status, if that is a legal transition from where it is now; it reports
+// whether it changed anything.
+func (c *Conductor) setJob(ctx context.Context, j store.Job, to status.Job, msg string) bool {
 	_, err := c.st.UpdateJob(ctx, j.WorkflowID, j.Name, func(cur *store.Job) error {
-		if !cur.Status.CanTransition(to) {
+		if cur.Status.Active() || !cur.Status.CanTransition(to) {
 			return store.ErrStale
 		}
 		cur.Status = to
+		if msg != "" {
+			cur.Message = msg
+		}
 		if to.Terminal() {
 			now := c.st.Now()
 			cur.StoppedAt = &now
@@ -133,38 +139,50 @@ func (c *Conductor) startJob(ctx context.Context, j store.Job) error {
 // updateWorkflowStatus recomputes the workflow's status from its jobs, under
 // the workflow's own conditional write (so concurrent callers serialize and
 // the last writer saw the latest jobs), and releases the waiting execution
-// once the workflow is terminal.
+// once the workflow is terminal. A terminal status is never recomputed, and
+// a change the workflow transition table refuses (failing back to running)
+// is not written.
 func (c *Conductor) updateWorkflowStatus(ctx context.Context, wid string) error {
 	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+		if w.Status.Terminal() {
+			return store.ErrStale
+		}
 		jobs, err := c.st.ListJobs(ctx, wid)
 		if err != nil {
 			return err
-		}
-		if w.Status.Terminal() {
-			return nil
 		}
 		statuses := make([]status.Job, len(jobs))
 		for i, j := range jobs {
 			statuses[i] = j.Status
 		}
-		w.Status = status.WorkflowOf(statuses)
+		to := status.WorkflowOf(statuses)
+		if !w.Status.CanTransition(to) {
+			return store.ErrStale
+		}
+		w.Status = to
 		if w.Status.Terminal() && w.StoppedAt == nil {
 			now := c.st.Now()
 			w.StoppedAt = &now
 		}
 		return nil
 	})
-	if err != nil {
+	if err := ignoreStale(err); err != nil {
 		return err
 	}
-	if w.Status.Terminal() && w.TaskToken != "" {
-		out, _ := json.Marshal(map[string]string{"status": string(w.Status)})
-		if err := c.cfg.Orchestrator.SendTaskSuccess(ctx, w.TaskToken, out); err != nil {
-			// A second release after a concurrent one finds the token used.
-			c.log.DebugContext(ctx, "release workflow", "workflow_id", wid, "error", err)
-		}
-	}
+	c.releaseWorkflow(ctx, w)
 	return nil
+}
+
+// releaseWorkflow completes a terminal workflow's WaitForCompletion state.
+func (c *Conductor) releaseWorkflow(ctx context.Context, w store.Workflow) {
+	if !w.Status.Terminal() || w.TaskToken == "" {
+		return
+	}
+	out, _ := json.Marshal(map[string]string{"status": string(w.Status)})
+	if err := c.cfg.Orchestrator.SendTaskSuccess(ctx, w.TaskToken, out); err != nil {
+		// A second release after a concurrent one finds the token used.
+		c.log.DebugContext(ctx, "release workflow", "workflow_id", w.ID, "error", err)
+	}
 }
 
 func (c *Conductor) waitWorkflow(ctx context.Context, wid, token string) error {

@@ -107,7 +107,7 @@ workflows: {w: {jobs: [build]}}
 			},
 		},
 		{
-			name: "generic steps keep their fields",
+			name: "built-in steps get typed fields",
 			src: `version: 2.1
 jobs:
   build:
@@ -119,17 +119,38 @@ jobs:
       - when:
           condition: true
           steps: [checkout]
-      - store_artifacts: {path: out, name: Keep}
+      - store_artifacts: {path: out, name: Keep, destination: build}
+      - save_cache: {key: 'v1-{{ checksum "go.sum" }}', paths: [~/go, vendor], when: always}
+      - restore_cache: {key: v1-a, keys: [v1-b, v1-]}
+      - restore_cache: {keys: [x]}
+      - store_test_results: {path: reports}
+      - persist_to_workspace: {root: ., paths: bin}
+      - attach_workspace: {at: /tmp/ws}
+      - add_ssh_keys: {fingerprints: ["SHA256:x"]}
+      - add_ssh_keys
+      - checkout: {method: blobless}
+      - run: {command: make, max_auto_reruns: 3, auto_rerun_delay: 30s}
 workflows: {w: {jobs: [build]}}
 `,
 			check: func(t *testing.T, p *Plan) {
 				steps := p.Workflows[0].Jobs[0].Job.Steps
-				require.Len(t, steps, 3)
-				assert.Equal(t, Step{Type: "setup_remote_docker", Name: "Setup a remote Docker engine",
-					Raw: map[string]any{"version": "default", "docker_layer_caching": true}}, steps[0])
-				assert.Equal(t, Step{Type: "when",
-					Raw: map[string]any{"condition": true, "steps": []any{"checkout"}}}, steps[1])
-				assert.Equal(t, "Keep", steps[2].Name)
+				require.Len(t, steps, 13)
+				assert.Equal(t, []Step{
+					{Type: StepSetupRemoteDocker, Name: "Setup a remote Docker engine", Version: "default", DockerLayerCaching: true},
+					{Type: StepCheckout, Name: "Checkout code"},
+					{Type: StepStoreArtifacts, Name: "Keep", Path: "out", Destination: "build"},
+					{Type: StepSaveCache, Name: "Saving cache", Key: `v1-{{ checksum "go.sum" }}`, Paths: []string{"~/go", "vendor"}, When: WhenAlways},
+					{Type: StepRestoreCache, Name: "Restoring cache", Keys: []string{"v1-a", "v1-b", "v1-"}},
+					{Type: StepRestoreCache, Name: "Restoring cache", Keys: []string{"x"}},
+					{Type: StepStoreTestResults, Name: "Uploading test results", Path: "reports"},
+					{Type: StepPersistToWorkspace, Name: "Persisting to workspace", Root: ".", Paths: []string{"bin"}},
+					{Type: StepAttachWorkspace, Name: "Attaching workspace", At: "/tmp/ws"},
+					{Type: StepAddSSHKeys, Name: "Installing additional ssh keys", Fingerprints: []string{"SHA256:x"}},
+					{Type: StepAddSSHKeys, Name: "Installing additional ssh keys"},
+					{Type: StepCheckout, Name: "Checkout code", Method: "blobless"},
+					{Type: StepRun, Name: "make", Command: "make", NoOutputTimeout: DefaultNoOutputTimeout, When: WhenOnSuccess,
+						MaxAutoReruns: 3, AutoRerunDelay: 30 * time.Second},
+				}, steps)
 			},
 		},
 		{

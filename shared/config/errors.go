@@ -59,19 +59,30 @@ func (l ErrorList) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// sort orders the list by line, column and key, and drops exact duplicates
-// (an anchored value that is wrong is reached through every alias, but
-// each alias has its own key, so only true repeats go).
-func (l ErrorList) sort() ErrorList {
+// sort orders the list by file (main first, then the orbs' files), line,
+// column and key, and drops exact duplicates (an anchored value that is
+// wrong is reached through every alias, but each alias has its own key, so
+// only true repeats go; a job body that is wrong is reported once however
+// many times it is invoked).
+func (l ErrorList) sort(main string) ErrorList {
 	sort.SliceStable(l, func(i, j int) bool {
 		a, b := l[i], l[j]
+		if a.File != b.File {
+			if a.File == main || b.File == main {
+				return a.File == main
+			}
+			return a.File < b.File
+		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
 		if a.Col != b.Col {
 			return a.Col < b.Col
 		}
-		return a.Key < b.Key
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return a.Msg < b.Msg
 	})
 	out := l[:0]
 	for i, e := range l {
@@ -83,10 +94,31 @@ func (l ErrorList) sort() ErrorList {
 	return out
 }
 
-// errs collects errors for one file.
+// errs collects errors. One errs per source file (the config, each orb)
+// names that file in its errors; all of them append to the root's list, so
+// one ErrorList reports the config and its orbs together.
 type errs struct {
 	file string
 	list ErrorList
+	// root is the errs whose list collects everything (nil: this one).
+	root *errs
+}
+
+// sink is the errs holding the list.
+func (e *errs) sink() *errs {
+	if e.root != nil {
+		return e.root
+	}
+	return e
+}
+
+// in returns an errs for another file that reports into the same list.
+func (e *errs) in(file string) *errs { return &errs{file: file, root: e.sink()} }
+
+// add records a finished error.
+func (e *errs) add(err *Error) {
+	s := e.sink()
+	s.list = append(s.list, err)
 }
 
 // at records an error located at node n (which may be nil: the error then
@@ -96,9 +128,9 @@ func (e *errs) at(n *yaml.Node, key, format string, args ...any) {
 	if n != nil {
 		err.Line, err.Col = n.Line, n.Column
 	}
-	e.list = append(e.list, err)
+	e.add(err)
 }
 
-// count is the number of errors so far; callers compare counts to learn
-// whether a sub-parse failed.
-func (e *errs) count() int { return len(e.list) }
+// count is the number of errors so far, in every file; callers compare
+// counts to learn whether a sub-parse failed.
+func (e *errs) count() int { return len(e.sink().list) }

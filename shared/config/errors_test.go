@@ -164,9 +164,9 @@ workflows:
 				":10:27: workflows.c.jobs[0].build.requires: must be a list, not a string",
 				":10:43: workflows.c.jobs[0].build.context: must be a string or a list of strings, not a mapping",
 				`:10:57: workflows.c.jobs[0].build.type: unsupported job type "manual" (only approval)`,
-				`:10:65: workflows.c.jobs[0].build.stage: argument "stage": job parameters are not supported yet`,
+				`:10:65: workflows.c.jobs[0].build.stage: unexpected argument "stage": job "build" has no such parameter (parameters: none)`,
 				`:11:46: workflows.c.jobs[1].build.requires[0].build: unknown status "maybe" (allowed: success, failed, canceled, not_run, unauthorized, terminal)`,
-				`:12:9: workflows.c.jobs[2]: job "orb/job" is not defined in jobs (orb jobs are not supported yet)`,
+				`:12:9: workflows.c.jobs[2]: job "orb/job": no orb "orb" is imported under orbs`,
 				":13:9: workflows.c.jobs[3]: a workflow job is a job name or a mapping of a job name to its options, not a list",
 			},
 		},
@@ -188,7 +188,7 @@ workflows:
 				":9:30: workflows.w.jobs[0].build.filters.branches.only: invalid regular expression /(/: error parsing regexp: missing closing ): `(`",
 				`:9:37: workflows.w.jobs[0].build.filters.branches.except: unknown key "except" (allowed: only, ignore)`,
 				":10:19: workflows.w.jobs[0].build.filters.tags: must be a mapping, not a list",
-				`:11:13: workflows.w.jobs[0].build.filters.paths: unknown key "paths" (allowed: branches, tags)`,
+				`:11:13: workflows.w.jobs[0].build.filters.paths: unknown key "paths" (allowed: branches, tags, pull_requests)`,
 			},
 		},
 		{
@@ -207,7 +207,7 @@ workflows:
 			want: []string{":5:9: jobs.build: merge key (<<) value must be a mapping or a list of mappings, not a string"},
 		},
 		{
-			name: "not yet supported 2.1 features name themselves",
+			name: "undefined executor and pipeline parameter",
 			src: `version: 2.1
 jobs:
   build:
@@ -221,10 +221,8 @@ workflows:
       - build: {matrix: {parameters: {v: [a]}}}
 `,
 			want: []string{
-				":4:15: jobs.build.executor: reusable executors are not supported yet",
-				":5:17: jobs.build.parameters: job parameters are not supported yet",
-				":9:11: workflows.w.when: workflow conditions (when/unless) are not supported yet",
-				":11:17: workflows.w.jobs[0].build.matrix: matrix is not supported yet",
+				`:4:15: jobs.build.executor: executor "go" is not defined in executors`,
+				`:9:11: workflows.w.when: << pipeline.parameters.run >>: the config declares no pipeline parameter "run" under parameters (it declares none)`,
 			},
 		},
 	}

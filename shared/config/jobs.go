@@ -15,77 +15,84 @@ var jobKeys = []string{
 	"description", "branches", "circleci_ip_ranges", "type",
 }
 
-func (p *parser) parseJobs(c *config, n *yaml.Node) {
-	kvs, _ := p.mapping(n, "jobs")
-	for _, kv := range kvs {
-		d := &jobDef{name: kv.key, node: kv.v, path: joinKey("jobs", kv.key)}
-		before := p.count()
-		d.job = p.parseJob(d)
-		d.ok = p.count() == before
-		c.jobs = append(c.jobs, d)
-		c.jobIndex[d.name] = d
-	}
+// jobTypeBuild is a job definition's default `type`.
+const jobTypeBuild = "build"
+
+// parsedJob is an expanded job parsed into the Plan's types.
+type parsedJob struct {
+	job Job
+	// typ is jobTypeBuild, JobTypeNoOp or JobTypeApproval.
+	typ string
+	// branches is the job-level branch filter (a 2.0 key), used only by
+	// the implicit workflow.
+	branches *patternFilter
 }
 
-// parseJob parses one job definition and applies its defaults.
-func (p *parser) parseJob(d *jobDef) Job {
+// parseJob parses an expanded job and applies its defaults. ok is false if
+// it found a problem.
+func (c *compiler) parseJob(x *expandedJob) (parsedJob, bool) {
+	before := c.parser.count()
+	d := x.def
+	dp := d.scope.p
+	out := parsedJob{typ: jobTypeBuild}
 	job := Job{Parallelism: 1, WorkingDirectory: DefaultWorkingDirectory, Shell: DefaultShell}
-	kvs, ok := p.mapping(d.node, d.path)
-	if !ok {
-		return job
-	}
-	p.checkKeys(kvs, d.path, jobKeys...)
-	var executors []pair
-	var steps *yaml.Node
-	for _, kv := range kvs {
-		key := joinKey(d.path, kv.key)
-		switch kv.key {
+	var executors []field
+	hasShell := false
+	for _, f := range x.fields {
+		p, key := f.p, f.path
+		switch f.key {
 		case "docker", "machine", "macos":
-			executors = append(executors, kv)
-		case "executor":
-			executors = append(executors, kv)
-			p.at(kv.v, key, "reusable executors are not supported yet")
-		case "parameters":
-			p.at(kv.v, key, "job parameters are not supported yet")
+			executors = append(executors, f)
 		case "resource_class":
-			job.Executor.ResourceClass, _ = p.str(kv.v, key)
+			job.Executor.ResourceClass, _ = p.str(f.v, key)
 		case "parallelism":
-			if n, ok := p.integer(kv.v, key); ok {
+			if n, ok := p.integer(f.v, key); ok {
 				if n < 1 {
-					p.at(kv.v, key, "must be at least 1, not %d", n)
+					p.at(f.v, key, "must be at least 1, not %d", n)
 				} else {
 					job.Parallelism = n
 				}
 			}
 		case "environment":
-			job.Environment, _ = p.env(kv.v, key)
+			job.Environment, _ = p.env(f.v, key)
 		case "working_directory":
-			job.WorkingDirectory, _ = p.str(kv.v, key)
+			job.WorkingDirectory, _ = p.str(f.v, key)
 		case "shell":
-			job.Shell, _ = p.str(kv.v, key)
-		case "steps":
-			steps = kv.v
-		case "description":
-			p.str(kv.v, key)
+			job.Shell, _ = p.str(f.v, key)
+			hasShell = true
 		case "type":
-			if t, ok := p.str(kv.v, key); ok && t != "build" {
-				p.at(kv.v, key, "job type %q is not supported yet", t)
+			if t, ok := p.str(f.v, key); ok {
+				switch t {
+				case jobTypeBuild, JobTypeNoOp, JobTypeApproval:
+					out.typ = t
+				default:
+					p.at(f.v, key, "unknown job type %q (allowed: build, no-op, approval)", t)
+				}
 			}
 		case "circleci_ip_ranges":
-			p.boolean(kv.v, key)
+			job.CircleCIIPRanges, _ = p.boolean(f.v, key)
 		case "branches":
-			d.branches = p.parsePatternFilter(kv.v, key)
+			// Used by a config without workflows; workflows ignore it,
+			// as CircleCI does.
+			out.branches = p.parsePatternFilter(f.v, key)
+		default:
+			p.at(f.k, key, "unknown key %q (allowed: %s)", f.key, joinAllowed(jobKeys))
 		}
 	}
+	if out.typ != jobTypeBuild {
+		out.job = job
+		return out, c.parser.count() == before
+	}
 	// Every executor given is checked; a job may have only one.
-	if len(executors) == 0 {
-		p.at(d.node, d.path, "job has no executor: give it docker, machine or macos")
+	if len(executors) == 0 && !x.execFailed {
+		dp.at(d.node, d.path, "job has no executor: give it docker, machine or macos")
 	}
 	if len(executors) > 1 {
-		p.at(executors[1].k, joinKey(d.path, executors[1].key), "job has more than one executor (%s and %s)", executors[0].key, executors[1].key)
+		f := executors[1]
+		f.p.at(f.k, f.path, "job has more than one executor (%s and %s)", executors[0].key, f.key)
 	}
-	for i, kv := range executors {
-		ex, shell := p.parseExecutor(kv, joinKey(d.path, kv.key))
+	for i, f := range executors {
+		ex, shell := f.p.parseExecutor(f.pair, f.path)
 		if i > 0 {
 			continue
 		}
@@ -93,16 +100,40 @@ func (p *parser) parseJob(d *jobDef) Job {
 			ex.ResourceClass = job.Executor.ResourceClass
 		}
 		job.Executor = ex
-		if shell != "" && !hasKey(kvs, "shell") {
+		if shell != "" && !hasShell {
 			job.Shell = shell
 		}
 	}
-	if steps == nil {
-		p.at(d.node, joinKey(d.path, "steps"), "is required")
-	} else {
-		job.Steps = p.parseSteps(steps, joinKey(d.path, "steps"))
+	skey := joinKey(d.path, "steps")
+	switch {
+	case !x.hasSteps:
+		dp.at(d.node, skey, "is required")
+	case len(x.steps) == 0 && x.emptySource:
+		dp.at(x.stepsNode, skey, "must not be empty")
+	default:
+		job.Steps = make([]Step, 0, len(x.steps))
+		for _, r := range x.steps {
+			if s, ok := c.parseStep(r); ok {
+				job.Steps = append(job.Steps, s)
+			}
+		}
 	}
-	return job
+	out.job = job
+	return out, c.parser.count() == before
+}
+
+// parseStep parses one step of an expanded job. A step node shared by
+// several jobs (a command's step, a matrix's job) parses the same way each
+// time, so a good parse is kept.
+func (c *compiler) parseStep(r stepRef) (Step, bool) {
+	if s, ok := c.stepCache[r.node]; ok {
+		return s, true
+	}
+	s, ok := r.p.parseStep(r.node, r.path)
+	if ok {
+		c.stepCache[r.node] = s
+	}
+	return s, ok
 }
 
 // parseExecutor parses a docker, machine or macos executor. A machine
@@ -115,7 +146,7 @@ func (p *parser) parseExecutor(kv pair, key string) (ex Executor, shell string) 
 		ex.Images = p.parseImages(kv.v, key)
 	case "machine":
 		ex.Type = ExecutorMachine
-		ex.MachineImage, ex.ResourceClass, shell = p.parseMachine(kv.v, key)
+		ex.MachineImage, ex.ResourceClass, shell, ex.DockerLayerCaching = p.parseMachine(kv.v, key)
 	case "macos":
 		ex.Type = ExecutorMacOS
 		ex.MachineImage = p.parseMacOS(kv.v, key)
@@ -178,17 +209,17 @@ func (p *parser) parseImages(n *yaml.Node, key string) []Image {
 // configs, only a resource_class). It returns the image and the mapping's
 // resource_class and shell, which the job's own keys override (old Windows
 // configs put the shell there).
-func (p *parser) parseMachine(n *yaml.Node, key string) (image, class, shell string) {
+func (p *parser) parseMachine(n *yaml.Node, key string) (image, class, shell string, dlc bool) {
 	r := resolve(n)
 	if r.Kind == yaml.ScalarNode && r.ShortTag() == "!!bool" {
 		if b, _ := p.boolean(n, key); !b {
 			p.at(n, key, "must be true or a mapping with an image")
 		}
-		return "", "", ""
+		return "", "", "", false
 	}
 	kvs, ok := p.mapping(n, key)
 	if !ok {
-		return "", "", ""
+		return "", "", "", false
 	}
 	p.checkKeys(kvs, key, "image", "docker_layer_caching", "resource_class", "enabled", "shell")
 	for _, kv := range kvs {
@@ -200,14 +231,16 @@ func (p *parser) parseMachine(n *yaml.Node, key string) (image, class, shell str
 			class, _ = p.str(kv.v, fkey)
 		case "shell":
 			shell, _ = p.str(kv.v, fkey)
-		case "docker_layer_caching", "enabled":
+		case "docker_layer_caching":
+			dlc, _ = p.boolean(kv.v, fkey)
+		case "enabled":
 			p.boolean(kv.v, fkey)
 		}
 	}
 	if image == "" && class == "" {
 		p.at(n, joinKey(key, "image"), "missing image")
 	}
-	return image, class, shell
+	return image, class, shell, dlc
 }
 
 // isScalarString reports whether key's value is a string scalar (so an

@@ -7,45 +7,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The typed model: what the config says, checked for shape and types, with
-// positions kept for the compile step's errors. Values are not yet
-// specialized to a pipeline (no filters applied, no defaults of the
-// implicit 2.0 workflow). The next change adds orbs, commands, executors
-// and parameters here; until then their top-level sections are kept raw.
-
-// config is a parsed config.yml.
-type config struct {
-	// version is "2.0" or "2.1".
-	version string
-	// root is the document's root mapping.
-	root *yaml.Node
-	// jobs are the job definitions in file order; jobIndex finds them by
-	// name (it also holds jobs whose definition had errors).
-	jobs     []*jobDef
-	jobIndex map[string]*jobDef
-	// workflows are the workflows in file order; hasWorkflows tells an
-	// absent section (the 2.0 implicit workflow) from an empty one.
-	workflows    []*workflowDef
-	hasWorkflows bool
-	// setup is `setup: true` (dynamic configuration).
-	setup bool
-	// Sections the next change compiles; kept as nodes.
-	orbs, commands, executors, parameters *yaml.Node
-}
-
-// jobDef is one entry under `jobs`.
-type jobDef struct {
-	name string
-	// node is the job's mapping and path its key ("jobs.build").
-	node *yaml.Node
-	path string
-	// job is the parsed job, defaults applied; valid only if ok.
-	job Job
-	ok  bool
-	// branches is the 2.0 job-level branch filter, used only by the
-	// implicit workflow.
-	branches *patternFilter
-}
+// The model: what the config says, checked for shape and types, with
+// positions kept for errors. Reusable pieces (commands, executors, jobs,
+// orbs) are definitions in scopes (scope.go); workflows hold invocations,
+// one per job of the workflow after matrix expansion, each with its job
+// expanded (expand.go) and parsed into the Plan's types (jobs.go, steps.go).
 
 // workflowDef is one entry under `workflows`.
 type workflowDef struct {
@@ -53,24 +19,57 @@ type workflowDef struct {
 	node *yaml.Node
 	path string
 	jobs []*invocationDef
-	// triggers marks a scheduled workflow (2.0 `triggers`), which runs only
-	// on its schedule, never for a push.
-	triggers *yaml.Node
+	// triggers are its schedules; hasTriggers marks a scheduled workflow,
+	// which runs only on its schedule, never for a push.
+	triggers    []trigger
+	hasTriggers bool
+	// enabled is false when its when/unless says it does not run;
+	// implicit marks the workflow of a config without workflows.
+	enabled, implicit bool
 }
 
-// invocationDef is one entry of a workflow's `jobs`.
+// trigger is one `triggers` schedule.
+type trigger struct {
+	node    *yaml.Node
+	cron    string
+	filters filters
+}
+
+// invocationDef is one job of a workflow: an entry of its `jobs`, or one
+// combination of an entry's matrix.
 type invocationDef struct {
-	// node locates the entry and path is its key ("workflows.main.jobs[2]").
-	node *yaml.Node
-	path string
-	// jobName is the definition's name; name the invocation's (the `name`
-	// override or jobName).
+	// node locates the entry and path is its key ("workflows.main.jobs[2]");
+	// optKey is its options' ("workflows.main.jobs[2].build").
+	node         *yaml.Node
+	path, optKey string
+	// jobName is the job's name as the entry writes it ("build",
+	// "node/test"); name the invocation's (the `name` option, the matrix's
+	// generated name, or jobName).
 	jobName, name string
-	// typ is JobTypeBuild or JobTypeApproval.
+	// typ is JobTypeBuild, JobTypeApproval or JobTypeNoOp.
 	typ      string
 	requires []requirementDef
 	contexts []string
 	filters  filters
+	// contextNode and filtersNode are the options as written, for the
+	// processed config.
+	contextNode, filtersNode *yaml.Node
+	serialGroup              string
+	// args are the job's arguments; preSteps and postSteps the steps
+	// around its own.
+	args                []pair
+	preSteps, postSteps *yaml.Node
+	// source is the index of the workflow entry it comes from; alias is the
+	// name of its matrix ("" when it has none) and matrix its combination.
+	source int
+	alias  string
+	matrix *matrixCombo
+	// job is the expanded job and compiled its parse; ok when both
+	// succeeded. branches is a 2.0 job's own branch filter.
+	job      *expandedJob
+	compiled Job
+	branches *patternFilter
+	ok       bool
 }
 
 // requirementDef is one `requires` entry with its position.
@@ -79,61 +78,19 @@ type requirementDef struct {
 	node *yaml.Node
 }
 
-// filters is a workflow job's `filters`; nil members were not given.
+// filters is a workflow job's `filters`; nil members were not given. expr
+// is the value of filters written as an expression, which alone decides.
 type filters struct {
 	branches, tags *patternFilter
+	expr           *bool
 }
 
-// parser turns the checked node tree into the model, recording every
-// problem it meets and carrying on, so one run reports them all.
+// parser parses nodes of one file into the model, recording every problem
+// it meets and carrying on, so one run reports them all.
 type parser struct {
 	*errs
 	// v21 is set for version 2.1, whose steps may be command invocations.
 	v21 bool
-}
-
-// Top-level keys with a meaning. Other top-level keys are ignored, as
-// CircleCI ignores them: configs keep YAML anchors under keys such as
-// `references` or `defaults`.
-var topLevelKeys = []string{"version", "jobs", "workflows", "orbs", "commands", "executors", "parameters", "setup"}
-
-func (p *parser) parseConfig(root *yaml.Node) *config {
-	c := &config{root: root, jobIndex: map[string]*jobDef{}}
-	var jobs, workflows, version *yaml.Node
-	for _, kv := range pairs(root) {
-		switch kv.key {
-		case "version":
-			version = kv.v
-		case "jobs":
-			jobs = kv.v
-		case "workflows":
-			workflows = kv.v
-		case "orbs":
-			c.orbs = kv.v
-		case "commands":
-			c.commands = kv.v
-		case "executors":
-			c.executors = kv.v
-		case "parameters":
-			c.parameters = kv.v
-		case "setup":
-			// `setup` may be a pipeline value template in 2.1; only a
-			// literal boolean is read now.
-			if r := resolve(kv.v); r.Kind == yaml.ScalarNode && r.ShortTag() == "!!bool" {
-				c.setup, _ = p.boolean(kv.v, "setup")
-			}
-		}
-	}
-	c.version = p.parseVersion(root, version)
-	p.v21 = c.version == "2.1"
-	if jobs != nil {
-		p.parseJobs(c, jobs)
-	}
-	if workflows != nil {
-		c.hasWorkflows = true
-		p.parseWorkflows(c, workflows)
-	}
-	return c
 }
 
 // parseVersion accepts 2, 2.0 and 2.1, as numbers or strings.
@@ -274,6 +231,15 @@ func (p *parser) env(n *yaml.Node, key string) ([]EnvVar, bool) {
 	case isNull(r):
 	case r.Kind == yaml.MappingNode:
 		addMap(n, key)
+	case r.Kind == yaml.ScalarNode && r.ShortTag() == "!!str" && strings.Contains(r.Value, "="):
+		// A single NAME=value string.
+		name, value, _ := strings.Cut(r.Value, "=")
+		if name == "" {
+			p.at(n, key, "must be a mapping or a NAME=value string, not %q", r.Value)
+			ok = false
+			break
+		}
+		set(name, value)
 	case r.Kind == yaml.SequenceNode:
 		for i, item := range r.Content {
 			ri := resolve(item)

@@ -14,8 +14,34 @@ type Plan struct {
 	// Version is the config version, normalized to "2.0" or "2.1".
 	Version string `json:"version"`
 	// Workflows are the workflows to start, in file order. A workflow whose
-	// jobs were all filtered out is left out; the list may be empty.
+	// jobs were all filtered out, or whose when/unless says no, is left
+	// out; the list may be empty.
 	Workflows []Workflow `json:"workflows"`
+	// Setup marks a setup configuration (`setup: true`): its workflows
+	// run first, and one of its jobs continues the pipeline with a
+	// generated configuration, compiled with Options.Continuation set.
+	Setup bool `json:"setup,omitempty"`
+	// Schedules are the config's scheduled workflows (`triggers`), which
+	// never run for a push; a scheduler starts them with
+	// Options.ScheduledWorkflow on each branch their filter allows.
+	Schedules []Schedule `json:"schedules,omitempty"`
+}
+
+// Schedule is one `triggers` schedule of a workflow.
+type Schedule struct {
+	// Workflow names the workflow.
+	Workflow string `json:"workflow"`
+	// Cron is the five-field schedule, in UTC.
+	Cron string `json:"cron"`
+	// Branches are the branch filter's only and ignore patterns as written
+	// (`/re/` for a regular expression matching the whole name).
+	Branches PatternFilter `json:"branches"`
+}
+
+// PatternFilter is a branch or tag filter as written in the config.
+type PatternFilter struct {
+	Only   []string `json:"only,omitempty"`
+	Ignore []string `json:"ignore,omitempty"`
 }
 
 // Workflow is one workflow to start.
@@ -34,6 +60,10 @@ const (
 	JobTypeBuild = ""
 	// JobTypeApproval waits for a person to approve it; it runs nothing.
 	JobTypeApproval = "approval"
+	// JobTypeNoOp runs nothing and succeeds as soon as its requirements
+	// are met (a job definition's `type: no-op`), to join a workflow's
+	// branches.
+	JobTypeNoOp = "no-op"
 )
 
 // JobInvocation is one job of a workflow.
@@ -44,14 +74,17 @@ type JobInvocation struct {
 	// JobName is the key of the job definition under `jobs` (for an approval
 	// job, the key used in the workflow).
 	JobName string `json:"job_name"`
-	// Type is JobTypeBuild ("") or JobTypeApproval.
+	// Type is JobTypeBuild (""), JobTypeApproval or JobTypeNoOp.
 	Type string `json:"type,omitempty"`
 	// Requires lists the invocations that must finish (with one of the
 	// accepted statuses) before this one starts.
 	Requires []Requirement `json:"requires,omitempty"`
 	// Contexts name the contexts whose environment variables the job gets.
 	Contexts []string `json:"contexts,omitempty"`
-	// Job is the job to run; nil for an approval job.
+	// SerialGroup, when set, makes this job wait for other jobs of the same
+	// group (across the project's pipelines) to finish first.
+	SerialGroup string `json:"serial_group,omitempty"`
+	// Job is the job to run; nil for an approval or no-op job.
 	Job *Job `json:"job,omitempty"`
 }
 
@@ -87,8 +120,13 @@ type Job struct {
 	WorkingDirectory string `json:"working_directory"`
 	// Shell runs run steps ("/bin/bash -eo pipefail" by default).
 	Shell string `json:"shell"`
-	// Steps are the steps in order; never empty.
+	// Steps are the steps in order, commands and conditions expanded. It is
+	// empty only when every step was a when/unless whose condition said no
+	// (the job then succeeds with nothing to run).
 	Steps []Step `json:"steps"`
+	// CircleCIIPRanges asks for the job's traffic to leave from the
+	// published IP ranges.
+	CircleCIIPRanges bool `json:"circleci_ip_ranges,omitempty"`
 }
 
 // Executor types.
@@ -110,6 +148,8 @@ type Executor struct {
 	MachineImage string `json:"machine_image,omitempty"`
 	// ResourceClass is the job's resource_class ("" for the default).
 	ResourceClass string `json:"resource_class,omitempty"`
+	// DockerLayerCaching keeps docker layers between machine jobs.
+	DockerLayerCaching bool `json:"docker_layer_caching,omitempty"`
 }
 
 // Image is one container of a docker executor. Registry credentials (auth,
@@ -140,11 +180,19 @@ type EnvVar struct {
 	Value string `json:"value"`
 }
 
-// Step types that compile fully today; the other built-in steps keep Type
-// as their key and their fields in Step.Raw.
+// Step types: the built-in steps. when/unless steps and command
+// invocations never reach the Plan; they are expanded into these.
 const (
-	StepCheckout = "checkout"
-	StepRun      = "run"
+	StepCheckout           = "checkout"
+	StepRun                = "run"
+	StepSaveCache          = "save_cache"
+	StepRestoreCache       = "restore_cache"
+	StepStoreArtifacts     = "store_artifacts"
+	StepStoreTestResults   = "store_test_results"
+	StepPersistToWorkspace = "persist_to_workspace"
+	StepAttachWorkspace    = "attach_workspace"
+	StepAddSSHKeys         = "add_ssh_keys"
+	StepSetupRemoteDocker  = "setup_remote_docker"
 )
 
 // Values of Step.When.
@@ -157,13 +205,13 @@ const (
 // DefaultNoOutputTimeout is the run step's no_output_timeout default.
 const DefaultNoOutputTimeout = 10 * time.Minute
 
-// Step is one step of a job.
+// Step is one step of a job. Type says which fields mean something.
 type Step struct {
-	// Type is the step's key: "checkout", "run", or another built-in step
-	// (save_cache, restore_cache, store_artifacts, …) whose fields are in Raw.
+	// Type is one of the Step* constants.
 	Type string `json:"type"`
-	// Name is shown in the UI: the configured name, else "Checkout code" for
-	// checkout and the first non-blank line of the command for run.
+	// Name is shown in the UI: the configured name, else CircleCI's
+	// default for the step ("Checkout code", "Saving cache", …) and, for
+	// run, the first non-blank line of the command.
 	Name string `json:"name"`
 	// Command is the run step's script.
 	Command string `json:"command,omitempty"`
@@ -179,19 +227,44 @@ type Step struct {
 	// (DefaultNoOutputTimeout unless configured). JSON: a Go duration
 	// string such as "10m0s".
 	NoOutputTimeout time.Duration `json:"-"`
-	// When is WhenAlways, WhenOnSuccess (the run default) or WhenOnFail.
+	// When is WhenAlways, WhenOnSuccess (the default of run and save_cache)
+	// or WhenOnFail.
 	When string `json:"when,omitempty"`
-	// Path is checkout's destination ("" = the working directory).
+	// MaxAutoReruns reruns a failed run step up to this many times (0-5);
+	// AutoRerunDelay waits between tries (JSON: a duration string).
+	MaxAutoReruns  int           `json:"max_auto_reruns,omitempty"`
+	AutoRerunDelay time.Duration `json:"-"`
+	// Path is checkout's destination ("" = the working directory), and
+	// the directory or file store_artifacts and store_test_results upload.
 	Path string `json:"path,omitempty"`
-	// Raw holds the fields of a step type that is not compiled yet, as
-	// plain values (string, int, float64, bool, nil, []any, map[string]any).
-	Raw map[string]any `json:"raw,omitempty"`
+	// Method is checkout's method: "" (the default), "full" or "blobless".
+	Method string `json:"method,omitempty"`
+	// Key is save_cache's key template ({{ checksum "go.sum" }}, …).
+	Key string `json:"key,omitempty"`
+	// Keys are restore_cache's key templates, tried in order (its `key`
+	// first, then `keys`).
+	Keys []string `json:"keys,omitempty"`
+	// Paths are what save_cache saves and persist_to_workspace persists
+	// (relative to Root).
+	Paths []string `json:"paths,omitempty"`
+	// Root is persist_to_workspace's root directory.
+	Root string `json:"root,omitempty"`
+	// At is where attach_workspace puts the workspace.
+	At string `json:"at,omitempty"`
+	// Destination is store_artifacts' prefix in the artifacts listing.
+	Destination string `json:"destination,omitempty"`
+	// Fingerprints are add_ssh_keys' keys (empty: all of the project's).
+	Fingerprints []string `json:"fingerprints,omitempty"`
+	// DockerLayerCaching and Version configure setup_remote_docker.
+	DockerLayerCaching bool   `json:"docker_layer_caching,omitempty"`
+	Version            string `json:"version,omitempty"`
 }
 
 // stepJSON is Step's wire form: NoOutputTimeout as a duration string.
 type stepJSON struct {
 	stepFields
 	NoOutputTimeout string `json:"no_output_timeout,omitempty"`
+	AutoRerunDelay  string `json:"auto_rerun_delay,omitempty"`
 }
 
 // stepFields is Step without its methods, so encoding it does not recurse.
@@ -202,6 +275,9 @@ func (s Step) MarshalJSON() ([]byte, error) {
 	w := stepJSON{stepFields: stepFields(s)}
 	if s.NoOutputTimeout != 0 {
 		w.NoOutputTimeout = s.NoOutputTimeout.String()
+	}
+	if s.AutoRerunDelay != 0 {
+		w.AutoRerunDelay = s.AutoRerunDelay.String()
 	}
 	return json.Marshal(w)
 }
@@ -219,6 +295,13 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("step %q: no_output_timeout: %w", s.Name, err)
 		}
 		s.NoOutputTimeout = d
+	}
+	if w.AutoRerunDelay != "" {
+		d, err := time.ParseDuration(w.AutoRerunDelay)
+		if err != nil {
+			return fmt.Errorf("step %q: auto_rerun_delay: %w", s.Name, err)
+		}
+		s.AutoRerunDelay = d
 	}
 	return nil
 }

@@ -7,24 +7,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// genericSteps are the built-in steps kept as Type + Raw for now, with the
-// keys each accepts and the name CircleCI shows when none is given.
-var genericSteps = map[string]struct {
+// builtinStepSpecs are the built-in steps other than run and checkout, with
+// the keys each accepts and the name CircleCI shows when none is given.
+var builtinStepSpecs = map[string]struct {
 	keys []string
 	name string
 }{
-	"save_cache":           {[]string{"name", "paths", "key", "when"}, "Saving cache"},
-	"restore_cache":        {[]string{"name", "key", "keys"}, "Restoring cache"},
-	"store_artifacts":      {[]string{"name", "path", "destination"}, "Uploading artifacts"},
-	"store_test_results":   {[]string{"name", "path"}, "Uploading test results"},
-	"persist_to_workspace": {[]string{"name", "root", "paths"}, "Persisting to workspace"},
-	"attach_workspace":     {[]string{"name", "at"}, "Attaching workspace"},
-	"add_ssh_keys":         {[]string{"name", "fingerprints"}, "Installing additional ssh keys"},
-	"setup_remote_docker":  {[]string{"name", "docker_layer_caching", "version"}, "Setup a remote Docker engine"},
-	"when":                 {[]string{"condition", "steps"}, ""},
-	"unless":               {[]string{"condition", "steps"}, ""},
-	// deploy is the deprecated twin of run.
-	"deploy": {runKeys, ""},
+	StepSaveCache:          {[]string{"name", "paths", "key", "when"}, "Saving cache"},
+	StepRestoreCache:       {[]string{"name", "key", "keys"}, "Restoring cache"},
+	StepStoreArtifacts:     {[]string{"name", "path", "destination"}, "Uploading artifacts"},
+	StepStoreTestResults:   {[]string{"name", "path"}, "Uploading test results"},
+	StepPersistToWorkspace: {[]string{"name", "root", "paths"}, "Persisting to workspace"},
+	StepAttachWorkspace:    {[]string{"name", "at"}, "Attaching workspace"},
+	StepAddSSHKeys:         {[]string{"name", "fingerprints"}, "Installing additional ssh keys"},
+	// reusable and exclusive are long-deprecated and have no effect.
+	StepSetupRemoteDocker: {[]string{"name", "docker_layer_caching", "version", "reusable", "exclusive"}, "Setup a remote Docker engine"},
 }
 
 var runKeys = []string{
@@ -83,10 +80,10 @@ func (p *parser) parseStepArgs(name string, at, args *yaml.Node, key string) (St
 	switch name {
 	case StepCheckout:
 		s = p.parseCheckout(args, key)
-	case StepRun:
+	case StepRun, "deploy": // deploy is the deprecated twin of run
 		s = p.parseRun(at, args, key)
 	default:
-		g, known := genericSteps[name]
+		spec, known := builtinStepSpecs[name]
 		if !known {
 			if p.v21 {
 				p.at(at, key, "unknown step or command %q", name)
@@ -95,22 +92,104 @@ func (p *parser) parseStepArgs(name string, at, args *yaml.Node, key string) (St
 			}
 			return Step{}, false
 		}
-		s = Step{Type: name, Name: g.name}
+		s = Step{Type: name, Name: spec.name}
+		var kvs []pair
 		if !isNull(args) {
-			kvs, ok := p.mapping(args, key)
-			if ok {
-				p.checkKeys(kvs, key, g.keys...)
-				s.Raw = map[string]any{}
-				for _, kv := range kvs {
-					s.Raw[kv.key] = toAny(kv.v)
-				}
-				if v, ok := s.Raw["name"].(string); ok {
-					s.Name = v
-				}
+			var ok bool
+			if kvs, ok = p.mapping(args, key); !ok {
+				return s, false
 			}
+			p.checkKeys(kvs, key, spec.keys...)
 		}
+		p.parseBuiltin(&s, at, kvs, key)
 	}
 	return s, p.count() == before
+}
+
+// parseBuiltin fills a built-in step's typed fields and checks the ones
+// it needs.
+func (p *parser) parseBuiltin(s *Step, at *yaml.Node, kvs []pair, key string) {
+	has := map[string]bool{}
+	for _, kv := range kvs {
+		fkey := joinKey(key, kv.key)
+		has[kv.key] = true
+		switch kv.key {
+		case "name":
+			if v, ok := p.str(kv.v, fkey); ok {
+				s.Name = v
+			}
+		case "paths":
+			s.Paths, _ = p.strings(kv.v, fkey)
+		case "key":
+			if v, ok := p.str(kv.v, fkey); ok {
+				s.Key = v
+				if s.Type == StepRestoreCache {
+					s.Keys = append([]string{v}, s.Keys...)
+				}
+			}
+		case "keys":
+			keys, _ := p.strings(kv.v, fkey)
+			s.Keys = append(s.Keys, keys...)
+		case "when":
+			s.When = p.when(kv.v, fkey)
+		case "path":
+			s.Path, _ = p.str(kv.v, fkey)
+		case "destination":
+			s.Destination, _ = p.str(kv.v, fkey)
+		case "root":
+			s.Root, _ = p.str(kv.v, fkey)
+		case "at":
+			s.At, _ = p.str(kv.v, fkey)
+		case "fingerprints":
+			s.Fingerprints, _ = p.strings(kv.v, fkey)
+		case "docker_layer_caching":
+			s.DockerLayerCaching, _ = p.boolean(kv.v, fkey)
+		case "version":
+			s.Version, _ = p.str(kv.v, fkey)
+		case "reusable", "exclusive":
+			p.boolean(kv.v, fkey)
+		}
+	}
+	if s.Type == StepRestoreCache && s.Key != "" {
+		s.Key = "" // restore_cache's key is the first of Keys
+	}
+	need := func(field string) {
+		if !has[field] {
+			p.at(at, joinKey(key, field), "is required")
+		}
+	}
+	switch s.Type {
+	case StepSaveCache:
+		need("key")
+		need("paths")
+		if s.When == "" {
+			s.When = WhenOnSuccess
+		}
+	case StepRestoreCache:
+		if !has["key"] && !has["keys"] {
+			p.at(at, joinKey(key, "keys"), "is required: give key or keys")
+		}
+	case StepStoreArtifacts, StepStoreTestResults:
+		need("path")
+	case StepPersistToWorkspace:
+		need("root")
+		need("paths")
+	case StepAttachWorkspace:
+		need("at")
+	}
+}
+
+// when parses a step's `when`: always, on_success or on_fail.
+func (p *parser) when(n *yaml.Node, key string) string {
+	w, ok := p.str(n, key)
+	if !ok {
+		return ""
+	}
+	if !slices.Contains([]string{WhenAlways, WhenOnSuccess, WhenOnFail}, w) {
+		p.at(n, key, "must be always, on_success or on_fail, not %q", w)
+		return ""
+	}
+	return w
 }
 
 // legacyStep finds the `type` of a step written in the old flat form
@@ -170,8 +249,12 @@ func (p *parser) parseCheckout(args *yaml.Node, key string) Step {
 		case "path":
 			s.Path, _ = p.str(kv.v, joinKey(key, kv.key))
 		case "method":
-			m, _ := p.str(kv.v, joinKey(key, kv.key))
-			s.Raw = map[string]any{"method": m}
+			if m, ok := p.str(kv.v, joinKey(key, kv.key)); ok {
+				if m != "full" && m != "blobless" {
+					p.at(kv.v, joinKey(key, kv.key), "must be full or blobless, not %q", m)
+				}
+				s.Method = m
+			}
 		}
 	}
 	return s
@@ -213,18 +296,19 @@ func (p *parser) parseRun(at, args *yaml.Node, key string) Step {
 			case "no_output_timeout":
 				s.NoOutputTimeout = p.duration(kv.v, fkey)
 			case "when":
-				if w, ok := p.str(kv.v, fkey); ok {
-					if !slices.Contains([]string{WhenAlways, WhenOnSuccess, WhenOnFail}, w) {
-						p.at(kv.v, fkey, "must be always, on_success or on_fail, not %q", w)
+				if w := p.when(kv.v, fkey); w != "" {
+					s.When = w
+				}
+			case "max_auto_reruns":
+				if n, ok := p.integer(kv.v, fkey); ok {
+					if n < 0 || n > 5 {
+						p.at(kv.v, fkey, "must be between 0 and 5, not %d", n)
 					} else {
-						s.When = w
+						s.MaxAutoReruns = n
 					}
 				}
-			case "max_auto_reruns", "auto_rerun_delay":
-				if s.Raw == nil {
-					s.Raw = map[string]any{}
-				}
-				s.Raw[kv.key] = toAny(kv.v)
+			case "auto_rerun_delay":
+				s.AutoRerunDelay = p.duration(kv.v, fkey)
 			}
 		}
 		if !hasCommand {

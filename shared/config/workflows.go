@@ -8,28 +8,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Keys of a workflow job invocation.
+// Keys of a workflow job invocation other than the job's arguments.
 var (
-	invocationKeys = []string{"requires", "name", "context", "type", "filters"}
-	// invocationLater are 2.1 keys the next change compiles.
-	invocationLater = []string{"matrix", "pre-steps", "post-steps", "serial-group", "override-with"}
+	invocationKeys = []string{"requires", "name", "context", "type", "filters", "matrix", "pre-steps", "post-steps", "serial-group"}
+	// invocationKeys20 are those version 2.0 knows.
+	invocationKeys20 = []string{"requires", "name", "context", "type", "filters", "serial-group"}
 	// requireStatuses are the statuses a `requires` entry may wait for.
 	requireStatuses = []string{StatusSuccess, StatusFailed, StatusCanceled, StatusNotRun, StatusUnauthorized, StatusTerminal}
 )
 
-func (p *parser) parseWorkflows(c *config, n *yaml.Node) {
-	kvs, _ := p.mapping(n, "workflows")
+func (c *compiler) parseWorkflows(n *yaml.Node) {
+	kvs, _ := c.parser.mapping(n, "workflows")
 	for _, kv := range kvs {
 		if kv.key == "version" {
 			continue // `workflows: version: 2` of 2.0 configs; meaningless
 		}
-		w := &workflowDef{name: kv.key, node: kv.v, path: joinKey("workflows", kv.key)}
-		p.parseWorkflow(w)
+		w := &workflowDef{name: kv.key, node: kv.v, path: joinKey("workflows", kv.key), enabled: true}
+		c.parseWorkflow(w)
 		c.workflows = append(c.workflows, w)
 	}
 }
 
-func (p *parser) parseWorkflow(w *workflowDef) {
+func (c *compiler) parseWorkflow(w *workflowDef) {
+	p := c.parser
 	kvs, ok := p.mapping(w.node, w.path)
 	if !ok {
 		return
@@ -42,11 +43,16 @@ func (p *parser) parseWorkflow(w *workflowDef) {
 		case "jobs":
 			jobs = kv.v
 		case "triggers":
-			if _, ok := p.sequence(kv.v, key); ok {
-				w.triggers = kv.v
-			}
+			w.triggers = c.parseTriggers(kv.v, key)
+			w.hasTriggers = true
 		case "when", "unless":
-			p.at(kv.v, key, "workflow conditions (when/unless) are not supported yet")
+			if !c.v21 {
+				p.at(kv.k, key, "workflow conditions (when/unless) need version 2.1")
+				continue
+			}
+			if v, ok := c.condition(kv.v, key); ok && v != (kv.key == "when") {
+				w.enabled = false
+			}
 		}
 	}
 	if jobs == nil {
@@ -62,41 +68,124 @@ func (p *parser) parseWorkflow(w *workflowDef) {
 		p.at(jobs, key, "must not be empty")
 	}
 	for i, item := range items {
-		if inv := p.parseInvocation(item, indexKey(key, i)); inv != nil {
-			w.jobs = append(w.jobs, inv)
-		}
+		c.parseEntry(w, item, indexKey(key, i), i)
 	}
+	c.resolveAliases(w)
 }
 
-// parseInvocation parses `- job` or `- job: {requires: …, …}`.
-func (p *parser) parseInvocation(n *yaml.Node, key string) *invocationDef {
+// condition judges a workflow's when or unless: a logic statement, or a
+// string holding an expression (`pipeline.git.branch == "main"`).
+func (c *compiler) condition(n *yaml.Node, key string) (bool, bool) {
+	v := c.pipeVars(c.parser)
+	if r := resolve(n); r.Kind == yaml.ScalarNode && r.ShortTag() == "!!str" && !isSingleTemplate(r.Value) {
+		text := scalarString(resolve(c.subst(n, v, &keyPath{name: key})))
+		return c.exprCondition(text, v, n, key)
+	}
+	return c.evalLogic(c.parser, c.subst(n, v, &keyPath{name: key}), key)
+}
+
+// isSingleTemplate reports whether s is one `<< name >>` and nothing else.
+func isSingleTemplate(s string) bool {
+	if !strings.HasPrefix(s, "<<") {
+		return false
+	}
+	_, end := matchTemplate(s, 0)
+	return end == len(s)
+}
+
+// pipeVars are the templates allowed outside jobs, commands and executors.
+func (c *compiler) pipeVars(p *parser) *vars { return &vars{errs: p.errs, pipe: c.pipe} }
+
+// parseEntry parses one entry of a workflow's jobs, `- job` or
+// `- job: {options and arguments}`, into one invocation, or one per
+// combination of its matrix.
+func (c *compiler) parseEntry(w *workflowDef, n *yaml.Node, key string, index int) {
+	p := c.parser
 	r := resolve(n)
-	inv := &invocationDef{node: n, path: key}
 	switch {
 	case r.Kind == yaml.ScalarNode && r.ShortTag() != "!!null":
-		inv.jobName = r.Value
-		inv.name = r.Value
-		return inv
+		w.jobs = append(w.jobs, &invocationDef{node: n, path: key, jobName: r.Value, name: r.Value, source: index})
+		return
 	case r.Kind != yaml.MappingNode:
 		p.at(n, key, "a workflow job is a job name or a mapping of a job name to its options, not %s", describe(r))
-		return nil
+		return
 	}
 	kvs := pairs(r)
 	if len(kvs) != 1 {
 		p.at(n, key, "a workflow job is a mapping with exactly one key (the job name), not %d keys", len(kvs))
-		return nil
+		return
 	}
-	inv.jobName, inv.name = kvs[0].key, kvs[0].key
+	jobName := kvs[0].key
+	okey := joinKey(key, jobName)
+	base := &invocationDef{node: n, path: key, optKey: okey, jobName: jobName, name: jobName, source: index}
 	if isNull(kvs[0].v) {
-		return inv
+		w.jobs = append(w.jobs, base)
+		return
 	}
-	okey := joinKey(key, inv.jobName)
 	opts, ok := p.mapping(kvs[0].v, okey)
 	if !ok {
-		return inv
+		return
+	}
+	var matrix *yaml.Node
+	rest := make([]pair, 0, len(opts))
+	for _, kv := range opts {
+		if kv.key == "matrix" && c.v21 {
+			matrix = kv.v
+			continue
+		}
+		rest = append(rest, kv)
+	}
+	if matrix == nil {
+		v := c.pipeVars(p)
+		if !c.v21 {
+			v = nil
+		}
+		c.parseInvocation(base, c.substPairs(rest, v, okey), nil)
+		w.jobs = append(w.jobs, base)
+		return
+	}
+	m := c.parseMatrix(matrix, joinKey(okey, "matrix"))
+	if m == nil {
+		return
+	}
+	alias := m.alias
+	if alias == "" {
+		alias = jobName
+	}
+	for _, combo := range m.combos {
+		inv := &invocationDef{node: n, path: key, optKey: okey, jobName: jobName, source: index, alias: alias, matrix: combo}
+		v := &vars{errs: p.errs, pipe: c.pipe, matrix: combo.values}
+		c.parseInvocation(inv, c.substPairs(rest, v, okey), combo)
+		if inv.name == "" {
+			inv.name = jobName + "-" + strings.Join(combo.texts, "-")
+		}
+		w.jobs = append(w.jobs, inv)
+	}
+}
+
+// substPairs substitutes the values of an invocation's entries (v nil:
+// version 2.0, no templates).
+func (c *compiler) substPairs(kvs []pair, v *vars, key string) []pair {
+	if v == nil {
+		return kvs
+	}
+	out := make([]pair, len(kvs))
+	for i, kv := range kvs {
+		out[i] = pair{kv.key, kv.k, c.subst(kv.v, v, &keyPath{name: joinKey(key, kv.key)})}
+	}
+	return out
+}
+
+// parseInvocation reads an invocation's options; the other keys are the
+// job's arguments (2.1). A matrix instance gets its combination's values as
+// arguments too, and is named by its `name` only if it has one.
+func (c *compiler) parseInvocation(inv *invocationDef, opts []pair, combo *matrixCombo) {
+	p := c.parser
+	if combo != nil {
+		inv.name = ""
 	}
 	for _, kv := range opts {
-		fkey := joinKey(okey, kv.key)
+		fkey := joinKey(inv.optKey, kv.key)
 		switch kv.key {
 		case "requires":
 			inv.requires = p.parseRequires(kv.v, fkey)
@@ -106,6 +195,7 @@ func (p *parser) parseInvocation(n *yaml.Node, key string) *invocationDef {
 			}
 		case "context":
 			inv.contexts, _ = p.strings(kv.v, fkey)
+			inv.contextNode = kv.v
 		case "type":
 			if s, ok := p.str(kv.v, fkey); ok {
 				if s != JobTypeApproval {
@@ -114,23 +204,156 @@ func (p *parser) parseInvocation(n *yaml.Node, key string) *invocationDef {
 				inv.typ = s
 			}
 		case "filters":
-			inv.filters = p.parseFilters(kv.v, fkey)
-		default:
-			switch {
-			case slices.Contains(invocationLater, kv.key):
-				p.at(kv.k, fkey, "%s is not supported yet", kv.key)
-			case p.v21:
-				p.at(kv.k, fkey, "argument %q: job parameters are not supported yet", kv.key)
-			default:
-				p.at(kv.k, fkey, "unknown key %q (allowed: %s)", kv.key, joinAllowed(invocationKeys))
+			inv.filtersNode = kv.v
+			if r := resolve(kv.v); c.v21 && r.Kind == yaml.ScalarNode && r.ShortTag() == "!!str" {
+				if ok, good := c.exprCondition(r.Value, c.pipeVars(p), kv.v, fkey); good {
+					inv.filters.expr = &ok
+				}
+				continue
 			}
+			inv.filters = p.parseFilters(kv.v, fkey)
+		case "pre-steps", "post-steps", "serial-group":
+			if !c.v21 && kv.key != "serial-group" {
+				p.at(kv.k, fkey, "unknown key %q (allowed: %s)", kv.key, joinAllowed(invocationKeys20))
+				continue
+			}
+			switch kv.key {
+			case "pre-steps":
+				if _, ok := p.sequence(kv.v, fkey); ok {
+					inv.preSteps = kv.v
+				}
+			case "post-steps":
+				if _, ok := p.sequence(kv.v, fkey); ok {
+					inv.postSteps = kv.v
+				}
+			case "serial-group":
+				inv.serialGroup, _ = p.str(kv.v, fkey)
+			}
+		case "override-with":
+			p.at(kv.k, fkey, "override-with is not supported by Orbit")
+		default:
+			if !c.v21 {
+				p.at(kv.k, fkey, "unknown key %q (allowed: %s)", kv.key, joinAllowed(invocationKeys20))
+				continue
+			}
+			if combo != nil && combo.values[kv.key] != nil {
+				p.at(kv.k, fkey, "argument %q is also a matrix parameter; give it in one place", kv.key)
+				continue
+			}
+			inv.args = append(inv.args, kv)
 		}
 	}
-	return inv
+	if combo != nil {
+		inv.args = append(inv.args, combo.args...)
+	}
+	if inv.name == "" && combo == nil {
+		inv.name = inv.jobName
+	}
 }
 
-// parseRequires parses a list of names or, in the 2.1 form, of mappings from
-// names to a status or a list of statuses.
+// resolveAliases rewrites requirements that name a matrix's alias (by
+// default its job's name) into one requirement per job of the matrix. A
+// name written twice is an error; repeats the rewriting makes are dropped.
+func (c *compiler) resolveAliases(w *workflowDef) {
+	names := map[string]bool{}
+	aliases := map[string][]string{}
+	for _, inv := range w.jobs {
+		names[inv.name] = true
+		if inv.alias != "" {
+			aliases[inv.alias] = append(aliases[inv.alias], inv.name)
+		}
+	}
+	for _, inv := range w.jobs {
+		if len(inv.requires) == 0 {
+			continue
+		}
+		out := make([]requirementDef, 0, len(inv.requires))
+		written, seen := map[string]bool{}, map[string]bool{}
+		for _, r := range inv.requires {
+			if written[r.Name] {
+				c.parser.at(r.node, inv.path, "job %q requires %q more than once", inv.name, r.Name)
+				continue
+			}
+			written[r.Name] = true
+			targets := []string{r.Name}
+			if !names[r.Name] && len(aliases[r.Name]) > 0 {
+				targets = aliases[r.Name]
+			}
+			for _, t := range targets {
+				if seen[t] {
+					continue
+				}
+				seen[t] = true
+				out = append(out, requirementDef{Requirement{Name: t, Statuses: slices.Clone(r.Statuses)}, r.node})
+			}
+		}
+		inv.requires = out
+	}
+}
+
+// parseTriggers parses a workflow's `triggers` (schedules).
+func (c *compiler) parseTriggers(n *yaml.Node, key string) []trigger {
+	p := c.parser
+	items, ok := p.sequence(n, key)
+	if !ok {
+		return nil
+	}
+	var out []trigger
+	for i, item := range items {
+		ikey := indexKey(key, i)
+		kvs, ok := p.mapping(item, ikey)
+		if !ok {
+			continue
+		}
+		p.checkKeys(kvs, ikey, "schedule")
+		for _, kv := range kvs {
+			skey := joinKey(ikey, kv.key)
+			fields, ok := p.mapping(kv.v, skey)
+			if !ok {
+				continue
+			}
+			p.checkKeys(fields, skey, "cron", "filters")
+			t := trigger{node: kv.v}
+			for _, f := range fields {
+				fkey := joinKey(skey, f.key)
+				switch f.key {
+				case "cron":
+					if s, ok := p.str(f.v, fkey); ok && checkCron(s) {
+						t.cron = s
+					} else if ok {
+						p.at(f.v, fkey, "invalid cron schedule %q: give five fields (minute hour day-of-month month day-of-week)", s)
+					}
+				case "filters":
+					t.filters = p.parseFilters(f.v, fkey)
+				}
+			}
+			if !hasKey(fields, "cron") {
+				p.at(kv.v, joinKey(skey, "cron"), "is required")
+			}
+			if !hasKey(fields, "filters") {
+				p.at(kv.v, joinKey(skey, "filters"), "is required (a schedule runs on the branches its filter names)")
+			}
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+var cronFieldRE = regexp.MustCompile(`^[0-9A-Za-z*,/-]+$`)
+
+func checkCron(s string) bool {
+	fields := strings.Fields(s)
+	if len(fields) != 5 {
+		return false
+	}
+	for _, f := range fields {
+		if !cronFieldRE.MatchString(f) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *parser) parseRequires(n *yaml.Node, key string) []requirementDef {
 	items, ok := p.sequence(n, key)
 	if !ok {
@@ -171,13 +394,17 @@ func (p *parser) parseFilters(n *yaml.Node, key string) filters {
 	if !ok {
 		return f
 	}
-	p.checkKeys(kvs, key, "branches", "tags")
+	p.checkKeys(kvs, key, "branches", "tags", "pull_requests")
 	for _, kv := range kvs {
 		switch kv.key {
 		case "branches":
 			f.branches = p.parsePatternFilter(kv.v, joinKey(key, kv.key))
 		case "tags":
 			f.tags = p.parsePatternFilter(kv.v, joinKey(key, kv.key))
+		case "pull_requests":
+			// Filters pipelines of pull requests (GitHub App triggers);
+			// Orbit's pipelines are for pushes, so it is checked only.
+			p.parsePatternFilter(kv.v, joinKey(key, kv.key))
 		}
 	}
 	return f
@@ -187,6 +414,8 @@ func (p *parser) parseFilters(n *yaml.Node, key string) filters {
 // or matches it, and ignore does not match it.
 type patternFilter struct {
 	only, ignore []pattern
+	// text holds the patterns as written.
+	text PatternFilter
 }
 
 // pattern matches a name exactly, or, written /re/, by a regular
@@ -245,9 +474,9 @@ func (p *parser) parsePatternFilter(n *yaml.Node, key string) *patternFilter {
 			pats = append(pats, pat)
 		}
 		if kv.key == "only" {
-			f.only = pats
+			f.only, f.text.Only = pats, list
 		} else {
-			f.ignore = pats
+			f.ignore, f.text.Ignore = pats, list
 		}
 	}
 	return f

@@ -28,7 +28,7 @@ func parseDocument(src []byte, e *errs) *yaml.Node {
 	doc, err := decodeYAML(src)
 	if err != nil {
 		line, msg := yamlErrorLine(err)
-		e.list = append(e.list, &Error{File: e.file, Line: line, Msg: msg})
+		e.add(&Error{File: e.file, Line: line, Msg: msg})
 		return nil
 	}
 	if doc == nil || len(doc.Content) == 0 {
@@ -46,7 +46,7 @@ func parseDocument(src []byte, e *errs) *yaml.Node {
 	}
 	c := checker{errs: e, size: map[*yaml.Node]int{}}
 	before := e.count()
-	if n := c.walk(root, ""); n > maxExpandedNodes {
+	if n := c.walk(root, &keyPath{}); n > maxExpandedNodes {
 		e.at(root, "", "document expands to more than %d YAML nodes through aliases; refusing it", maxExpandedNodes)
 	}
 	if e.count() > before {
@@ -97,7 +97,8 @@ type checker struct {
 }
 
 // walk returns n's expanded node count, saturated just above the limit.
-func (c *checker) walk(n *yaml.Node, key string) int {
+// key is built only for an error.
+func (c *checker) walk(n *yaml.Node, key *keyPath) int {
 	if n == nil {
 		return 0
 	}
@@ -115,16 +116,23 @@ func (c *checker) walk(n *yaml.Node, key string) int {
 	switch n.Kind {
 	case yaml.AliasNode:
 		if s, seen := c.size[n.Alias]; seen && s < 0 {
-			c.at(n, key, "alias *%s refers to a value that contains it", n.Value)
+			c.at(n, key.String(), "alias *%s refers to a value that contains it", n.Value)
 			break
 		}
 		total = c.walk(n.Alias, key)
 	case yaml.SequenceNode, yaml.DocumentNode:
 		for i, item := range n.Content {
-			add(c.walk(item, fmt.Sprintf("%s[%d]", key, i)))
+			child := keyPath{parent: key, index: i, isIndex: true}
+			if n.Kind == yaml.DocumentNode {
+				child = *key
+			}
+			add(c.walk(item, &child))
 		}
 	case yaml.MappingNode:
-		seen := map[string]*yaml.Node{}
+		var seen map[string]*yaml.Node // for large mappings; small ones scan
+		if len(n.Content) > 32 {
+			seen = make(map[string]*yaml.Node, len(n.Content)/2)
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if isMerge(k) {
@@ -135,24 +143,40 @@ func (c *checker) walk(n *yaml.Node, key string) int {
 			add(c.walk(k, key))
 			rk := resolve(k)
 			if rk == nil || rk.Kind != yaml.ScalarNode {
-				c.at(k, key, "mapping keys must be scalars, not %s", describe(rk))
+				c.at(k, key.String(), "mapping keys must be scalars, not %s", describe(rk))
 				continue
 			}
-			child := joinKey(key, rk.Value)
-			if prev, dup := seen[rk.Value]; dup {
-				c.at(k, child, "key %q is already defined at line %d", rk.Value, prev.Line)
-			} else {
+			child := keyPath{parent: key, name: rk.Value}
+			if prev := earlierKey(n, i, rk.Value, seen); prev != nil {
+				c.at(k, child.String(), "key %q is already defined at line %d", rk.Value, prev.Line)
+			} else if seen != nil {
 				seen[rk.Value] = k
 			}
-			add(c.walk(v, child))
+			add(c.walk(v, &child))
 		}
 	}
 	c.size[n] = total
 	return total
 }
 
+// earlierKey finds the key before index i of mapping n that is also name:
+// in seen for a large mapping, by a scan for a small one.
+func earlierKey(n *yaml.Node, i int, name string, seen map[string]*yaml.Node) *yaml.Node {
+	if seen != nil {
+		return seen[name]
+	}
+	for j := 0; j < i; j += 2 {
+		k := resolve(n.Content[j])
+		if k != nil && k.Kind == yaml.ScalarNode && !isMerge(n.Content[j]) && k.Value == name {
+			return k
+		}
+	}
+	return nil
+}
+
 // checkMerge checks a merge key's value: a mapping or a list of mappings.
-func (c *checker) checkMerge(v *yaml.Node, key string) {
+func (c *checker) checkMerge(v *yaml.Node, kp *keyPath) {
+	key := kp.String()
 	r := resolve(v)
 	if r == nil {
 		return
@@ -197,6 +221,23 @@ func pairs(n *yaml.Node) []pair {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
+	}
+	hasMerge := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if isMerge(n.Content[i]) {
+			hasMerge = true
+			break
+		}
+	}
+	if !hasMerge { // the common case: no maps to build
+		out := make([]pair, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if rk := resolve(k); rk.Kind == yaml.ScalarNode {
+				out = append(out, pair{key: rk.Value, k: k, v: v})
+			}
+		}
+		return out
 	}
 	own := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -271,7 +312,7 @@ func joinKey(parent, child string) string {
 	return parent + "." + child
 }
 
-func indexKey(parent string, i int) string { return fmt.Sprintf("%s[%d]", parent, i) }
+func indexKey(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
 
 // toAny converts a node to plain Go values (string, int, float64, bool, nil,
 // []any, map[string]any), aliases and merge keys expanded. Numbers that do

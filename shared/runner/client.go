@@ -37,7 +37,25 @@ func (e *APIError) Error() string {
 }
 
 // Temporary reports whether the request may succeed later (5xx).
-func (e *APIError) Temporary() bool { return e.StatusCode >= 500 }
+func (e *APIError) Temporary() bool {
+	return e.StatusCode >= 500 && e.StatusCode != http.StatusNotImplemented
+}
+
+// Is matches the sentinel errors of the statuses the files routes use, so
+// callers write errors.Is(err, runner.ErrConflict).
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrConflict:
+		return e.StatusCode == http.StatusConflict
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotImplemented:
+		return e.StatusCode == http.StatusNotImplemented
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	}
+	return false
+}
 
 // Client calls the runner API on behalf of one task. It is what the build
 // agent (and nomadbridge, to report outcomes it observes) uses.
@@ -53,6 +71,7 @@ type Client struct {
 	base      string
 	token     string
 	hc        *http.Client
+	transfer  *http.Client // presigned object transfers: no overall timeout
 	deadline  time.Duration
 	minWait   time.Duration
 	maxWait   time.Duration
@@ -96,6 +115,7 @@ func NewClient(baseURL, token string, httpClient *http.Client, opts ...ClientOpt
 		base:      strings.TrimRight(baseURL, "/"),
 		token:     token,
 		hc:        httpClient,
+		transfer:  transferClient(httpClient),
 		deadline:  15 * time.Minute,
 		minWait:   250 * time.Millisecond,
 		maxWait:   30 * time.Second,
@@ -155,19 +175,31 @@ func (c *Client) Heartbeat(ctx context.Context) error {
 }
 
 func (c *Client) doJSON(ctx context.Context, path string, v any) error {
+	return c.postJSON(ctx, path, v, nil)
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, v, out any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("runner: encode %s: %w", path, err)
 	}
-	return c.do(ctx, http.MethodPost, path, "application/json", body, nil)
+	return c.do(ctx, http.MethodPost, path, "application/json", body, out)
 }
 
 // do sends one request, retrying temporary failures until the deadline.
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	return c.retry(ctx, method, path, func() error {
+		return c.once(ctx, method, path, contentType, body, out)
+	})
+}
+
+// retry runs once until it succeeds, fails for good (4xx) or the retry
+// deadline passes.
+func (c *Client) retry(ctx context.Context, method, path string, once func() error) error {
 	giveUp := time.Now().Add(c.deadline)
 	wait := c.minWait
 	for attempt := 1; ; attempt++ {
-		err := c.once(ctx, method, path, contentType, body, out)
+		err := once()
 		if err == nil {
 			return nil
 		}

@@ -202,3 +202,20 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestTransferErrorsHideTheSignature(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, _ := w.(http.Hijacker)
+		conn, _, _ := hj.Hijack()
+		conn.Close() // the connection drops mid-request
+	}))
+	defer srv.Close()
+	c := fastClient(srv.URL, WithRetryDeadline(20*time.Millisecond))
+	url := srv.URL + "/blob/k?expires=1&sig=deadbeefsecret"
+	_, err := c.GetObject(context.Background(), url, io.Discard, func() error { return nil })
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "deadbeefsecret")
+	err = c.PutObject(context.Background(), Upload{URL: url}, bytes.NewReader([]byte("x")), 1)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "deadbeefsecret")
+}

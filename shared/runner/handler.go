@@ -33,13 +33,32 @@ type Backend interface {
 	TaskHeartbeat(ctx context.Context, taskID string) error
 }
 
-// NewHandler serves the runner API (routes in the package comment) relative
-// to its mount point; mount it with http.StripPrefix.
-func NewHandler(b Backend, tokens *Tokens, log *slog.Logger) http.Handler {
+// Verifier checks a task token and returns the task it names; *Tokens
+// satisfies it.
+type Verifier interface {
+	Verify(token string) (taskID string, err error)
+}
+
+var _ Verifier = (*Tokens)(nil)
+
+// HandlerOption adds to the runner API handler.
+type HandlerOption func(*handler)
+
+// WithFiles serves the files routes (files.go) with f.
+func WithFiles(f Files) HandlerOption {
+	return func(h *handler) { h.files = f }
+}
+
+// NewHandler serves the runner API (routes in the package comment and in
+// files.go) relative to its mount point; mount it with http.StripPrefix.
+func NewHandler(b Backend, tokens Verifier, log *slog.Logger, opts ...HandlerOption) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{b: b, tokens: tokens, log: log}
+	for _, o := range opts {
+		o(h)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /task", h.auth(h.task))
 	mux.HandleFunc("POST /task/start", h.auth(h.start))
@@ -47,12 +66,14 @@ func NewHandler(b Backend, tokens *Tokens, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /task/steps/{n}", h.auth(h.step))
 	mux.HandleFunc("POST /task/finish", h.auth(h.finish))
 	mux.HandleFunc("POST /task/heartbeat", h.auth(h.heartbeat))
+	h.filesRoutes(mux)
 	return mux
 }
 
 type handler struct {
 	b      Backend
-	tokens *Tokens
+	files  Files
+	tokens Verifier
 	log    *slog.Logger
 }
 
@@ -67,19 +88,30 @@ func (h *handler) auth(next taskHandler) http.HandlerFunc {
 			return
 		}
 		if err := next(w, r, taskID); err != nil {
-			code := http.StatusInternalServerError
-			switch {
-			case errors.Is(err, ErrTaskTerminal):
-				code = http.StatusGone
-			case errors.Is(err, ErrBadRequest):
-				code = http.StatusBadRequest
-			}
-			if code == http.StatusInternalServerError {
-				h.log.ErrorContext(r.Context(), "runner API", "path", r.URL.Path, "task_id", taskID, "error", err)
-			}
-			writeError(w, code, err.Error())
+			h.writeErr(w, r, taskID, err)
 		}
 	}
+}
+
+// writeErr is the one place where backend errors become statuses.
+func (h *handler) writeErr(w http.ResponseWriter, r *http.Request, taskID string, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrTaskTerminal):
+		code = http.StatusGone
+	case errors.Is(err, ErrBadRequest):
+		code = http.StatusBadRequest
+	case errors.Is(err, ErrConflict):
+		code = http.StatusConflict
+	case errors.Is(err, ErrForbidden):
+		code = http.StatusForbidden
+	case errors.Is(err, ErrNotImplemented):
+		code = http.StatusNotImplemented
+	}
+	if code == http.StatusInternalServerError {
+		h.log.ErrorContext(r.Context(), "runner API", "path", r.URL.Path, "task_id", taskID, "error", err)
+	}
+	writeError(w, code, err.Error())
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -89,7 +121,11 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(v); err != nil {
+	return decodeLimit(r, v, 1<<16)
+}
+
+func decodeLimit(r *http.Request, v any, limit int64) error {
+	if err := json.NewDecoder(io.LimitReader(r.Body, limit)).Decode(v); err != nil {
 		return errors.Join(ErrBadRequest, err)
 	}
 	return nil

@@ -31,7 +31,7 @@ package runner
 
 import "time"
 
-// Step types the agent knows.
+// Step types the agent knows (the others are in files.go).
 const (
 	StepCheckout = "checkout"
 	StepRun      = "run"
@@ -58,10 +58,23 @@ type TaskSpec struct {
 	// Index and Total are CIRCLE_NODE_INDEX and CIRCLE_NODE_TOTAL.
 	Index int `json:"index"`
 	Total int `json:"total"`
+	// ProjectSlug is the project's slug, e.g. "gh/acme/api".
+	ProjectSlug string `json:"project_slug,omitempty"`
 	// Executor and Image are as configured; the host executor records the
 	// image without pulling it.
 	Executor string `json:"executor"`
 	Image    string `json:"image,omitempty"`
+	// Images are the docker executor's containers, the primary first; the
+	// bridge builds the docker job spec from them.
+	Images []Image `json:"images,omitempty"`
+	// ResourceClass is the configured resource class ("" is medium).
+	ResourceClass string `json:"resource_class,omitempty"`
+	// Notices are printed, one per line, at the top of the first step's
+	// output: how the job really runs (e.g. that the image was not used).
+	Notices []string `json:"notices,omitempty"`
+	// SSHKeys are the project's additional SSH keys, installed by
+	// add_ssh_keys. Secret: never logged.
+	SSHKeys []SSHKey `json:"ssh_keys,omitempty"`
 	// WorkingDirectory is the job's working_directory as configured
 	// ("~/project" by default); the agent expands "~".
 	WorkingDirectory string `json:"working_directory"`
@@ -77,6 +90,34 @@ type TaskSpec struct {
 	Checkout Checkout `json:"checkout"`
 	// Steps are the job's steps in order.
 	Steps []Step `json:"steps"`
+}
+
+// Image is one container of a docker executor.
+type Image struct {
+	Image       string   `json:"image"`
+	Name        string   `json:"name,omitempty"`
+	User        string   `json:"user,omitempty"`
+	Entrypoint  []string `json:"entrypoint,omitempty"`
+	Command     []string `json:"command,omitempty"`
+	Environment []EnvVar `json:"environment,omitempty"`
+	// Auth logs in to the image's registry. Secret.
+	Auth *RegistryAuth `json:"auth,omitempty"`
+}
+
+// RegistryAuth is a docker registry login.
+type RegistryAuth struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// SSHKey is an additional SSH key of the project.
+type SSHKey struct {
+	// Fingerprint is the MD5 or SHA256 fingerprint add_ssh_keys names.
+	Fingerprint string `json:"fingerprint"`
+	// Hostname limits the key to one host ("" for all).
+	Hostname string `json:"hostname,omitempty"`
+	// PrivateKey is the PEM private key. Secret.
+	PrivateKey string `json:"private_key"`
 }
 
 // EnvVar is one environment variable.
@@ -97,7 +138,8 @@ type Checkout struct {
 
 // Step is one step of the job.
 type Step struct {
-	// Type is StepCheckout or StepRun.
+	// Type is StepCheckout, StepRun or one of the built-in steps of
+	// files.go (StepSaveCache, ...).
 	Type string `json:"type"`
 	// Name is shown in the UI.
 	Name string `json:"name"`
@@ -109,14 +151,34 @@ type Step struct {
 	Environment []EnvVar `json:"environment,omitempty"`
 	// WorkingDirectory overrides the job's for this step.
 	WorkingDirectory string `json:"working_directory,omitempty"`
-	// Path is checkout's destination (default: the working directory).
+	// Path is checkout's destination (default: the working directory), and
+	// the file or directory of store_artifacts and store_test_results.
 	Path string `json:"path,omitempty"`
+	// Key is save_cache's key template.
+	Key string `json:"key,omitempty"`
+	// Keys are restore_cache's key templates, tried in order.
+	Keys []string `json:"keys,omitempty"`
+	// Paths are save_cache's paths, or persist_to_workspace's globs
+	// relative to Root.
+	Paths []string `json:"paths,omitempty"`
+	// Root is persist_to_workspace's root.
+	Root string `json:"root,omitempty"`
+	// At is where attach_workspace extracts the workspace.
+	At string `json:"at,omitempty"`
+	// Destination is store_artifacts' prefix in the artifacts API.
+	Destination string `json:"destination,omitempty"`
+	// Fingerprints select add_ssh_keys' keys (all when empty).
+	Fingerprints []string `json:"fingerprints,omitempty"`
 	// Background runs the step without waiting for it.
 	Background bool `json:"background,omitempty"`
 	// NoOutputTimeout, when set, fails a step silent for that long.
 	NoOutputTimeout Duration `json:"no_output_timeout,omitempty"`
 	// When is always, on_success (default) or on_fail.
 	When string `json:"when,omitempty"`
+	// MaxAutoReruns reruns a failed run step up to this many times, waiting
+	// AutoRerunDelay before each; the output of every try is kept.
+	MaxAutoReruns  int      `json:"max_auto_reruns,omitempty"`
+	AutoRerunDelay Duration `json:"auto_rerun_delay,omitempty"`
 }
 
 // Duration is a time.Duration encoded as a Go duration string ("10m0s").

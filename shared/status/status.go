@@ -5,13 +5,20 @@
 // writes.
 //
 //	job:      blocked ─▶ queued ─▶ running ─▶ success | failed | canceled |
-//	             │          │                  infrastructure_fail | timedout
-//	             ├─▶ not_run (a requirement was not met)
+//	             │        ▲ │         │         infrastructure_fail | timedout
+//	             │        └─┴─────────┘ (infrastructure retry: a new attempt)
+//	             ├─▶ success (no-op jobs), canceled (workflow canceled)
+//	             ├─▶ not_run (a requirement can no longer be met)
 //	             └─▶ on_hold ─▶ success (approved) | canceled   (approval jobs)
-//	workflow: running ⇄ on_hold, running ─▶ failing ─▶ failed;
-//	          running ─▶ success | failed | error | canceled | not_run | unauthorized
+//	workflow: running ⇄ on_hold; running | on_hold ─▶ failing ─▶ failed | canceled | error;
+//	          running | on_hold ─▶ success | failed | error | canceled | not_run | unauthorized
 //	pipeline: pending ─▶ created | errored   (setup-pending ─▶ setup for dynamic config)
+//
+// A terminal status never changes: a late or duplicated event that would
+// move it is refused (the store's conditional writes return ErrStale).
 package status
+
+import "slices"
 
 // Job is a job's status.
 type Job string
@@ -50,7 +57,7 @@ func (s Job) Failed() bool {
 }
 
 var jobTransitions = map[Job][]Job{
-	JobBlocked: {JobQueued, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized},
+	JobBlocked: {JobQueued, JobSuccess /* no-op job */, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized},
 	JobQueued:  {JobRunning, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
 	JobRunning: {JobQueued /* infrastructure retry */, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
 	JobOnHold:  {JobSuccess, JobCanceled},
@@ -59,12 +66,66 @@ var jobTransitions = map[Job][]Job{
 // CanTransition reports whether a job may go from one status to another.
 // Staying in the same status is not a transition.
 func (s Job) CanTransition(to Job) bool {
-	for _, t := range jobTransitions[s] {
-		if t == to {
+	return slices.Contains(jobTransitions[s], to)
+}
+
+// Active reports whether a job has an execution that may be running work:
+// queued or running.
+func (s Job) Active() bool { return s == JobQueued || s == JobRunning }
+
+// RequireTerminal is the `requires` status that accepts any terminal status
+// of the required job (CircleCI's `terminal`).
+const RequireTerminal Job = "terminal"
+
+// Satisfies reports whether a required job's status got lets a job that
+// accepts the statuses run. No accepted statuses means [success]; `terminal`
+// accepts every terminal status; `failed` accepts every kind of failure
+// (failed, infrastructure_fail, timedout), as CircleCI counts them.
+// A status that is not terminal satisfies nothing yet.
+func Satisfies(got Job, accepted []Job) bool {
+	if !got.Terminal() {
+		return false
+	}
+	if len(accepted) == 0 {
+		return got == JobSuccess
+	}
+	for _, a := range accepted {
+		switch {
+		case a == RequireTerminal, a == got:
+			return true
+		case a == JobFailed && got.Failed():
 			return true
 		}
 	}
 	return false
+}
+
+// OfTasks is the status of one attempt of a job from its tasks' statuses
+// (one per parallel node): while any task is not terminal, running if one
+// runs, else queued; then the first of infrastructure_fail, timedout,
+// failed, canceled that any task has (an infrastructure failure first,
+// because it is retried), else success. No tasks is queued.
+func OfTasks(tasks []Job) Job {
+	done := len(tasks) > 0
+	running := false
+	for _, t := range tasks {
+		if !t.Terminal() {
+			done = false
+			running = running || t == JobRunning
+		}
+	}
+	switch {
+	case running:
+		return JobRunning
+	case !done:
+		return JobQueued
+	}
+	for _, want := range []Job{JobInfrastructureFail, JobTimedOut, JobFailed, JobCanceled} {
+		if slices.Contains(tasks, want) {
+			return want
+		}
+	}
+	return JobSuccess
 }
 
 // Workflow is a workflow's status.
@@ -90,6 +151,21 @@ func (s Workflow) Terminal() bool {
 		return true
 	}
 	return false
+}
+
+var workflowTransitions = map[Workflow][]Workflow{
+	WorkflowRunning: {WorkflowOnHold, WorkflowFailing, WorkflowSuccess, WorkflowFailed, WorkflowError,
+		WorkflowCanceled, WorkflowNotRun, WorkflowUnauthorized},
+	WorkflowOnHold: {WorkflowRunning, WorkflowFailing, WorkflowSuccess, WorkflowFailed, WorkflowError,
+		WorkflowCanceled, WorkflowNotRun, WorkflowUnauthorized},
+	// A failure is final: failing ends failed (or canceled, or error).
+	WorkflowFailing: {WorkflowFailed, WorkflowCanceled, WorkflowError},
+}
+
+// CanTransition reports whether a workflow may go from one status to
+// another. Staying in the same status is not a transition.
+func (s Workflow) CanTransition(to Workflow) bool {
+	return slices.Contains(workflowTransitions[s], to)
 }
 
 // WorkflowOf computes a workflow's status from its jobs' statuses, as

@@ -34,6 +34,10 @@ type Trigger struct {
 	Type       string    `json:"type"`
 	ReceivedAt time.Time `json:"received_at"`
 	Actor      string    `json:"actor,omitempty"`
+	// ScheduledWorkflow is, for a "schedule" trigger, the scheduled
+	// workflow (one with `triggers`) the pipeline runs, alone; empty for
+	// other triggers.
+	ScheduledWorkflow string `json:"scheduled_workflow,omitempty"`
 }
 
 // PipelineVCS is the pipeline's source revision.

@@ -11,6 +11,7 @@
 //	PROJECT#<slug>      META                      project (GSI1: PROJECTS / slug)
 //	PROJECT#<slug>      COUNTERS                  pipeline and job numbers
 //	PROJECT#<slug>      JOBNUM#<n>                pointer: job number → job
+//	PROJECT#<slug>      SCHEDULE#<key>            a schedule's last evaluated minute
 //	PIPELINE#<id>       META                      pipeline (GSI1: PROJECT#<slug>#PIPELINES / <number>)
 //	PIPELINE#<id>       CONFIG                    config source and compiled plan
 //	WORKFLOW#<id>       META                      workflow (GSI1: PIPELINE#<id>#WORKFLOWS / <created>#<id>)

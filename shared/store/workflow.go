@@ -23,6 +23,8 @@ type Workflow struct {
 	// TaskToken is the orchestrator token the workflow machine waits on
 	// until every job is terminal. Internal: never shown by the API.
 	TaskToken string `json:"task_token,omitempty"`
+	// RerunOf is the workflow this one reruns; empty for a first run.
+	RerunOf string `json:"rerun_of,omitempty"`
 }
 
 // Requirement is one entry of a job's requires: the job it waits for and

@@ -16,7 +16,9 @@ import (
 // fixture is one golden test in testdata/fixtures: a definition without
 // Lambda tasks, an input, and the expected output or error (and cause). The
 // format is engine-neutral so the same files can run against another Step
-// Functions implementation.
+// Functions implementation: statemachines/difftest runs them in moto too,
+// and a fixture where moto deviates from AWS says so in a "moto" field
+// ({"differs": "..."}), which this test ignores.
 type fixture struct {
 	Comment    string          `json:"comment"`
 	Definition json.RawMessage `json:"definition"`

@@ -179,9 +179,12 @@ func (sr *stateRun) task(ctx context.Context, eff any) (any, *statesError) {
 		defer t.Stop()
 		timeoutC = t.C()
 	}
+	// Step Functions reports a task timeout with no cause: the TaskTimedOut
+	// event and ExecutionFailed carry only the error, and a Catch gets
+	// {"Error": "States.Timeout", "Cause": ""}.
 	timedOut := func() *statesError {
 		x.addEvent(HistoryEvent{Type: "TaskTimedOut", StateName: st.Name, Resource: st.Resource, Error: ErrorTimeout})
-		return failf(ErrorTimeout, "The task %q timed out after %s", st.Name, timeout)
+		return &statesError{name: ErrorTimeout}
 	}
 
 	if !sr.invoked {
@@ -254,7 +257,7 @@ func (sr *stateRun) task(ctx context.Context, eff any) (any, *statesError) {
 			}
 		case <-hbC:
 			x.addEvent(HistoryEvent{Type: "TaskTimedOut", StateName: st.Name, Resource: st.Resource, Error: ErrorHeartbeatTimeout})
-			return nil, failf(ErrorHeartbeatTimeout, "The task %q sent no heartbeat for %s", st.Name, heartbeat)
+			return nil, &statesError{name: ErrorHeartbeatTimeout} // no cause, as for States.Timeout
 		case <-timeoutC:
 			return nil, timedOut()
 		case <-ctx.Done():
@@ -378,7 +381,11 @@ func (sr *stateRun) startExecution(ctx context.Context, p map[string]any) (any, 
 	}
 	d, werr := e.WaitExecution(ctx, arn)
 	if werr != nil {
-		if context.Cause(ctx) == errStopped {
+		// The execution's own context, not ctx: cancelling a context closes
+		// its Done channel before it cancels its children, so the task can
+		// return and cancel ctx (plain context.Canceled) before the stop's
+		// cause reaches it.
+		if context.Cause(x.ctx) == errStopped {
 			_ = e.StopExecution(context.WithoutCancel(ctx), arn, "", "parent execution stopped")
 		}
 		return nil, errCancelled

@@ -4,7 +4,10 @@
 //
 // It follows the runner API contract (shared/runner): GET /task answers 410
 // once the task is terminal, output chunks with a seq already stored are
-// ignored, and the first terminal result of POST /task/finish wins.
+// ignored, and the first terminal result of POST /task/finish wins. The
+// files routes (caches, workspaces, artifacts, tests) are served by a real
+// taskfiles.Service on a directory blob store, behind the real runner
+// handler, so they cannot drift from the contract.
 package agenttest
 
 import (
@@ -14,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +25,8 @@ import (
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/taskfiles"
+	"github.com/orbit-ci/orbit/shared/taskfiles/taskfilestest"
 )
 
 // Server is the fake runner API.
@@ -28,10 +34,15 @@ type Server struct {
 	// URL is the runner base URL agents are given.
 	URL string
 
+	// Files is the files backend; tests inspect its blobs and tasks.
+	Files *taskfilestest.Env
+
 	srv   *httptest.Server
+	files http.Handler
 	mu    sync.Mutex
 	tasks map[string]*Task // by token
 	down  bool
+	dir   string
 }
 
 // Chunk is one output chunk as received.
@@ -86,23 +97,55 @@ func New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agenttest: listen: %w", err)
 	}
-	s := &Server{tasks: map[string]*Task{}}
+	dir, err := os.MkdirTemp("", "agenttest-")
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("agenttest: %w", err)
+	}
+	s := &Server{tasks: map[string]*Task{}, dir: dir}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Listener = ln
 	s.srv.Start()
 	s.URL = s.srv.URL + "/runner/v1"
+	s.Files, err = taskfilestest.New(dir, s.srv.URL)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("agenttest: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/blob/", s.Files.Handler)
+	mux.Handle("/runner/v1/", http.StripPrefix("/runner/v1",
+		runner.NewHandler(nil, verifier{s}, nil, runner.WithFiles(s.Files.Service))))
+	s.files = mux
 	return s, nil
 }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server and removes its blobs.
+func (s *Server) Close() {
+	s.srv.Close()
+	_ = os.RemoveAll(s.dir)
+}
 
-// Add makes a task known under token.
+// Add makes a task known under token. Its files context comes from the
+// spec: ProjectSlug (default "gh/acme/project"), JobNumber, JobName, Index,
+// WorkflowID and Checkout.Branch, with default branch "main"; SetFiles
+// changes it.
 func (s *Server) Add(token string, spec runner.TaskSpec) {
+	slug := spec.ProjectSlug
+	if slug == "" {
+		slug = "gh/acme/project"
+	}
+	s.SetFiles(taskfiles.TaskContext{TaskID: spec.TaskID, ProjectSlug: slug, JobNumber: spec.JobNumber,
+		JobName: spec.JobName, Attempt: 1, Index: spec.Index, WorkflowID: spec.WorkflowID,
+		Branch: spec.Checkout.Branch, DefaultBranch: "main"})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tasks[token] = &Task{Spec: spec, Steps: map[int][]runner.StepReport{}, Chunks: map[int][]Chunk{}}
 }
+
+// SetFiles sets what the files routes know about a task (e.g. the jobs
+// upstream of it).
+func (s *Server) SetFiles(tc taskfiles.TaskContext) { s.Files.Tasks.Set(tc) }
 
 // SetResult makes the task terminal as if another party had reported r
 // (e.g. a user canceled it); GET /task then answers 410.
@@ -111,7 +154,32 @@ func (s *Server) SetResult(token string, r runner.TaskResult) {
 	defer s.mu.Unlock()
 	if t := s.tasks[token]; t != nil && t.Result == nil {
 		t.Result = &r
+		s.Files.Tasks.End(t.Spec.TaskID)
 	}
+}
+
+// verifier resolves the server's tokens for the files routes.
+type verifier struct{ s *Server }
+
+func (v verifier) Verify(token string) (string, error) {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	if t := v.s.tasks[token]; t != nil {
+		return t.Spec.TaskID, nil
+	}
+	return "", runner.ErrBadToken
+}
+
+// filesRoute reports whether a request is for the files routes.
+func filesRoute(r *http.Request) bool {
+	p := strings.TrimPrefix(r.URL.Path, "/runner/v1")
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/blob/"), strings.HasPrefix(p, "/uploads/"),
+		strings.HasPrefix(p, "/task/caches/"), strings.HasPrefix(p, "/task/workspace"),
+		p == "/task/artifacts", p == "/task/timings":
+		return true
+	}
+	return strings.HasPrefix(p, "/task/steps/") && strings.HasSuffix(p, "/tests")
 }
 
 // SetDown makes every request answer 503 (the API is restarting) or not.
@@ -148,6 +216,17 @@ func (s *Server) Task(token string) *Task {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if filesRoute(r) {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			jsonError(w, http.StatusServiceUnavailable, "restarting")
+			return
+		}
+		s.files.ServeHTTP(w, r)
+		return
+	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/runner/v1")
 	if !ok {
 		jsonError(w, http.StatusNotFound, "not found")
@@ -196,6 +275,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f := Finish{Result: res, UserAgent: r.Header.Get("User-Agent")}
 		if t.Result == nil {
 			t.Result, f.Accepted = &res, true
+			s.Files.Tasks.End(t.Spec.TaskID)
 		}
 		t.Finishes = append(t.Finishes, f)
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/task/steps/"):

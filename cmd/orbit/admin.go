@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	nomad "github.com/hashicorp/nomad/api"
+
+	"github.com/orbit-ci/orbit/nomadbridge"
+)
+
+const adminUsage = `usage: orbit admin nodes [flags] [list]
+       orbit admin nodes [flags] drain <node> [--deadline 5h | --force] [--wait] [--disable]
+       orbit admin nodes [flags] eligibility <node> on|off
+
+  list          Nomad clients with their running allocations (the Orbit task of each)
+  drain         stop placing builds on the node; running ones finish (within --deadline,
+                default 5h, the job timeout; --force stops them now and Orbit retries them
+                elsewhere); --wait returns once no allocation runs there; --disable ends a drain
+  eligibility   allow (on) or refuse (off) new builds on the node; running ones go on
+
+<node> is a node ID, a unique ID prefix or a name.
+Flags: --nomad-addr (default $NOMAD_ADDR, else the dev agent of $ORBIT_DATA, else http://127.0.0.1:4646)
+`
+
+// cmdAdmin runs `orbit admin …`.
+func cmdAdmin(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "nodes" {
+		return exitError{code: 2, msg: adminUsage}
+	}
+	fs := flag.NewFlagSet("admin nodes", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("nomad-addr", "", "")
+	deadline := fs.Duration("deadline", nomadbridge.DefaultDrainDeadline, "")
+	force := fs.Bool("force", false, "")
+	wait := fs.Bool("wait", false, "")
+	disable := fs.Bool("disable", false, "")
+	if err := fs.Parse(flagsFirst(fs, args[1:])); err != nil {
+		return exitError{code: 2, msg: err.Error() + "\n" + adminUsage}
+	}
+	client, err := nomad.NewClient(&nomad.Config{Address: nomadAddrFor(*addr)})
+	if err != nil {
+		return fmt.Errorf("nomad client: %w", err)
+	}
+	nodes := nomadbridge.Nodes{API: client.Nodes()}
+	rest := fs.Args()
+	if len(rest) == 0 || rest[0] == "list" {
+		list, err := nodes.List(ctx)
+		if err != nil {
+			return err
+		}
+		return nomadbridge.WriteNodes(os.Stdout, list)
+	}
+	if len(rest) < 2 {
+		return exitError{code: 2, msg: adminUsage}
+	}
+	node, err := nodes.Find(ctx, rest[1])
+	if err != nil {
+		return err
+	}
+	switch {
+	case rest[0] == "drain" && *disable:
+		if err := nodes.Undrain(ctx, node.ID); err != nil {
+			return err
+		}
+		fmt.Printf("Node %s (%s) is no longer draining and takes builds again.\n", node.Name, short(node.ID))
+		return nil
+	case rest[0] == "drain":
+		d := *deadline
+		if *force {
+			d = -1
+		}
+		if err := nodes.Drain(ctx, node.ID, d); err != nil {
+			return err
+		}
+		fmt.Printf("Node %s (%s) is draining: no new builds; running ones have %s to finish.\n", node.Name, short(node.ID), drainWindow(d))
+		if *wait {
+			return waitDrained(ctx, nodes, node.ID)
+		}
+		return nil
+	case rest[0] == "eligibility" && len(rest) == 3 && (rest[2] == "on" || rest[2] == "off"):
+		if err := nodes.SetEligibility(ctx, node.ID, rest[2] == "on"); err != nil {
+			return err
+		}
+		fmt.Printf("Node %s (%s) is now %s for new builds.\n", node.Name, short(node.ID),
+			map[bool]string{true: "eligible", false: "ineligible"}[rest[2] == "on"])
+		return nil
+	}
+	return exitError{code: 2, msg: adminUsage}
+}
+
+func drainWindow(d time.Duration) string {
+	if d < 0 {
+		return "no time (forced)"
+	}
+	return d.String()
+}
+
+func short(id string) string { return id[:min(8, len(id))] }
+
+// waitDrained polls until no allocation runs on the node: then it is safe
+// to terminate the machine.
+func waitDrained(ctx context.Context, nodes nomadbridge.Nodes, id string) error {
+	for {
+		list, err := nodes.List(ctx)
+		if err != nil {
+			return err
+		}
+		running := -1
+		for _, n := range list {
+			if n.ID == id {
+				running = len(n.Running)
+			}
+		}
+		if running <= 0 {
+			fmt.Println("No allocation runs on the node: it is safe to terminate.")
+			return nil
+		}
+		fmt.Printf("%d allocation(s) still running…\n", running)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// nomadAddrFor picks the Nomad address: the flag, $NOMAD_ADDR, the dev
+// agent `orbit up` started for $ORBIT_DATA, or Nomad's default.
+func nomadAddrFor(flagAddr string) string {
+	if flagAddr != "" {
+		return flagAddr
+	}
+	if a := os.Getenv("NOMAD_ADDR"); a != "" {
+		return a
+	}
+	if b, err := os.ReadFile(filepath.Join(envOr("ORBIT_DATA", ".orbit"), "nomad", "addr")); err == nil {
+		if a := strings.TrimSpace(string(b)); a != "" {
+			return a
+		}
+	}
+	return "http://127.0.0.1:4646"
+}

@@ -1,0 +1,197 @@
+package nomadbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Node operations from the seed's runbook ("Shutting Down a Nomad Client"):
+// list the clients with their running builds, drain one (it finishes the
+// builds it runs and takes no new ones), toggle scheduling eligibility.
+
+// NomadNodes is the part of *api.Nodes the node operations use.
+type NomadNodes interface {
+	List(q *api.QueryOptions) ([]*api.NodeListStub, *api.QueryMeta, error)
+	Allocations(nodeID string, q *api.QueryOptions) ([]*api.Allocation, *api.QueryMeta, error)
+	UpdateDrainOpts(nodeID string, opts *api.DrainOptions, q *api.WriteOptions) (*api.NodeDrainUpdateResponse, error)
+	ToggleEligibility(nodeID string, eligible bool, q *api.WriteOptions) (*api.NodeEligibilityUpdateResponse, error)
+}
+
+var _ NomadNodes = (*api.Nodes)(nil)
+
+// DefaultDrainDeadline is how long a drain lets running builds go on before
+// Nomad stops them: CircleCI Server's job timeout, so a graceful drain
+// never cuts a build short.
+const DefaultDrainDeadline = 5 * time.Hour
+
+// ErrNodeNotFound: no node has that ID, ID prefix or name.
+var ErrNodeNotFound = errors.New("node not found")
+
+// NodeStatus is one Nomad client as `orbit admin nodes` shows it.
+type NodeStatus struct {
+	ID, Name, Datacenter, NodeClass, Status, Eligibility string
+	Drain                                                bool
+	// Running are the node's running allocations.
+	Running []NodeAlloc
+}
+
+// NodeAlloc is a running allocation.
+type NodeAlloc struct {
+	ID, JobID string
+	// TaskID is Orbit's task id ("" for a job that is not Orbit's).
+	TaskID string
+}
+
+// Nodes administers Nomad clients.
+type Nodes struct {
+	API    NomadNodes
+	Region string
+}
+
+func (n Nodes) query(ctx context.Context) *api.QueryOptions {
+	return (&api.QueryOptions{Region: n.Region}).WithContext(ctx)
+}
+
+func (n Nodes) write(ctx context.Context) *api.WriteOptions {
+	return (&api.WriteOptions{Region: n.Region}).WithContext(ctx)
+}
+
+// List returns every client, by name, with its running allocations.
+func (n Nodes) List(ctx context.Context) ([]NodeStatus, error) {
+	stubs, _, err := n.API.List(n.query(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list Nomad nodes: %w", err)
+	}
+	out := make([]NodeStatus, 0, len(stubs))
+	for _, s := range stubs {
+		ns := NodeStatus{ID: s.ID, Name: s.Name, Datacenter: s.Datacenter, NodeClass: s.NodeClass,
+			Status: s.Status, Eligibility: s.SchedulingEligibility, Drain: s.Drain}
+		allocs, _, err := n.API.Allocations(s.ID, n.query(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("allocations of node %s: %w", s.Name, err)
+		}
+		for _, a := range allocs {
+			if a.ClientStatus != api.AllocClientStatusRunning {
+				continue
+			}
+			na := NodeAlloc{ID: a.ID, JobID: a.JobID}
+			if a.Job != nil {
+				na.TaskID = a.Job.Meta[MetaTaskID]
+			}
+			ns.Running = append(ns.Running, na)
+		}
+		sort.Slice(ns.Running, func(i, j int) bool { return ns.Running[i].JobID < ns.Running[j].JobID })
+		out = append(out, ns)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Find resolves a node by ID, unique ID prefix or name.
+func (n Nodes) Find(ctx context.Context, ref string) (NodeStatus, error) {
+	stubs, _, err := n.API.List(n.query(ctx))
+	if err != nil {
+		return NodeStatus{}, fmt.Errorf("list Nomad nodes: %w", err)
+	}
+	var found []*api.NodeListStub
+	for _, s := range stubs {
+		if s.ID == ref || s.Name == ref {
+			found = []*api.NodeListStub{s}
+			break
+		}
+		if strings.HasPrefix(s.ID, ref) {
+			found = append(found, s)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return NodeStatus{}, fmt.Errorf("%w: %q", ErrNodeNotFound, ref)
+	case 1:
+		s := found[0]
+		return NodeStatus{ID: s.ID, Name: s.Name, Datacenter: s.Datacenter, NodeClass: s.NodeClass,
+			Status: s.Status, Eligibility: s.SchedulingEligibility, Drain: s.Drain}, nil
+	}
+	return NodeStatus{}, fmt.Errorf("node %q is ambiguous: it prefixes %d node IDs", ref, len(found))
+}
+
+// Drain starts draining a node: it becomes ineligible at once, its running
+// builds have until deadline (DefaultDrainDeadline when 0; negative stops
+// them now), then Nomad stops them (Orbit reports them
+// infrastructure_fail and retries them elsewhere).
+func (n Nodes) Drain(ctx context.Context, id string, deadline time.Duration) error {
+	if deadline == 0 {
+		deadline = DefaultDrainDeadline
+	}
+	_, err := n.API.UpdateDrainOpts(id, &api.DrainOptions{
+		DrainSpec: &api.DrainSpec{Deadline: deadline, IgnoreSystemJobs: true},
+		Meta:      map[string]string{"message": "drained by orbit admin nodes"},
+	}, n.write(ctx))
+	if err != nil {
+		return fmt.Errorf("drain node %s: %w", id, err)
+	}
+	return nil
+}
+
+// Undrain ends a drain and makes the node eligible again.
+func (n Nodes) Undrain(ctx context.Context, id string) error {
+	if _, err := n.API.UpdateDrainOpts(id, &api.DrainOptions{MarkEligible: true}, n.write(ctx)); err != nil {
+		return fmt.Errorf("end the drain of node %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetEligibility makes a node eligible for new builds or not; running ones
+// are not affected.
+func (n Nodes) SetEligibility(ctx context.Context, id string, eligible bool) error {
+	if _, err := n.API.ToggleEligibility(id, eligible, n.write(ctx)); err != nil {
+		return fmt.Errorf("set eligibility of node %s: %w", id, err)
+	}
+	return nil
+}
+
+// WriteNodes prints nodes as `nomad node status -allocs` does, with the
+// Orbit tasks each runs.
+func WriteNodes(w io.Writer, nodes []NodeStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tDC\tName\tClass\tDrain\tEligibility\tStatus\tRunning Allocs")
+	for _, n := range nodes {
+		class := n.NodeClass
+		if class == "" {
+			class = "<none>"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%d\n", short(n.ID), n.Datacenter, n.Name, class, n.Drain,
+			n.Eligibility, n.Status, len(n.Running))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if len(n.Running) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s runs:\n", n.Name)
+		for _, a := range n.Running {
+			task := "(not Orbit's)"
+			if a.TaskID != "" {
+				task = "task " + a.TaskID
+			}
+			fmt.Fprintf(w, "  %s  %s  %s\n", short(a.ID), a.JobID, task)
+		}
+	}
+	return nil
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

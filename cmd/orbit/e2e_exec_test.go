@@ -418,9 +418,14 @@ func TestE2EAdminNodesDrain(t *testing.T) {
 		m, _ := filepath.Glob(started + ".*")
 		return len(m) == 1
 	})
-	list := admin()
+	// The step runs before the Nomad client tells the server the
+	// allocation is running: wait for the listing to catch up.
+	var list string
+	waitFor(t, 30*time.Second, "the running build in the node listing", func() bool {
+		list = admin()
+		return strings.Contains(list, "-build-acme-drain-1  task ")
+	})
 	require.Contains(t, list, "Running Allocs")
-	assert.Contains(t, list, "-build-acme-drain-1  task ", "the running build is listed with its Orbit task")
 	node := strings.Fields(strings.Split(list, "\n")[1])[0]
 	assert.Contains(t, admin("drain", node), "is draining: no new builds")
 

@@ -118,9 +118,15 @@ func (c *Conductor) taskJob(ctx context.Context, taskID string) (store.Task, sto
 	return t, j, inv, nil
 }
 
+// errReplaced: a second allocation started a task that is already running.
+var errReplaced = errors.New("task started by a second allocation")
+
 // TaskStarted marks the task, and its job if it was queued, running.
 func (c *Conductor) TaskStarted(ctx context.Context, taskID string, s runner.TaskStart) error {
 	t, err := c.st.UpdateTask(ctx, taskID, func(t *store.Task) error {
+		if t.Status == status.JobRunning && t.Host != "" && s.Host != "" && t.Host != s.Host {
+			return errReplaced
+		}
 		if t.Status != status.JobQueued {
 			return store.ErrStale
 		}
@@ -128,6 +134,17 @@ func (c *Conductor) TaskStarted(ctx context.Context, taskID string, s runner.Tas
 		t.Status, t.StartedAt, t.Host = status.JobRunning, &now, s.Host
 		return nil
 	})
+	if errors.Is(err, errReplaced) {
+		// Nomad started a replacement allocation of the task's job (it does
+		// when an allocation is stopped): the first run was lost. Fail the
+		// task as infrastructure so the job retries as a new attempt, and
+		// stop the replacement (410), so a task never runs twice at once.
+		msg := fmt.Sprintf("allocation stopped or lost: the task started again on %s after %s", s.Host, t.Host)
+		if err := c.TaskFinished(ctx, taskID, runner.TaskResult{Status: string(status.JobInfrastructureFail), Message: msg}); err != nil {
+			return err
+		}
+		return runner.ErrTaskTerminal
+	}
 	if err := ignoreStale(err); err != nil {
 		return err
 	}

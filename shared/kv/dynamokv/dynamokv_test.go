@@ -3,7 +3,6 @@ package dynamokv_test
 import (
 	"context"
 	"crypto/rand"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,16 +17,14 @@ import (
 	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/dynamokv"
 	"github.com/orbit-ci/orbit/shared/kv/kvtest"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // client returns a DynamoDB client for ORBIT_DYNAMODB_ENDPOINT (moto_server
 // in CI), or skips the test.
 func client(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	endpoint := os.Getenv("ORBIT_DYNAMODB_ENDPOINT")
-	if endpoint == "" {
-		t.Skip("ORBIT_DYNAMODB_ENDPOINT not set: start moto_server (make test does)")
-	}
+	endpoint := testenv.Need(t, "ORBIT_DYNAMODB_ENDPOINT", "start moto_server (make test does)")
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),

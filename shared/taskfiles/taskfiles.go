@@ -65,7 +65,10 @@ type Tasks interface {
 }
 
 // PutPresigner is implemented by blob stores that can presign uploads (S3);
-// the service then hands those URLs out instead of its own.
+// the service then hands those URLs out instead of its own. PresignPut
+// returns a URL that takes PUTs of key's whole content, sent with the header
+// "Content-Type: contentType" (S3 signs it and refuses any other), until ttl
+// from now; it contacts nothing.
 type PutPresigner interface {
 	PresignPut(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error)
 }

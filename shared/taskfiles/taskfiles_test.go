@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orbit-ci/orbit/shared/blob/s3blob/s3blobtest"
 	"github.com/orbit-ci/orbit/shared/junit"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/taskfiles"
@@ -24,9 +25,32 @@ import (
 // harness is a taskfiles.Service behind the real runner API handler and
 // client, so these tests pin down the wire contract too.
 type harness struct {
-	t   *testing.T
-	env *taskfilestest.Env
-	srv *httptest.Server
+	t     *testing.T
+	svc   *taskfiles.Service
+	tasks *taskfilestest.Tasks
+	srv   *httptest.Server // the runner API (and dirblob's /blob/)
+	// uploads is what every upload URL handed out starts with: the runner
+	// API's signed /uploads, or the S3 endpoint when the store presigns PUTs.
+	uploads string
+}
+
+// backends are the blob stores the service runs over in Orbit's two
+// shapes. Embedded: dirblob, uploads through the runner API's signed
+// /uploads. AWS: s3blob, whose presigned PUTs the agent sends straight to
+// S3 (an in-memory one that checks SigV4 signatures and expiry as S3 does).
+var backends = []struct {
+	name       string
+	newHarness func(t *testing.T) *harness
+}{
+	{"dirblob", newHarness},
+	{"s3blob", newS3Harness},
+}
+
+// forEachBackend runs test over every backend.
+func forEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b.newHarness(t)) })
+	}
 }
 
 // tokenIsTask verifies "tok-<task>" tokens.
@@ -40,19 +64,32 @@ func (tokenIsTask) Verify(tok string) (string, error) {
 	return id, nil
 }
 
+// newHarness runs the service over dirblob (taskfilestest's Env).
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t}
 	mux := http.NewServeMux()
-	h.srv = httptest.NewServer(mux)
-	t.Cleanup(h.srv.Close)
-	env, err := taskfilestest.New(t.TempDir(), h.srv.URL)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	env, err := taskfilestest.New(t.TempDir(), srv.URL)
 	require.NoError(t, err)
-	h.env = env
 	mux.Handle("/blob/", env.Handler)
 	mux.Handle("/runner/v1/", http.StripPrefix("/runner/v1",
 		runner.NewHandler(nil, tokenIsTask{}, nil, runner.WithFiles(env.Service))))
-	return h
+	return &harness{t: t, svc: env.Service, tasks: env.Tasks, srv: srv, uploads: srv.URL + "/runner/v1/uploads/"}
+}
+
+// newS3Harness runs the service over s3blob, as in AWS: no UploadURL, so
+// uploads can only go to the store's presigned PUTs.
+func newS3Harness(t *testing.T) *harness {
+	t.Helper()
+	s3srv := s3blobtest.NewServer(t)
+	tasks := &taskfilestest.Tasks{}
+	svc, err := taskfiles.New(taskfiles.Config{Blobs: s3srv.NewStore(t), Tasks: tasks})
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.StripPrefix("/runner/v1",
+		runner.NewHandler(nil, tokenIsTask{}, nil, runner.WithFiles(svc))))
+	t.Cleanup(srv.Close)
+	return &harness{t: t, svc: svc, tasks: tasks, srv: srv, uploads: s3srv.URL + "/"}
 }
 
 func (h *harness) task(tc taskfiles.TaskContext) *runner.Client {
@@ -62,7 +99,7 @@ func (h *harness) task(tc taskfiles.TaskContext) *runner.Client {
 	if tc.WorkflowID == "" {
 		tc.WorkflowID = "wf-1"
 	}
-	h.env.Tasks.Set(tc)
+	h.tasks.Set(tc)
 	return runner.NewClient(h.srv.URL+"/runner/v1", "tok-"+tc.TaskID, nil,
 		runner.WithBackoff(time.Millisecond, 5*time.Millisecond), runner.WithRetryDeadline(time.Second))
 }
@@ -80,6 +117,14 @@ func (h *harness) download(c *runner.Client, url string) []byte {
 	return buf.Bytes()
 }
 
+// upload PUTs data where up says, as the agent does, after checking that
+// up points where this backend's uploads go.
+func (h *harness) upload(c *runner.Client, up runner.Upload, data string) {
+	h.t.Helper()
+	require.True(h.t, strings.HasPrefix(up.URL, h.uploads), "upload URL %s does not start with %s", up.URL, h.uploads)
+	require.NoError(h.t, c.PutObject(context.Background(), up, strings.NewReader(data), int64(len(data))))
+}
+
 // saveCache runs the agent's save sequence and reports whether it saved.
 func (h *harness) saveCache(c *runner.Client, step int, key string, data []byte) bool {
 	h.t.Helper()
@@ -90,13 +135,14 @@ func (h *harness) saveCache(c *runner.Client, step int, key string, data []byte)
 		return false
 	}
 	require.NotNil(h.t, res.Upload)
-	require.NoError(h.t, c.PutObject(ctx, *res.Upload, bytes.NewReader(data), int64(len(data))))
+	h.upload(c, *res.Upload, string(data))
 	require.NoError(h.t, c.CommitCache(ctx, runner.CacheCommit{Step: step, Key: key, Size: int64(len(data)), SHA256: sum(data)}))
 	return true
 }
 
-func TestCaches(t *testing.T) {
-	h := newHarness(t)
+func TestCaches(t *testing.T) { forEachBackend(t, testCaches) }
+
+func testCaches(t *testing.T, h *harness) {
 	ctx := context.Background()
 	a := h.task(taskfiles.TaskContext{TaskID: "a", JobNumber: 1})
 	b := h.task(taskfiles.TaskContext{TaskID: "b", JobNumber: 2})
@@ -142,8 +188,9 @@ func TestCaches(t *testing.T) {
 	assert.ErrorIs(t, err, runner.ErrBadRequest)
 }
 
-func TestCacheCommitRace(t *testing.T) {
-	h := newHarness(t)
+func TestCacheCommitRace(t *testing.T) { forEachBackend(t, testCacheCommitRace) }
+
+func testCacheCommitRace(t *testing.T, h *harness) {
 	ctx := context.Background()
 	a := h.task(taskfiles.TaskContext{TaskID: "a", JobNumber: 1})
 	b := h.task(taskfiles.TaskContext{TaskID: "b", JobNumber: 2})
@@ -152,8 +199,8 @@ func TestCacheCommitRace(t *testing.T) {
 	require.NoError(t, err)
 	rb, err := b.SaveCache(ctx, runner.CacheSaveRequest{Step: 0, Key: "k"})
 	require.NoError(t, err)
-	require.NoError(t, a.PutObject(ctx, *ra.Upload, strings.NewReader("A"), 1))
-	require.NoError(t, b.PutObject(ctx, *rb.Upload, strings.NewReader("B"), 1))
+	h.upload(a, *ra.Upload, "A")
+	h.upload(b, *rb.Upload, "B")
 	require.NoError(t, a.CommitCache(ctx, runner.CacheCommit{Key: "k", Size: 1, SHA256: sum([]byte("A"))}))
 	require.NoError(t, a.CommitCache(ctx, runner.CacheCommit{Key: "k", Size: 1, SHA256: sum([]byte("A"))}), "retry is harmless")
 	err = b.CommitCache(ctx, runner.CacheCommit{Key: "k", Size: 1, SHA256: sum([]byte("B"))})
@@ -186,18 +233,19 @@ func TestUploadSignature(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, put(good))
 
 	// A terminal task gets 410 from every files route.
-	h.env.Tasks.End("a")
+	h.tasks.End("a")
 	_, err = a.SaveCache(ctx, runner.CacheSaveRequest{Key: "k3"})
 	assert.ErrorIs(t, err, runner.ErrTaskGone)
 }
 
-func TestWorkspace(t *testing.T) {
-	h := newHarness(t)
+func TestWorkspace(t *testing.T) { forEachBackend(t, testWorkspace) }
+
+func testWorkspace(t *testing.T, h *harness) {
 	ctx := context.Background()
 	persist := func(c *runner.Client, step int, data string) {
 		up, err := c.PersistWorkspace(ctx, runner.WorkspacePersist{Step: step})
 		require.NoError(t, err)
-		require.NoError(t, c.PutObject(ctx, up, strings.NewReader(data), int64(len(data))))
+		h.upload(c, up, data)
 		require.NoError(t, c.CommitWorkspace(ctx, runner.WorkspaceCommit{Step: step, Size: int64(len(data)), SHA256: sum([]byte(data)), Files: 1}))
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -230,8 +278,9 @@ func TestWorkspace(t *testing.T) {
 	assert.Empty(t, layers(other), "layers belong to their workflow")
 }
 
-func TestArtifacts(t *testing.T) {
-	h := newHarness(t)
+func TestArtifacts(t *testing.T) { forEachBackend(t, testArtifacts) }
+
+func testArtifacts(t *testing.T, h *harness) {
 	ctx := context.Background()
 	n0 := h.task(taskfiles.TaskContext{TaskID: "t0", JobNumber: 7, Index: 0})
 	n1 := h.task(taskfiles.TaskContext{TaskID: "t1", JobNumber: 7, Index: 1})
@@ -239,20 +288,20 @@ func TestArtifacts(t *testing.T) {
 		res, err := c.StoreArtifacts(ctx, runner.ArtifactsRequest{Files: []runner.ArtifactFile{{Path: path, ContentType: ct, Size: int64(len(data))}}})
 		require.NoError(t, err)
 		require.Len(t, res.Uploads, 1)
-		require.NoError(t, c.PutObject(ctx, res.Uploads[0], strings.NewReader(data), int64(len(data))))
+		h.upload(c, res.Uploads[0], data)
 	}
 	store(n0, "reports/coverage.html", "text/html", "<h1>cov</h1>")
 	store(n0, "./logs//app.log", "", "log line")
 	store(n1, "reports/coverage.html", "text/html", "<h1>node 1</h1>")
 
-	got, err := h.env.Service.Artifacts(ctx, "gh/acme/shop", 7)
+	got, err := h.svc.Artifacts(ctx, "gh/acme/shop", 7)
 	require.NoError(t, err)
 	assert.Equal(t, []taskfiles.Artifact{
 		{Path: "logs/app.log", NodeIndex: 0, Size: 8},
 		{Path: "reports/coverage.html", NodeIndex: 0, Size: 12},
 		{Path: "reports/coverage.html", NodeIndex: 1, Size: 15},
 	}, got)
-	rc, info, err := h.env.Service.OpenArtifact(ctx, "gh/acme/shop", 7, 1, "reports/coverage.html")
+	rc, info, err := h.svc.OpenArtifact(ctx, "gh/acme/shop", 7, 1, "reports/coverage.html")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(rc)
 	rc.Close()
@@ -265,8 +314,9 @@ func TestArtifacts(t *testing.T) {
 	}
 }
 
-func TestTestsAndTimings(t *testing.T) {
-	h := newHarness(t)
+func TestTestsAndTimings(t *testing.T) { forEachBackend(t, testTestsAndTimings) }
+
+func testTestsAndTimings(t *testing.T, h *harness) {
 	ctx := context.Background()
 	tc := func(id string, num int64, branch string, idx int) taskfiles.TaskContext {
 		return taskfiles.TaskContext{TaskID: id, JobNumber: num, JobName: "test", Attempt: 1, Index: idx,
@@ -285,7 +335,7 @@ func TestTestsAndTimings(t *testing.T) {
 	require.NoError(t, first1.StoreTests(ctx, 3, 0, runner.TestBatch{Tests: []junit.Test{
 		{Name: "TestB", Classname: "other", File: "b_test.go", RunTime: 5, Result: "failure", Message: "boom"},
 	}}))
-	tests, err := h.env.Service.Tests(ctx, "gh/acme/shop", 10, 1)
+	tests, err := h.svc.Tests(ctx, "gh/acme/shop", 10, 1)
 	require.NoError(t, err)
 	require.Len(t, tests, 3)
 	assert.Equal(t, "TestB", tests[2].Name)

@@ -1,6 +1,10 @@
 // Package s3blob is the AWS driver of the blob port: one S3 bucket, spoken to
 // with aws-sdk-go-v2, presigned URLs signed with SigV4 query signing.
 //
+// Besides the port, Store presigns uploads (PresignPut), so that build
+// agents PUT caches, workspace layers and artifacts straight to S3 rather
+// than through the runner API, whose Lambda would cap a body at 6 MB.
+//
 // Put sends one PutObject, so an object is at most 5 GiB (S3's single-put
 // limit). SigV4 over plain HTTP needs the body's length and hash up front: a
 // reader that is also an io.Seeker is sent as is, any other is first spooled
@@ -45,10 +49,11 @@ type API interface {
 
 var _ API = (*s3.Client)(nil)
 
-// Presigner signs GET URLs; *s3.PresignClient (s3.NewPresignClient)
+// Presigner signs GET and PUT URLs; *s3.PresignClient (s3.NewPresignClient)
 // satisfies it.
 type Presigner interface {
 	PresignGetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+	PresignPutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
 }
 
 var _ Presigner = (*s3.PresignClient)(nil)
@@ -286,6 +291,47 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 		s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	return req.URL, nil
+}
+
+// PresignPut returns a URL that takes PUTs of key's whole content until it
+// expires, ttl from now (1 s to 7 days, as PresignGet), with SigV4 query
+// signing. The URL carries its own authorization: whoever holds it can
+// write key, and nothing else. It is not part of the blob port; the
+// taskfiles service hands it to build agents (taskfiles.PutPresigner).
+//
+// contentType is signed and stored with the object: the uploader must send
+// exactly this Content-Type header, or S3 refuses the PUT
+// (SignatureDoesNotMatch). It is required, since an uploader that sends no
+// Content-Type could not match a default. The payload is unsigned
+// (UNSIGNED-PAYLOAD) and its length is not signed, so the uploader needs
+// no hash or size up front; S3's single-PUT limit of 5 GiB applies.
+//
+// Like PresignGet it contacts nothing: it does not check the bucket or the
+// key.
+func (s *Store) PresignPut(ctx context.Context, key string, ttl time.Duration, contentType string) (string, error) {
+	if err := blobrules.CheckKey(key); err != nil {
+		return "", fmt.Errorf("presign put: %w", err)
+	}
+	if err := blobrules.CheckTTL(ttl); err != nil {
+		return "", fmt.Errorf("presign put %s: %w", key, err)
+	}
+	if contentType == "" {
+		return "", fmt.Errorf("presign put %s: empty content type: the uploader must send the signed Content-Type", key)
+	}
+	ct, err := blobrules.ContentType(contentType)
+	if err != nil {
+		return "", fmt.Errorf("presign put %s: %w", key, err)
+	}
+	// The SDK signs the Content-Type header only if it stays on the request;
+	// older releases dropped it when ContentLength was unset
+	// (aws/aws-sdk-go-v2#2063). TestPresignPutUploads pins the signed headers.
+	req, err := s.presigner.PresignPutObject(ctx,
+		&s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), ContentType: aws.String(ct)},
+		s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign put %s: %w", key, err)
 	}
 	return req.URL, nil
 }

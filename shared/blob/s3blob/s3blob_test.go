@@ -2,72 +2,26 @@ package s3blob_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/blob/blobtest"
 	"github.com/orbit-ci/orbit/shared/blob/s3blob"
+	"github.com/orbit-ci/orbit/shared/blob/s3blob/s3blobtest"
 )
 
-// expiring refuses presigned requests past X-Amz-Date + X-Amz-Expires, as S3
-// does; gofakes3 checks no signatures, so without this an expired URL would
-// still work and the suite could not tell a wrong expiry.
-func expiring(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if date, expires := q.Get("X-Amz-Date"), q.Get("X-Amz-Expires"); date != "" && expires != "" {
-			signed, err1 := time.Parse("20060102T150405Z", date)
-			secs, err2 := strconv.Atoi(expires)
-			if err1 != nil || err2 != nil || time.Now().After(signed.Add(time.Duration(secs)*time.Second)) {
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusForbidden)
-				_, _ = w.Write([]byte(`<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>`))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// newStore serves a fresh in-memory S3 (gofakes3) and returns a store on a
-// fresh bucket in it.
+// newStore serves a fresh in-memory S3 and returns a store on a bucket in
+// it.
 func newStore(t *testing.T) *s3blob.Store {
 	t.Helper()
-	backend := s3mem.New()
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	bucket := "orbit-test-" + hex.EncodeToString(b[:])
-	require.NoError(t, backend.CreateBucket(bucket))
-	srv := httptest.NewServer(expiring(gofakes3.New(backend).Server()))
-	t.Cleanup(srv.Close)
-
-	client := s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
-	s, err := s3blob.New(client, s3.NewPresignClient(client), bucket)
-	require.NoError(t, err)
-	return s
+	return s3blobtest.NewServer(t).NewStore(t)
 }
 
 func TestConformance(t *testing.T) {

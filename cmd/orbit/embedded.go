@@ -23,8 +23,11 @@ import (
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/schedule"
+	"github.com/orbit-ci/orbit/shared/secrets"
+	"github.com/orbit-ci/orbit/shared/secrets/keyfile"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/taskfiles"
+	"github.com/orbit-ci/orbit/shared/vault"
 	"github.com/orbit-ci/orbit/shared/vcs/localgit"
 	"github.com/orbit-ci/orbit/statemachines"
 	"github.com/orbit-ci/orbit/statemachines/local"
@@ -100,6 +103,13 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 	if err != nil {
 		return nil, err
 	}
+	// Project and context secrets are sealed under master keys kept in
+	// their own file (KMS in AWS), apart from the database.
+	masterKeys, err := keyfile.New(keyfile.Config{Path: filepath.Join(e.dataDir, masterKeysFile)})
+	if err != nil {
+		return nil, err
+	}
+	secretStore := vault.New(st, secrets.NewSealer(masterKeys))
 
 	execStore, err := local.NewBoltStore(db)
 	if err != nil {
@@ -130,6 +140,7 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 		Source:       localgit.Repos{},
 		RunQueue:     runq,
 		Tokens:       tokens,
+		Secrets:      secretStore,
 		JobTimeout:   jobTimeout,
 		Logger:       log.With("component", "conductor"),
 	})
@@ -162,6 +173,7 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 		Controls: cond,
 		Projects: localgit.Repos{},
 		Files:    files,
+		Vault:    secretStore,
 		Metrics:  sink.Handler(),
 		// The embedded bridge runs every job on the host executor.
 		HostExecutor: true,

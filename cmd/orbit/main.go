@@ -23,12 +23,17 @@ Commands:
   up                      run Orbit (embedded shape): API and UI, state machines, bridge, Nomad
   sample                  create the bundled sample repository, follow it and trigger a pipeline
   project add <path>      follow a local git repository (--hook installs a post-commit trigger)
+  project env|checkout-key|ssh-key ...
+                          a project's secret variables and SSH keys (values read from stdin)
+  context create|list|rm|env ...
+                          an organization's contexts and their variables
   trigger <slug>          trigger a pipeline (--branch, --tag, --wait)
   status <id|slug/number> show a pipeline: workflows, jobs and their statuses
   config validate [file]  check a config file offline
   config process [file]   print the compiled plan of a config file
   agent                   run the build agent (inside a Nomad allocation)
   admin nodes ...         Nomad clients: list with running allocations, drain, eligibility
+  admin secrets rotate    add a new master key for project and context secrets (embedded shape)
 
 Commands that talk to Orbit use $ORBIT_URL (default http://127.0.0.1:8080).
 `
@@ -76,10 +81,17 @@ func run(ctx context.Context, args []string) error {
 	case "sample":
 		return cmdSample(ctx, rest)
 	case "project":
-		if len(rest) > 0 && rest[0] == "add" {
+		switch {
+		case len(rest) > 0 && rest[0] == "add":
 			return cmdProjectAdd(ctx, rest[1:])
+		case len(rest) > 0 && rest[0] == "env":
+			return cmdProjectEnv(ctx, rest[1:])
+		case len(rest) > 0 && (rest[0] == "checkout-key" || rest[0] == "ssh-key"):
+			return cmdProjectKeys(ctx, rest[0], rest[1:])
 		}
-		return exitError{code: 2, msg: "usage: orbit project add <path> [--hook]"}
+		return exitError{code: 2, msg: "usage: orbit project add <path> [--hook]\n" + secretsUsage}
+	case "context":
+		return cmdContext(ctx, rest)
 	case "trigger":
 		return cmdTrigger(ctx, rest)
 	case "status":
@@ -91,6 +103,9 @@ func run(ctx context.Context, args []string) error {
 	case "agent":
 		return cmdAgent(ctx, rest)
 	case "admin":
+		if len(rest) > 0 && rest[0] == "secrets" {
+			return cmdAdminSecrets(rest[1:])
+		}
 		return cmdAdmin(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)

@@ -35,7 +35,9 @@
 //	POST /api/v2/project/{slug}/job/{number}/cancel  cancel a job → 200
 //	POST /api/v2/jobs/{job-id}/cancel                cancel a job → 200
 //
-// (the controls are served when Config.Controls is set; see actions.go)
+// (the controls are served when Config.Controls is set; see actions.go;
+// project and context variables, checkout keys and SSH keys when
+// Config.Vault is set; see vault.go)
 //
 // Orbit extensions (CircleCI's v2 has no equivalent):
 //
@@ -90,6 +92,7 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vault"
 )
 
 // Triggerer starts pipelines; *conductor.Conductor satisfies it. An unknown
@@ -119,6 +122,9 @@ type Config struct {
 	// Controls approves, cancels and reruns (the conductor). Nil leaves
 	// those routes out.
 	Controls Controls
+	// Vault keeps project and context variables and keys. Nil leaves the
+	// secrets routes (vault.go) out.
+	Vault *vault.Vault
 	// Files reads jobs' artifacts and test results. Nil leaves those
 	// routes out.
 	Files JobFiles
@@ -205,6 +211,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.Files != nil {
 		s.routeJobFiles(mux, project)
+	}
+	if cfg.Vault != nil {
+		s.routeVault(mux, project)
 	}
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vault"
 	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
@@ -41,7 +42,8 @@ func classify(err error) (code int, msg string) {
 		return http.StatusBadRequest, reqErr.msg
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)
-	case errors.Is(err, conductor.ErrBadTrigger), errors.Is(err, conductor.ErrNotAllowed), errors.Is(err, vcs.ErrRepoNotFound):
+	case errors.Is(err, conductor.ErrBadTrigger), errors.Is(err, conductor.ErrNotAllowed), errors.Is(err, vcs.ErrRepoNotFound),
+		errors.Is(err, vault.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, errRouteNotFound):
 		return http.StatusNotFound, "Not found"

@@ -59,6 +59,16 @@ type Sender interface {
 	Send(ctx context.Context, body []byte, opts queue.SendOptions) (string, error)
 }
 
+// Secrets opens the project and context secrets a task may use (the
+// vault). A job naming a context it may not use is not run: ContextsDenied
+// says why (an error is a failure to find out, which is retried).
+type Secrets interface {
+	ContextsDenied(ctx context.Context, projectSlug string, contexts []string) (reason string, err error)
+	// AddTaskSecrets adds the variables (after the built-in ones), masks,
+	// checkout key and SSH keys to the spec.
+	AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, contexts []string) error
+}
+
 // Machines are the ARNs (or local names) of the three state machines.
 type Machines struct {
 	Pipeline, Workflow, Job string
@@ -78,6 +88,10 @@ type Config struct {
 	RunQueue Sender
 	// Tokens signs the per-task runner tokens.
 	Tokens *runner.Tokens
+	// Secrets, when set, gives tasks their project's variables, contexts
+	// and keys; without it jobs get only their configured environment and
+	// a job that names a context is not run.
+	Secrets Secrets
 	// JobTimeout bounds a job's run (CircleCI Server's default is 5 hours).
 	JobTimeout time.Duration
 	// ConfigPath is the config file in the repository.

@@ -53,6 +53,11 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 	executorSpec(&spec, job.Executor)
 	spec.WorkingDirectory, spec.Shell = job.WorkingDirectory, job.Shell
 	spec.Environment = builtinEnv(p, j, t, job)
+	if c.cfg.Secrets != nil {
+		if err := c.cfg.Secrets.AddTaskSecrets(ctx, &spec, inv.Contexts); err != nil {
+			return runner.TaskSpec{}, fmt.Errorf("secrets of job %s: %w", j.Name, err)
+		}
+	}
 	for _, e := range job.Environment {
 		spec.Environment = append(spec.Environment, runner.EnvVar{Name: e.Name, Value: e.Value})
 	}

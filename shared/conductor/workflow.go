@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/orbit-ci/orbit/shared/config"
 	"github.com/orbit-ci/orbit/shared/status"
@@ -81,6 +82,14 @@ func (c *Conductor) advance(ctx context.Context, wid string) error {
 				case config.JobTypeNoOp:
 					changed = c.setJob(ctx, j, status.JobSuccess, "") || changed
 				default:
+					msg, err := c.contextsDenied(ctx, j)
+					if err != nil {
+						return err
+					}
+					if msg != "" {
+						changed = c.setJob(ctx, j, status.JobUnauthorized, msg) || changed
+						continue
+					}
 					if err := c.startJob(ctx, j); err != nil {
 						return err
 					}
@@ -89,6 +98,22 @@ func (c *Conductor) advance(ctx context.Context, wid string) error {
 		}
 	}
 	return c.updateWorkflowStatus(ctx, wid)
+}
+
+// contextsDenied says why a job may not use the contexts its workflow names
+// for it ("" when it may).
+func (c *Conductor) contextsDenied(ctx context.Context, j store.Job) (string, error) {
+	var inv config.JobInvocation
+	if err := json.Unmarshal(j.Spec, &inv); err != nil {
+		return "", fmt.Errorf("decode job %s: %w", j.Name, err)
+	}
+	if len(inv.Contexts) == 0 {
+		return "", nil
+	}
+	if c.cfg.Secrets == nil {
+		return "this installation keeps no contexts, so the job cannot use " + strings.Join(inv.Contexts, ", "), nil
+	}
+	return c.cfg.Secrets.ContextsDenied(ctx, j.ProjectSlug, inv.Contexts)
 }
 
 // setJob moves a job that has no execution running (blocked or on hold) to

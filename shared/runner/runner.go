@@ -112,8 +112,10 @@ type RegistryAuth struct {
 
 // SSHKey is an additional SSH key of the project.
 type SSHKey struct {
-	// Fingerprint is the MD5 or SHA256 fingerprint add_ssh_keys names.
+	// Fingerprint is the key's SHA256 fingerprint ("SHA256:…") and MD5 its
+	// MD5 one ("aa:bb:…"); add_ssh_keys may name either.
 	Fingerprint string `json:"fingerprint"`
+	MD5         string `json:"md5,omitempty"`
 	// Hostname limits the key to one host ("" for all).
 	Hostname string `json:"hostname,omitempty"`
 	// PrivateKey is the PEM private key. Secret.
@@ -134,50 +136,69 @@ type Checkout struct {
 	Revision string `json:"revision"`
 	Branch   string `json:"branch,omitempty"`
 	Tag      string `json:"tag,omitempty"`
+	// SSHKey is the project's checkout key (an OpenSSH private key), used
+	// when RepoURL is an SSH URL. Secret: never logged.
+	SSHKey string `json:"ssh_key,omitempty"`
 }
 
-// Step is one step of the job.
+// Step is one step of the job, as the config compiles it: the compiled
+// plan (config.Step is this type) stores exactly what the agent is sent,
+// so the two never drift apart. Type says which fields mean something;
+// the agent ignores those it does not implement. Field order is the JSON
+// order of stored plans and of config's golden files: do not reorder.
 type Step struct {
 	// Type is StepCheckout, StepRun or one of the built-in steps of
 	// files.go (StepSaveCache, ...).
 	Type string `json:"type"`
-	// Name is shown in the UI.
+	// Name is shown in the UI: the configured name, else CircleCI's
+	// default for the step ("Checkout code", "Saving cache", …) and, for
+	// run, the first non-blank line of the command.
 	Name string `json:"name"`
 	// Command is the run step's script.
 	Command string `json:"command,omitempty"`
-	// Shell overrides TaskSpec.Shell.
+	// Shell overrides TaskSpec.Shell for this run step ("" = the job's).
 	Shell string `json:"shell,omitempty"`
-	// Environment is added for this step only.
+	// Environment is added for this step only, in file order.
 	Environment []EnvVar `json:"environment,omitempty"`
-	// WorkingDirectory overrides the job's for this step.
+	// Background runs the step without waiting for it.
+	Background bool `json:"background,omitempty"`
+	// WorkingDirectory overrides the job's for this step ("" = the job's).
 	WorkingDirectory string `json:"working_directory,omitempty"`
-	// Path is checkout's destination (default: the working directory), and
-	// the file or directory of store_artifacts and store_test_results.
+	// When is always, on_success (the default of run and save_cache) or
+	// on_fail.
+	When string `json:"when,omitempty"`
+	// MaxAutoReruns reruns a failed run step up to this many times (0-5),
+	// waiting AutoRerunDelay before each; the output of every try is kept.
+	MaxAutoReruns int `json:"max_auto_reruns,omitempty"`
+	// Path is checkout's destination ("" = the working directory), and
+	// the file or directory store_artifacts and store_test_results upload.
 	Path string `json:"path,omitempty"`
-	// Key is save_cache's key template.
+	// Method is checkout's method: "" (the default), "full" or "blobless".
+	Method string `json:"method,omitempty"`
+	// Key is save_cache's key template ({{ checksum "go.sum" }}, …).
 	Key string `json:"key,omitempty"`
-	// Keys are restore_cache's key templates, tried in order.
+	// Keys are restore_cache's key templates, tried in order (its `key`
+	// first, then `keys`).
 	Keys []string `json:"keys,omitempty"`
-	// Paths are save_cache's paths, or persist_to_workspace's globs
-	// relative to Root.
+	// Paths are what save_cache saves and persist_to_workspace persists
+	// (globs relative to Root).
 	Paths []string `json:"paths,omitempty"`
-	// Root is persist_to_workspace's root.
+	// Root is persist_to_workspace's root directory.
 	Root string `json:"root,omitempty"`
 	// At is where attach_workspace extracts the workspace.
 	At string `json:"at,omitempty"`
 	// Destination is store_artifacts' prefix in the artifacts API.
 	Destination string `json:"destination,omitempty"`
-	// Fingerprints select add_ssh_keys' keys (all when empty).
+	// Fingerprints select add_ssh_keys' keys (all of the project's when
+	// empty).
 	Fingerprints []string `json:"fingerprints,omitempty"`
-	// Background runs the step without waiting for it.
-	Background bool `json:"background,omitempty"`
-	// NoOutputTimeout, when set, fails a step silent for that long.
+	// DockerLayerCaching and Version configure setup_remote_docker.
+	DockerLayerCaching bool   `json:"docker_layer_caching,omitempty"`
+	Version            string `json:"version,omitempty"`
+	// NoOutputTimeout fails a run step that prints nothing for this long
+	// (the config sets 10m unless told otherwise; 0: the agent's default).
 	NoOutputTimeout Duration `json:"no_output_timeout,omitempty"`
-	// When is always, on_success (default) or on_fail.
-	When string `json:"when,omitempty"`
-	// MaxAutoReruns reruns a failed run step up to this many times, waiting
-	// AutoRerunDelay before each; the output of every try is kept.
-	MaxAutoReruns  int      `json:"max_auto_reruns,omitempty"`
+	// AutoRerunDelay is the wait before each rerun of MaxAutoReruns.
 	AutoRerunDelay Duration `json:"auto_rerun_delay,omitempty"`
 }
 

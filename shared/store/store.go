@@ -20,6 +20,11 @@
 //	TASK#<id>           META                      task (one parallel node of one attempt)
 //	TASK#<id>           STEP#<n>                  step
 //	TASK#<id>           OUT#<n>#<seq>             step output chunk
+//	PROJECT#<slug>      ENVVAR#<name>             sealed project variable (secret.go)
+//	PROJECT#<slug>      SSHKEY#<kind>#<fp>        checkout or additional SSH key, sealed
+//	CONTEXT#<id>        META                      context (GSI1: CONTEXTS#<owner> / <name>)
+//	CONTEXT#<id>        ENVVAR#<name>             sealed context variable
+//	OWNER#<owner>       CONTEXTNAME#<name>        context by name, unique per owner
 package store
 
 import (

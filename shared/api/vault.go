@@ -1,0 +1,443 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vault"
+)
+
+// Secrets routes (served when Config.Vault is set), CircleCI's shapes.
+// Values are never answered in clear: a variable's value is its mask
+// ("xxxx" + last 4 characters), a context variable has no value at all,
+// and keys show only their public half.
+//
+//	GET    /api/v2/project/{slug}/envvar                 {items: [{name, value (masked), created-at}]}
+//	POST   /api/v2/project/{slug}/envvar                 {name, value} → 201 (masked)
+//	GET    /api/v2/project/{slug}/envvar/{name}          masked
+//	DELETE /api/v2/project/{slug}/envvar/{name}          {message}
+//	POST   /api/v2/context                               {name, owner: {slug | id}} → 200 context
+//	GET    /api/v2/context?owner-slug=|owner-id=         {items: [{id, name, created_at}]}
+//	GET    /api/v2/context/{id}                          context
+//	DELETE /api/v2/context/{id}                          {message}
+//	PUT    /api/v2/context/{id}/environment-variable/{name}  {value} → {variable, created_at, updated_at, context_id}
+//	GET    /api/v2/context/{id}/environment-variable     {items: [...]} (no values)
+//	DELETE /api/v2/context/{id}/environment-variable/{name}  {message}
+//	GET    /api/v2/project/{slug}/checkout-key[?digest=md5|sha256]  {items: [{public-key, type, fingerprint, preferred, created-at}]}
+//	POST   /api/v2/project/{slug}/checkout-key           {type: deploy-key} → 201 key
+//	GET    /api/v2/project/{slug}/checkout-key/{fp}      key (fp: the MD5 fingerprint, or the SHA256
+//	                                                     one in URL-safe base64: "-" for "+", "_" for "/")
+//	DELETE /api/v2/project/{slug}/checkout-key/{fp}      {message}
+//
+// Orbit extension (CircleCI has these in API v1.1 only):
+//
+//	GET    /api/v2/project/{slug}/ssh-key                {items: [{fingerprint, md5, hostname, public-key, created-at}]}
+//	POST   /api/v2/project/{slug}/ssh-key                {hostname, private_key} → 201 key
+//	DELETE /api/v2/project/{slug}/ssh-key/{fp}           {message}
+func (s *server) routeVault(mux *http.ServeMux, project string) {
+	mux.Handle("GET "+project+"/envvar", s.api(s.listEnvVars))
+	mux.Handle("POST "+project+"/envvar", s.api(s.createEnvVar))
+	mux.Handle("GET "+project+"/envvar/{name}", s.api(s.getEnvVar))
+	mux.Handle("DELETE "+project+"/envvar/{name}", s.api(s.deleteEnvVar))
+	mux.Handle("POST /api/v2/context", s.api(s.createContext))
+	mux.Handle("GET /api/v2/context", s.api(s.listContexts))
+	mux.Handle("GET /api/v2/context/{id}", s.api(s.getContext))
+	mux.Handle("DELETE /api/v2/context/{id}", s.api(s.deleteContext))
+	mux.Handle("PUT /api/v2/context/{id}/environment-variable/{name}", s.api(s.putContextVar))
+	mux.Handle("GET /api/v2/context/{id}/environment-variable", s.api(s.listContextVars))
+	mux.Handle("DELETE /api/v2/context/{id}/environment-variable/{name}", s.api(s.deleteContextVar))
+	mux.Handle("GET "+project+"/checkout-key", s.api(s.listKeys(store.SSHKeyCheckout)))
+	mux.Handle("POST "+project+"/checkout-key", s.api(s.createCheckoutKey))
+	mux.Handle("GET "+project+"/checkout-key/{fp}", s.api(s.getKey(store.SSHKeyCheckout)))
+	mux.Handle("DELETE "+project+"/checkout-key/{fp}", s.api(s.deleteKey(store.SSHKeyCheckout)))
+	mux.Handle("GET "+project+"/ssh-key", s.api(s.listKeys(store.SSHKeyAdditional)))
+	mux.Handle("POST "+project+"/ssh-key", s.api(s.addSSHKey))
+	mux.Handle("DELETE "+project+"/ssh-key/{fp}", s.api(s.deleteKey(store.SSHKeyAdditional)))
+}
+
+// envVarJSON is CircleCI's EnvironmentVariable.
+type envVarJSON struct {
+	Name      string     `json:"name"`
+	Value     string     `json:"value"`
+	CreatedAt *time.Time `json:"created-at"`
+}
+
+func envVarView(v vault.Var) envVarJSON {
+	return envVarJSON{Name: v.Name, Value: v.Masked, CreatedAt: &v.CreatedAt}
+}
+
+// projectScope checks that the route's project exists and returns its
+// variables' scope.
+func (s *server) projectScope(r *http.Request) (string, store.VarScope, error) {
+	slug := slugOf(r)
+	if _, err := s.st.GetProject(r.Context(), slug); err != nil {
+		return "", "", err
+	}
+	return slug, store.ProjectScope(slug), nil
+}
+
+func (s *server) listEnvVars(w http.ResponseWriter, r *http.Request) error {
+	_, scope, err := s.projectScope(r)
+	if err != nil {
+		return err
+	}
+	vars, err := s.cfg.Vault.ListVars(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	items := make([]envVarJSON, 0, len(vars))
+	for _, v := range vars {
+		items = append(items, envVarView(v))
+	}
+	writeJSON(w, http.StatusOK, newList(items, ""))
+	return nil
+}
+
+func (s *server) createEnvVar(w http.ResponseWriter, r *http.Request) error {
+	_, scope, err := s.projectScope(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name  *string `json:"name"`
+		Value *string `json:"value"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.Name == nil || body.Value == nil {
+		return badRequest("request body: name and value are required")
+	}
+	v, err := s.cfg.Vault.SetVar(r.Context(), scope, *body.Name, *body.Value)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, envVarView(v))
+	return nil
+}
+
+func (s *server) getEnvVar(w http.ResponseWriter, r *http.Request) error {
+	_, scope, err := s.projectScope(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.cfg.Vault.GetVar(r.Context(), scope, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, envVarView(v))
+	return nil
+}
+
+func (s *server) deleteEnvVar(w http.ResponseWriter, r *http.Request) error {
+	_, scope, err := s.projectScope(r)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Vault.DeleteVar(r.Context(), scope, r.PathValue("name")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, message{Message: "Environment variable deleted."})
+	return nil
+}
+
+// contextJSON is CircleCI's Context.
+type contextJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func contextView(c store.Context) contextJSON {
+	return contextJSON{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt}
+}
+
+// orgID is the organization id CircleCI's shapes show for an owner slug
+// (projectView uses the same).
+func orgID(owner string) string {
+	return uuid.NewSHA1(idNamespace, []byte("org/"+owner)).String()
+}
+
+// ownerSlug resolves an owner given by slug or by id (the id of an
+// organization with a followed project).
+func (s *server) ownerSlug(r *http.Request, slug, id string) (string, error) {
+	switch {
+	case slug != "" && id != "":
+		return "", badRequest("give the owner's slug or its id, not both")
+	case slug != "":
+		return slug, nil
+	case id == "":
+		return "", badRequest("the owner is required: owner-slug (e.g. local/acme) or owner-id")
+	}
+	ps, err := s.st.ListProjects(r.Context())
+	if err != nil {
+		return "", err
+	}
+	for _, p := range ps {
+		if o := vault.Owner(p.Slug); orgID(o) == id {
+			return o, nil
+		}
+	}
+	return "", badRequest("owner id %s: no followed project belongs to that organization", id)
+}
+
+func (s *server) createContext(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Name  string `json:"name"`
+		Owner struct {
+			ID   string `json:"id"`
+			Slug string `json:"slug"`
+			Type string `json:"type"`
+		} `json:"owner"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.Owner.Type != "" && body.Owner.Type != "organization" {
+		return badRequest("owner.type %q: only organization owners are supported", body.Owner.Type)
+	}
+	owner, err := s.ownerSlug(r, body.Owner.Slug, body.Owner.ID)
+	if err != nil {
+		return err
+	}
+	c, err := s.cfg.Vault.CreateContext(r.Context(), owner, body.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, contextView(c))
+	return nil
+}
+
+func (s *server) listContexts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if t := q.Get("owner-type"); t != "" && t != "organization" {
+		return badRequest("owner-type %q: only organization owners are supported", t)
+	}
+	owner, err := s.ownerSlug(r, q.Get("owner-slug"), q.Get("owner-id"))
+	if err != nil {
+		return err
+	}
+	cs, err := s.st.ListContexts(r.Context(), owner)
+	if err != nil {
+		return err
+	}
+	items := make([]contextJSON, 0, len(cs))
+	for _, c := range cs {
+		items = append(items, contextView(c))
+	}
+	writeJSON(w, http.StatusOK, newList(items, ""))
+	return nil
+}
+
+func (s *server) getContext(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.st.GetContext(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, contextView(c))
+	return nil
+}
+
+func (s *server) deleteContext(w http.ResponseWriter, r *http.Request) error {
+	if err := s.st.DeleteContext(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, message{Message: "Context deleted."})
+	return nil
+}
+
+// contextVarJSON is CircleCI's context environment variable (no value).
+type contextVarJSON struct {
+	Variable  string    `json:"variable"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	ContextID string    `json:"context_id"`
+}
+
+func (s *server) putContextVar(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.st.GetContext(r.Context(), id); err != nil {
+		return err
+	}
+	var body struct {
+		Value *string `json:"value"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.Value == nil {
+		return badRequest("request body: value is required")
+	}
+	v, err := s.cfg.Vault.SetVar(r.Context(), store.ContextScope(id), r.PathValue("name"), *body.Value)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, contextVarJSON{Variable: v.Name, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ContextID: id})
+	return nil
+}
+
+func (s *server) listContextVars(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.st.GetContext(r.Context(), id); err != nil {
+		return err
+	}
+	vars, err := s.st.ListVars(r.Context(), store.ContextScope(id))
+	if err != nil {
+		return err
+	}
+	items := make([]contextVarJSON, 0, len(vars))
+	for _, v := range vars {
+		items = append(items, contextVarJSON{Variable: v.Name, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ContextID: id})
+	}
+	writeJSON(w, http.StatusOK, newList(items, ""))
+	return nil
+}
+
+func (s *server) deleteContextVar(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.st.GetContext(r.Context(), id); err != nil {
+		return err
+	}
+	if err := s.cfg.Vault.DeleteVar(r.Context(), store.ContextScope(id), r.PathValue("name")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, message{Message: "Environment variable deleted."})
+	return nil
+}
+
+// keyJSON is CircleCI's CheckoutKey; additional keys add md5 and hostname.
+type keyJSON struct {
+	PublicKey   string    `json:"public-key"`
+	Type        string    `json:"type,omitempty"`
+	Fingerprint string    `json:"fingerprint"`
+	MD5         string    `json:"md5,omitempty"`
+	Hostname    *string   `json:"hostname,omitempty"`
+	Preferred   *bool     `json:"preferred,omitempty"`
+	CreatedAt   time.Time `json:"created-at"`
+}
+
+// keyView shows a key; digest picks the checkout key's fingerprint
+// ("md5", CircleCI's default, or "sha256").
+func keyView(k store.SSHKey, digest string) keyJSON {
+	v := keyJSON{PublicKey: k.PublicKey, Fingerprint: k.Fingerprint, CreatedAt: k.CreatedAt}
+	if k.Kind == store.SSHKeyCheckout {
+		v.Type = k.Type
+		v.Preferred = &k.Preferred
+		if digest != "sha256" {
+			v.Fingerprint = k.MD5
+		}
+		return v
+	}
+	v.MD5, v.Hostname = k.MD5, &k.Hostname
+	return v
+}
+
+func digestOf(r *http.Request) (string, error) {
+	switch d := r.URL.Query().Get("digest"); d {
+	case "", "md5", "sha256":
+		return d, nil
+	default:
+		return "", badRequest("digest %q: want md5 or sha256", d)
+	}
+}
+
+func (s *server) listKeys(kind string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		slug, _, err := s.projectScope(r)
+		if err != nil {
+			return err
+		}
+		digest, err := digestOf(r)
+		if err != nil {
+			return err
+		}
+		keys, err := s.cfg.Vault.ListKeys(r.Context(), slug, kind)
+		if err != nil {
+			return err
+		}
+		items := make([]keyJSON, 0, len(keys))
+		for _, k := range keys {
+			items = append(items, keyView(k, digest))
+		}
+		writeJSON(w, http.StatusOK, newList(items, ""))
+		return nil
+	}
+}
+
+func (s *server) getKey(kind string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		slug, _, err := s.projectScope(r)
+		if err != nil {
+			return err
+		}
+		digest, err := digestOf(r)
+		if err != nil {
+			return err
+		}
+		k, err := s.cfg.Vault.GetKey(r.Context(), slug, kind, r.PathValue("fp"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, keyView(k, digest))
+		return nil
+	}
+}
+
+func (s *server) deleteKey(kind string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		slug, _, err := s.projectScope(r)
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Vault.DeleteKey(r.Context(), slug, kind, r.PathValue("fp")); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, message{Message: "Key deleted."})
+		return nil
+	}
+}
+
+func (s *server) createCheckoutKey(w http.ResponseWriter, r *http.Request) error {
+	slug, _, err := s.projectScope(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Type string `json:"type"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	k, err := s.cfg.Vault.CreateCheckoutKey(r.Context(), slug, body.Type)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, keyView(k, "md5"))
+	return nil
+}
+
+func (s *server) addSSHKey(w http.ResponseWriter, r *http.Request) error {
+	slug, _, err := s.projectScope(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Hostname   string `json:"hostname"`
+		PrivateKey string `json:"private_key"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.PrivateKey) == "" {
+		return badRequest("request body: private_key is required")
+	}
+	k, err := s.cfg.Vault.AddSSHKey(r.Context(), slug, body.Hostname, body.PrivateKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, keyView(k, ""))
+	return nil
+}

@@ -25,8 +25,10 @@ import (
 //	                 entrypoint, command, user, environment
 //
 // Registry credentials (auth) go into each task's docker auth block. The
-// primary's own entrypoint and command are not run: the agent is the
-// container's process, as CircleCI's primary container runs its agent.
+// agent is the primary container's process, as CircleCI's primary
+// container runs its agent; a primary image that configures a command has
+// it run by the agent in the background (entrypoint + command), as
+// CircleCI runs it as the container's main process.
 // Clients need the docker driver with bind mounts allowed
 // (plugin "docker" { config { volumes { enabled = true } } }).
 type DockerSpec struct {

@@ -71,7 +71,7 @@ func (r *taskRun) runBuiltin(i int, st runner.Step, fn builtinStep, rep runner.S
 // jobEnv is the job's environment as a map (for key templates).
 func (r *taskRun) jobEnv() map[string]string {
 	m := map[string]string{}
-	for _, kv := range mergeEnv(append(r.cfg.BaseEnv, "HOME="+r.home), r.spec.Environment) {
+	for _, kv := range r.stepEnv() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
 		}

@@ -254,6 +254,12 @@ func TestHostExecutorNotice(t *testing.T) {
 				"Orbit host executor (Nomad raw_exec on node-1): the image cimg/go:1.22 was NOT pulled or used; steps run directly on the Nomad client, with its own tools.",
 				"Orbit: the service containers (postgres:16, redis:7) were NOT started.",
 			}},
+		{name: "primary command", spec: runner.TaskSpec{Executor: "docker", Image: "cimg/base:stable",
+			Images: []runner.Image{{Image: "cimg/base:stable", Command: []string{"sleep", "60"}}}},
+			want: []string{
+				"Orbit host executor (Nomad raw_exec on node-1): the image cimg/base:stable was NOT pulled or used; steps run directly on the Nomad client, with its own tools.",
+				"Orbit: the primary image's command (sleep 60) was NOT run.",
+			}},
 		{name: "machine", spec: runner.TaskSpec{Executor: "machine", Image: "ubuntu-2204:current"},
 			want: []string{"Orbit host executor (Nomad raw_exec on node-1): the machine executor (image ubuntu-2204:current) needs a VM, and this Orbit has no VM pool; steps run directly on the Nomad client instead."}},
 		{name: "no image", spec: runner.TaskSpec{Executor: "docker"}, want: nil},

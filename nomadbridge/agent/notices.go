@@ -34,6 +34,9 @@ func hostNotices(spec runner.TaskSpec, driver, host string) []string {
 			}
 			n = append(n, fmt.Sprintf("Orbit: the service containers (%s) were NOT started.", strings.Join(svc, ", ")))
 		}
+		if len(spec.Images) > 0 && len(spec.Images[0].Command) > 0 {
+			n = append(n, fmt.Sprintf("Orbit: the primary image's command (%s) was NOT run.", strings.Join(spec.Images[0].Command, " ")))
+		}
 		return n
 	default:
 		image := spec.Image

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,10 @@ func newTaskRun(parent context.Context, cfg Config, spec runner.TaskSpec) (*task
 		cancel(nil)
 		return nil, err
 	}
+	if err := r.installSSH(); err != nil {
+		cancel(nil)
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -150,6 +155,7 @@ func (r *taskRun) run() (Outcome, error) {
 		return r.stopped()
 	}
 	r.fetchTimings()
+	r.startPrimaryCommand()
 	failed := false
 	for i, st := range r.spec.Steps {
 		if r.ctx.Err() != nil {
@@ -327,7 +333,7 @@ func (r *taskRun) newStreamer(i int) *streamer {
 // prepare writes the step's script and computes its command, directory and
 // environment.
 func (r *taskRun) prepare(i int, st runner.Step) (prepared, error) {
-	env := r.withShim(mergeEnv(append(r.cfg.BaseEnv, "HOME="+r.home), r.caEnv, r.spec.Environment, st.Environment))
+	env := r.withShim(r.stepEnv(st.Environment))
 	switch st.Type {
 	case runner.StepCheckout:
 		dest := r.workdir
@@ -371,6 +377,13 @@ func (r *taskRun) prepare(i int, st runner.Step) (prepared, error) {
 	default:
 		return prepared{}, fmt.Errorf("step type %q is not supported by this agent", st.Type)
 	}
+}
+
+// stepEnv is the environment steps start from: the base environment, HOME,
+// the CA bundle's variables, the job's environment, then extra layers.
+func (r *taskRun) stepEnv(extra ...[]runner.EnvVar) []string {
+	base := slices.Concat(r.cfg.BaseEnv, []string{"HOME=" + r.home})
+	return mergeEnv(base, append([][]runner.EnvVar{r.caEnv, r.spec.Environment}, extra...)...)
 }
 
 func (r *taskRun) writeScript(i int, body string) (string, error) {

@@ -5,20 +5,93 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/orbit-ci/orbit/shared/runner"
 )
 
+// SSH for steps. HOME is the task's directory, but OpenSSH reads ~/.ssh
+// from the user's passwd entry, not from HOME; so the agent keeps the
+// task's SSH setup in $HOME/.ssh/config and puts an `ssh` wrapper first in
+// the steps' PATH that passes `-F` with it. git (checkout included) and the
+// user's own ssh commands go through it. The config trusts a host's key on
+// first use, in the task's own known_hosts, and offers the project's
+// checkout key to every host, as CircleCI's checkout does with id_rsa.
+const sshConfigHead = `# Written by the Orbit build agent for this task.
+Host *
+  UserKnownHostsFile %[1]s/known_hosts
+  StrictHostKeyChecking accept-new
+  BatchMode yes
+`
+
+// installSSH writes $HOME/.ssh/config (with the checkout key, if the
+// project has one) and the ssh wrapper. Without an ssh client on the
+// machine it does nothing: SSH URLs then fail in git with its own message.
+func (r *taskRun) installSSH() error {
+	real, err := lookPath("ssh", r.cfg.BaseEnv)
+	if err != nil {
+		return nil
+	}
+	dir := filepath.Join(r.home, ".ssh")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	cfg := fmt.Sprintf(sshConfigHead, dir)
+	if key := r.spec.Checkout.SSHKey; key != "" {
+		p := filepath.Join(dir, "id_checkout")
+		if err := os.WriteFile(p, []byte(withNewline(key)), 0o600); err != nil {
+			return fmt.Errorf("agent: write checkout key: %w", err)
+		}
+		cfg += "  IdentityFile " + p + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	wrapper := "#!/bin/sh\nexec " + shellQuote(real) + ` -F "$HOME/.ssh/config" "$@"` + "\n"
+	if err := os.WriteFile(filepath.Join(r.bin, "ssh"), []byte(wrapper), 0o755); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
+}
+
+// lookPath finds a program on the PATH of env (the steps' environment),
+// else on the agent's own.
+func lookPath(name string, env []string) (string, error) {
+	for _, kv := range env {
+		if dirs, ok := strings.CutPrefix(kv, "PATH="); ok {
+			for _, d := range filepath.SplitList(dirs) {
+				p := filepath.Join(d, name)
+				if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+					return p, nil
+				}
+			}
+		}
+	}
+	return exec.LookPath(name)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func withNewline(s string) string {
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
+}
+
 // addSSHKeys is the add_ssh_keys step: the project's additional keys named
-// by fingerprint (all when none are named) go to ~/.ssh, each used for its
-// host through ~/.ssh/config. Orbit's project settings have no SSH keys
-// yet: a fingerprint without a key is reported, not fatal.
+// by fingerprint, SHA256 or MD5 (all when none are named), go to ~/.ssh,
+// each used for its host through ~/.ssh/config. A fingerprint the project
+// has no key for is reported, not fatal.
 func (r *taskRun) addSSHKeys(_ int, st runner.Step, out io.Writer) error {
 	byFP := map[string]runner.SSHKey{}
 	for _, k := range r.spec.SSHKeys {
 		byFP[normalizeFingerprint(k.Fingerprint)] = k
+		if k.MD5 != "" {
+			byFP[normalizeFingerprint(k.MD5)] = k
+		}
 	}
 	var keys []runner.SSHKey
 	if len(st.Fingerprints) == 0 {
@@ -47,11 +120,7 @@ func (r *taskRun) addSSHKeys(_ int, st runner.Step, out io.Writer) error {
 		}
 		name := "id_rsa_" + strings.NewReplacer(":", "", "/", "_", "+", "-", "=", "").Replace(normalizeFingerprint(k.Fingerprint))
 		p := filepath.Join(dir, name)
-		body := k.PrivateKey
-		if !strings.HasSuffix(body, "\n") {
-			body += "\n"
-		}
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(withNewline(k.PrivateKey)), 0o600); err != nil {
 			return fmt.Errorf("add_ssh_keys: %w", err)
 		}
 		host := k.Hostname

@@ -56,16 +56,21 @@ func projectView(p store.Project) projectJSON {
 	return projectJSON{
 		Slug:             p.Slug,
 		Name:             p.Name,
-		ID:               uuid.NewSHA1(idNamespace, []byte("project/"+p.Slug)).String(),
+		ID:               projectID(p.Slug),
 		OrganizationName: org,
 		OrganizationSlug: orgSlug,
-		OrganizationID:   uuid.NewSHA1(idNamespace, []byte("org/"+orgSlug)).String(),
+		OrganizationID:   orgID(orgSlug),
 		VCSInfo: vcsInfoJSON{
 			VCSURL:        p.RepoURL,
 			Provider:      providerName(vcs),
 			DefaultBranch: p.DefaultBranch,
 		},
 	}
+}
+
+// projectID is the id CircleCI's shapes show for a project.
+func projectID(slug string) string {
+	return uuid.NewSHA1(idNamespace, []byte("project/"+slug)).String()
 }
 
 // splitSlug splits "<vcs>/<org>/<repo>".

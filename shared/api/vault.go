@@ -26,6 +26,13 @@ import (
 //	PUT    /api/v2/context/{id}/environment-variable/{name}  {value} → {variable, created_at, updated_at, context_id}
 //	GET    /api/v2/context/{id}/environment-variable     {items: [...]} (no values)
 //	DELETE /api/v2/context/{id}/environment-variable/{name}  {message}
+//	GET    /api/v2/context/{id}/restrictions             {items: [{id, context_id, project_id, name, restriction_type, restriction_value}]}
+//	POST   /api/v2/context/{id}/restrictions             {restriction_type: project, restriction_value: <project id>} → 201
+//	DELETE /api/v2/context/{id}/restrictions/{rid}       {message}
+//
+// A context with project restrictions serves only those projects' jobs
+// (the others' jobs become unauthorized); expression and group
+// restrictions are refused (400): Orbit has no users or groups yet.
 //	GET    /api/v2/project/{slug}/checkout-key[?digest=md5|sha256]  {items: [{public-key, type, fingerprint, preferred, created-at}]}
 //	POST   /api/v2/project/{slug}/checkout-key           {type: deploy-key} → 201 key
 //	GET    /api/v2/project/{slug}/checkout-key/{fp}      key (fp: the MD5 fingerprint, or the SHA256
@@ -49,6 +56,9 @@ func (s *server) routeVault(mux *http.ServeMux, project string) {
 	mux.Handle("PUT /api/v2/context/{id}/environment-variable/{name}", s.api(s.putContextVar))
 	mux.Handle("GET /api/v2/context/{id}/environment-variable", s.api(s.listContextVars))
 	mux.Handle("DELETE /api/v2/context/{id}/environment-variable/{name}", s.api(s.deleteContextVar))
+	mux.Handle("GET /api/v2/context/{id}/restrictions", s.api(s.listRestrictions))
+	mux.Handle("POST /api/v2/context/{id}/restrictions", s.api(s.createRestriction))
+	mux.Handle("DELETE /api/v2/context/{id}/restrictions/{rid}", s.api(s.deleteRestriction))
 	mux.Handle("GET "+project+"/checkout-key", s.api(s.listKeys(store.SSHKeyCheckout)))
 	mux.Handle("POST "+project+"/checkout-key", s.api(s.createCheckoutKey))
 	mux.Handle("GET "+project+"/checkout-key/{fp}", s.api(s.getKey(store.SSHKeyCheckout)))
@@ -305,6 +315,75 @@ func (s *server) deleteContextVar(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, message{Message: "Environment variable deleted."})
+	return nil
+}
+
+// restrictionJSON is CircleCI's context restriction.
+type restrictionJSON struct {
+	ID        string `json:"id"`
+	ContextID string `json:"context_id"`
+	ProjectID string `json:"project_id"`
+	Name      string `json:"name"`
+	Type      string `json:"restriction_type"`
+	Value     string `json:"restriction_value"`
+}
+
+func restrictionView(contextID string, r store.Restriction) restrictionJSON {
+	id := projectID(r.ProjectSlug)
+	_, _, repo := splitSlug(r.ProjectSlug)
+	return restrictionJSON{ID: r.ID, ContextID: contextID, ProjectID: id, Name: repo, Type: "project", Value: id}
+}
+
+func (s *server) listRestrictions(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.st.GetContext(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	items := make([]restrictionJSON, 0, len(c.Restrictions))
+	for _, rs := range c.Restrictions {
+		items = append(items, restrictionView(c.ID, rs))
+	}
+	writeJSON(w, http.StatusOK, newList(items, ""))
+	return nil
+}
+
+func (s *server) createRestriction(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Type  string `json:"restriction_type"`
+		Value string `json:"restriction_value"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.Type != "project" {
+		return badRequest("restriction_type %q: only project restrictions are supported", body.Type)
+	}
+	ps, err := s.st.ListProjects(r.Context())
+	if err != nil {
+		return err
+	}
+	slug := ""
+	for _, p := range ps {
+		if projectID(p.Slug) == body.Value {
+			slug = p.Slug
+		}
+	}
+	if slug == "" {
+		return badRequest("restriction_value %q: no followed project has that id", body.Value)
+	}
+	rs, err := s.cfg.Vault.Restrict(r.Context(), r.PathValue("id"), slug)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, restrictionView(r.PathValue("id"), rs))
+	return nil
+}
+
+func (s *server) deleteRestriction(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cfg.Vault.Unrestrict(r.Context(), r.PathValue("id"), r.PathValue("rid")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, message{Message: "Context restriction deleted."})
 	return nil
 }
 

@@ -93,6 +93,18 @@ func TestContextsAPI(t *testing.T) {
 	assert.NotContains(t, vars.Body.String(), "7q9z", "context variables show no value at all")
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodPut, "/api/v2/context/nope/environment-variable/KEY", `{"value":"x"}`).Code)
 
+	// Restrictions name projects by id.
+	rec = e.do(http.MethodPost, "/api/v2/context/"+id+"/restrictions", `{"restriction_type":"project","restriction_value":"`+proj["id"].(string)+`"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rs := decodeBody[obj](t, rec)
+	assert.Equal(t, obj{"id": rs["id"], "context_id": id, "project_id": proj["id"], "name": "api",
+		"restriction_type": "project", "restriction_value": proj["id"]}, rs)
+	assert.Len(t, decodeBody[obj](t, e.do(http.MethodGet, "/api/v2/context/"+id+"/restrictions", ""))["items"], 1)
+	assert.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/api/v2/context/"+id+"/restrictions", `{"restriction_type":"group","restriction_value":"x"}`).Code)
+	assert.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/api/v2/context/"+id+"/restrictions", `{"restriction_type":"project","restriction_value":"nope"}`).Code)
+	assert.Equal(t, http.StatusOK, e.do(http.MethodDelete, "/api/v2/context/"+id+"/restrictions/"+rs["id"].(string), "").Code)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/api/v2/context/"+id+"/restrictions/"+rs["id"].(string), "").Code)
+
 	assert.Equal(t, http.StatusOK, e.do(http.MethodDelete, "/api/v2/context/"+id+"/environment-variable/KEY", "").Code)
 	assert.Equal(t, http.StatusOK, e.do(http.MethodDelete, "/api/v2/context/"+id, "").Code)
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/context/"+id, "").Code)

@@ -108,6 +108,15 @@ type Context struct {
 	Owner     string    `json:"owner"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// Restrictions limit which projects' jobs may use the context (none:
+	// every project of the owner).
+	Restrictions []Restriction `json:"restrictions,omitempty"`
+}
+
+// Restriction lets one project use a context.
+type Restriction struct {
+	ID          string `json:"id"`
+	ProjectSlug string `json:"project_slug"`
 }
 
 // CreateContext stores a new context, or returns ErrExists when its owner
@@ -120,8 +129,8 @@ func (s *Store) CreateContext(ctx context.Context, c Context) (Context, error) {
 	if err != nil {
 		return Context{}, err
 	}
-	meta.GSI1PK, meta.GSI1SK = "CONTEXTS#"+c.Owner, c.Name
-	name, err := item("OWNER#"+c.Owner, "CONTEXTNAME#"+c.Name, c)
+	contextIndex(&c, &meta)
+	name, err := item("OWNER#"+c.Owner, "CONTEXTNAME#"+c.Name, contextRef{ID: c.ID})
 	if err != nil {
 		return Context{}, err
 	}
@@ -138,6 +147,23 @@ func (s *Store) CreateContext(ctx context.Context, c Context) (Context, error) {
 	return c, nil
 }
 
+// contextRef is the name pointer's record.
+type contextRef struct {
+	ID string `json:"id"`
+}
+
+func contextIndex(c *Context, it *kv.Item) { it.GSI1PK, it.GSI1SK = "CONTEXTS#"+c.Owner, c.Name }
+
+// UpdateContext changes a context under a conditional write (fn may refuse
+// with an error, which is returned).
+func (s *Store) UpdateContext(ctx context.Context, id string, fn func(*Context) error) (Context, error) {
+	c, err := update(ctx, s, "CONTEXT#"+id, "META", contextIndex, fn)
+	if errors.Is(err, ErrNotFound) {
+		return c, fmt.Errorf("context %s: %w", id, err)
+	}
+	return c, err
+}
+
 // GetContext returns the context with the id.
 func (s *Store) GetContext(ctx context.Context, id string) (Context, error) {
 	var c Context
@@ -149,11 +175,11 @@ func (s *Store) GetContext(ctx context.Context, id string) (Context, error) {
 
 // ContextByName returns the owner's context with the name.
 func (s *Store) ContextByName(ctx context.Context, owner, name string) (Context, error) {
-	var c Context
-	if _, err := s.get(ctx, "OWNER#"+owner, "CONTEXTNAME#"+name, &c); err != nil {
+	var ref contextRef
+	if _, err := s.get(ctx, "OWNER#"+owner, "CONTEXTNAME#"+name, &ref); err != nil {
 		return Context{}, fmt.Errorf("context %s of %s: %w", name, owner, err)
 	}
-	return c, nil
+	return s.GetContext(ctx, ref.ID)
 }
 
 // ListContexts returns the owner's contexts by name.

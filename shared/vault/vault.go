@@ -16,7 +16,7 @@
 // order named (a later one overrides an earlier one of the same name). A
 // context is found by name among the contexts of the project's owner (the
 // organization part of its slug); a job naming a context that does not
-// exist, or that is restricted to other projects, is not run
+// exist, or whose project restrictions leave its project out, is not run
 // (ContextsDenied says why).
 package vault
 
@@ -205,9 +205,55 @@ func (v *Vault) contexts(ctx context.Context, projectSlug string, names []string
 		if err != nil {
 			return nil, err
 		}
+		if !allowed(c, projectSlug) {
+			return nil, fmt.Errorf("%w: the context %q is restricted to other projects", ErrDenied, n)
+		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// allowed: a context without restrictions serves every project of its
+// owner; one with project restrictions only those projects.
+func allowed(c store.Context, projectSlug string) bool {
+	if len(c.Restrictions) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(c.Restrictions, func(r store.Restriction) bool { return r.ProjectSlug == projectSlug })
+}
+
+// Restrict lets a project of the context's owner use it; once a context
+// has a restriction, only the projects it names may.
+func (v *Vault) Restrict(ctx context.Context, contextID, projectSlug string) (store.Restriction, error) {
+	r := store.Restriction{ID: uuid.NewString(), ProjectSlug: projectSlug}
+	_, err := v.st.UpdateContext(ctx, contextID, func(c *store.Context) error {
+		if Owner(projectSlug) != c.Owner {
+			return invalid("project %s is not in %s, the owner of context %s", projectSlug, c.Owner, c.Name)
+		}
+		for _, have := range c.Restrictions {
+			if have.ProjectSlug == projectSlug {
+				r = have
+				return nil
+			}
+		}
+		c.Restrictions = append(c.Restrictions, r)
+		return nil
+	})
+	return r, err
+}
+
+// Unrestrict removes a restriction (store.ErrNotFound if the context has
+// none with that id).
+func (v *Vault) Unrestrict(ctx context.Context, contextID, restrictionID string) error {
+	_, err := v.st.UpdateContext(ctx, contextID, func(c *store.Context) error {
+		i := slices.IndexFunc(c.Restrictions, func(r store.Restriction) bool { return r.ID == restrictionID })
+		if i < 0 {
+			return fmt.Errorf("restriction %s: %w", restrictionID, store.ErrNotFound)
+		}
+		c.Restrictions = slices.Delete(c.Restrictions, i, i+1)
+		return nil
+	})
+	return err
 }
 
 // AddTaskSecrets opens what a task of the project may use and adds it to

@@ -51,7 +51,9 @@ func cmdProjectEnv(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("%s=%s\n", out.Name, out.Value)
 	case len(args) == 2 && args[0] == "list":
-		var out struct{ Items []struct{ Name, Value string } }
+		var out struct {
+			Items []struct{ Name, Value string }
+		}
 		if err := c.do(ctx, "GET", projectPath(args[1])+"/envvar", nil, &out); err != nil {
 			return err
 		}

@@ -33,6 +33,7 @@ import (
 // A context with project restrictions serves only those projects' jobs
 // (the others' jobs become unauthorized); expression and group
 // restrictions are refused (400): Orbit has no users or groups yet.
+//
 //	GET    /api/v2/project/{slug}/checkout-key[?digest=md5|sha256]  {items: [{public-key, type, fingerprint, preferred, created-at}]}
 //	POST   /api/v2/project/{slug}/checkout-key           {type: deploy-key} → 201 key
 //	GET    /api/v2/project/{slug}/checkout-key/{fp}      key (fp: the MD5 fingerprint, or the SHA256

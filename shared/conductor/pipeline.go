@@ -289,9 +289,11 @@ func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid st
 		if prev, ok := keep[inv.Name]; ok {
 			// A rerun keeps this job's result: it is terminal from the start
 			// and never dispatched; its number still leads to the run that
-			// produced the result.
+			// produced the result, and ResultOf to where that run persisted
+			// its workspace layers (attach_workspace downstream reads them).
 			j.Status, j.Number, j.Message = prev.Status, prev.Number, prev.Message
 			j.QueuedAt, j.StartedAt, j.StoppedAt = prev.QueuedAt, prev.StartedAt, prev.StoppedAt
+			j.ResultOf = resultOf(prev)
 		}
 		jobs = append(jobs, j)
 	}
@@ -305,6 +307,16 @@ func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid st
 	c.log.InfoContext(ctx, "workflow created", "pipeline_id", p.ID, "workflow_id", wid, "workflow", wf.Name,
 		"jobs", len(jobs), "kept", len(keep), "rerun_of", rerunOf)
 	return nil
+}
+
+// resultOf is the run that produced a kept job's result: the job's own run,
+// or, when a rerun had kept it already, the run that one recorded.
+func resultOf(prev store.Job) *store.JobRun {
+	if prev.ResultOf != nil {
+		r := *prev.ResultOf
+		return &r
+	}
+	return &store.JobRun{WorkflowID: prev.WorkflowID, Attempt: prev.Attempt}
 }
 
 func (c *Conductor) pipelineErrored(ctx context.Context, id string, e *StateError) error {

@@ -32,7 +32,9 @@ type RerunRequest struct {
 // compiled plan, and returns its id. The jobs the request selects, and
 // every job that depends on them (directly or not), run again with new
 // job numbers; the others keep their results (status, number, times) and
-// are never dispatched. The workflow must have finished.
+// are never dispatched. A kept job records the run that produced its result
+// (store.Job.ResultOf), so the rerun jobs attach the workspace layers it
+// persisted there. The workflow must have finished.
 //
 //	ci (failed):  build ✓ ─▶ test ✗ ─▶ deploy not_run      lint ✓
 //	from_failed:  build ✓ (kept) ─▶ test ▶ ─▶ deploy ▶     lint ✓ (kept)

@@ -65,6 +65,9 @@ func TestRerun(t *testing.T) {
 					assert.Equal(t, old[name].Status, j.Status, name)
 					assert.Equal(t, old[name].Number, j.Number, name)
 					assert.False(t, h.started(j), "kept %s is not run again", name)
+					assert.Equal(t, &store.JobRun{WorkflowID: wid, Attempt: old[name].Attempt}, j.ResultOf,
+						"kept %s records the run whose result (and workspace) it keeps", name)
+					continue
 				case slices.Contains(tt.notRun, name):
 					assert.Equal(t, status.JobNotRun, j.Status, name)
 					assert.False(t, h.started(j), "%s cannot run", name)
@@ -75,6 +78,7 @@ func TestRerun(t *testing.T) {
 					assert.Equal(t, status.JobBlocked, j.Status, name)
 					assert.False(t, h.started(j), "%s waits for its requirements", name)
 				}
+				assert.Nil(t, j.ResultOf, "%s runs in the rerun", name)
 			}
 			assert.Equal(t, status.WorkflowFailed, h.workflow(wid).Status, "the old workflow is left as it was")
 		})
@@ -92,6 +96,31 @@ func TestRerun(t *testing.T) {
 		assert.Greater(t, jobs["test-b"].Number, old["test-b"].Number)
 		assert.Equal(t, status.JobSuccess, jobs["deploy"].Status)
 		assert.Equal(t, status.WorkflowSuccess, h.workflow(nid).Status)
+	})
+
+	t.Run("a rerun of a rerun keeps each result's origin", func(t *testing.T) {
+		h, wid, old := failedDiamond(t)
+		require.Equal(t, 1, old["build"].Attempt)
+		// test-a runs again; build and the failed test-b are kept.
+		nid, err := h.c.Rerun(ctx, wid, RerunRequest{Jobs: []string{old["test-a"].ID}})
+		require.NoError(t, err)
+		h.call(Request{Action: "start_workflow", WorkflowID: nid})
+		h.call(Request{Action: "wait_workflow", WorkflowID: nid, TaskToken: "wf-" + nid})
+		h.runJob(nid, "test-a", status.JobSuccess)
+		require.Equal(t, status.WorkflowFailed, h.workflow(nid).Status)
+		mid := h.jobs(nid)
+
+		// From failed: test-b and deploy run; build (kept twice) still
+		// leads to the first workflow, test-a to the rerun that ran it.
+		nid2, err := h.c.Rerun(ctx, nid, RerunRequest{FromFailed: true})
+		require.NoError(t, err)
+		jobs := h.jobs(nid2)
+		assert.Equal(t, &store.JobRun{WorkflowID: wid, Attempt: 1}, jobs["build"].ResultOf)
+		assert.Equal(t, &store.JobRun{WorkflowID: nid, Attempt: mid["test-a"].Attempt}, jobs["test-a"].ResultOf)
+		assert.Equal(t, 1, mid["test-a"].Attempt)
+		assert.Equal(t, mid["test-a"].Number, jobs["test-a"].Number)
+		assert.Nil(t, jobs["test-b"].ResultOf)
+		assert.Nil(t, jobs["deploy"].ResultOf)
 	})
 
 	t.Run("refused", func(t *testing.T) {

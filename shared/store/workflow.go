@@ -60,12 +60,23 @@ type Job struct {
 	Tasks []status.Job `json:"tasks,omitempty"`
 	// TaskToken is the orchestrator token of the job's Dispatch state.
 	// Internal: never shown by the API.
-	TaskToken string     `json:"task_token,omitempty"`
+	TaskToken string `json:"task_token,omitempty"`
+	// ResultOf, on a job whose result a rerun kept, is the run that
+	// produced that result (the first run's, through reruns of reruns):
+	// its workspace layers are the ones attach_workspace applies
+	// downstream. Nil for a job that runs in its own workflow.
+	ResultOf  *JobRun    `json:"result_of,omitempty"`
 	Message   string     `json:"message,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	QueuedAt  *time.Time `json:"queued_at,omitempty"`
 	StartedAt *time.Time `json:"started_at"`
 	StoppedAt *time.Time `json:"stopped_at"`
+}
+
+// JobRun names one run of a job: its workflow and attempt.
+type JobRun struct {
+	WorkflowID string `json:"workflow_id"`
+	Attempt    int    `json:"attempt"`
 }
 
 func workflowIndex(w *Workflow, it *kv.Item) {

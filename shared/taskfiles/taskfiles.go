@@ -18,6 +18,10 @@
 //
 // Escaped names use cachekey.Escape, which keeps prefixes: restore_cache
 // matches keys by prefix through a prefix listing of the blob store.
+//
+// Workspace layers stay under the workflow that persisted them: a rerun
+// copies none, and its jobs attach the layers of the jobs it kept from the
+// workflow that ran them (store.Job.ResultOf, resolved by Upstream).
 package taskfiles
 
 import (
@@ -52,10 +56,16 @@ type TaskContext struct {
 	// Branch is the pipeline's branch ("" for a tag); DefaultBranch the
 	// project's.
 	Branch, DefaultBranch string
-	// Upstream maps the jobs this job requires, directly or not, to their
-	// current attempt: the jobs whose workspace layers attach_workspace
-	// applies.
+	// Upstream maps the jobs this job requires, directly or not, to the
+	// attempt whose workspace layers attach_workspace applies: the job's
+	// current attempt, or, for a job whose result a rerun kept, the attempt
+	// that produced the result.
 	Upstream map[string]int
+	// UpstreamWorkflows maps the upstream jobs whose layers live in another
+	// workflow than WorkflowID (jobs a rerun kept: their layers stay in the
+	// workflow that ran them) to that workflow. Jobs not in it persisted in
+	// WorkflowID.
+	UpstreamWorkflows map[string]string
 }
 
 // Tasks resolves the task of a runner token. It returns an error matching

@@ -258,24 +258,53 @@ func testWorkspace(t *testing.T, h *harness) {
 		Upstream: map[string]int{"build": 1, "test": 2}})
 	other := h.task(taskfiles.TaskContext{TaskID: "x-1-0", JobName: "deploy", WorkflowID: "wf-2",
 		Upstream: map[string]int{"build": 1, "test": 2}})
+	// A rerun of wf-1 from test keeps build, whose layers stay in wf-1; a
+	// rerun of that rerun keeps test too. Their ids sort before wf-1, so
+	// listing order is not age order.
+	rerunTest := h.task(taskfiles.TaskContext{TaskID: "r-test-1-0", JobName: "test", Attempt: 1, WorkflowID: "rerun-a",
+		Upstream: map[string]int{"build": 1}, UpstreamWorkflows: map[string]string{"build": "wf-1"}})
+	rerunDeploy := h.task(taskfiles.TaskContext{TaskID: "r-deploy-1-0", JobName: "deploy", Attempt: 1, WorkflowID: "rerun-a",
+		Upstream: map[string]int{"build": 1, "test": 1}, UpstreamWorkflows: map[string]string{"build": "wf-1"}})
+	rerunRerunDeploy := h.task(taskfiles.TaskContext{TaskID: "rr-deploy-1-0", JobName: "deploy", Attempt: 1, WorkflowID: "rerun-b",
+		Upstream:          map[string]int{"build": 1, "test": 1},
+		UpstreamWorkflows: map[string]string{"build": "wf-1", "test": "rerun-a"}})
+	notRerun := h.task(taskfiles.TaskContext{TaskID: "n-deploy-1-0", JobName: "deploy", Attempt: 1, WorkflowID: "rerun-c",
+		Upstream: map[string]int{"build": 1}})
 
 	persist(build, 2, "build-layer")
 	persist(lint, 1, "lint-layer")   // not upstream of anyone
 	persist(old, 1, "stale-attempt") // attempt 1 of test: superseded
 	persist(test, 3, "test-layer")
+	persist(rerunTest, 1, "rerun-test-layer")
 
-	layers := func(c *runner.Client) []string {
+	layers := func(t *testing.T, c *runner.Client) []string {
 		res, err := c.Workspace(ctx)
 		require.NoError(t, err)
-		var out []string
+		out := []string{}
 		for _, l := range res.Layers {
 			out = append(out, l.JobName+":"+string(h.download(c, l.URL)))
 		}
 		return out
 	}
-	assert.Equal(t, []string{"build:build-layer"}, layers(test))
-	assert.Equal(t, []string{"build:build-layer", "test:test-layer"}, layers(deploy))
-	assert.Empty(t, layers(other), "layers belong to their workflow")
+	tests := []struct {
+		name string
+		c    *runner.Client
+		want []string
+	}{
+		{"current attempt of the required job", test, []string{"build:build-layer"}},
+		{"every job upstream, oldest first", deploy, []string{"build:build-layer", "test:test-layer"}},
+		{"layers belong to their workflow", other, []string{}},
+		{"a rerun attaches its kept job's layers", rerunTest, []string{"build:build-layer"}},
+		// not wf-1's attempt 1 of test ("stale-attempt"): test ran again in the rerun
+		{"a rerun's own and kept layers, oldest first", rerunDeploy, []string{"build:build-layer", "test:rerun-test-layer"}},
+		{"a rerun of a rerun reaches each origin", rerunRerunDeploy, []string{"build:build-layer", "test:rerun-test-layer"}},
+		{"without the origin, a kept job's layers are not found", notRerun, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, layers(t, tt.c))
+		})
+	}
 }
 
 func TestArtifacts(t *testing.T) { forEachBackend(t, testArtifacts) }

@@ -40,22 +40,25 @@ func (s StoreTasks) TaskContext(ctx context.Context, taskID string) (TaskContext
 	if err != nil {
 		return TaskContext{}, err
 	}
+	attempts, workflows := splitUpstream(Upstream(j.Name, jobs), t.WorkflowID)
 	return TaskContext{
 		TaskID: t.ID, ProjectSlug: t.ProjectSlug, JobNumber: j.Number, JobName: j.Name,
 		Attempt: t.Attempt, Index: t.Index, WorkflowID: t.WorkflowID,
 		Branch: p.VCS.Branch, DefaultBranch: proj.DefaultBranch,
-		Upstream: Upstream(j.Name, jobs),
+		Upstream: attempts, UpstreamWorkflows: workflows,
 	}, nil
 }
 
 // Upstream returns the jobs that the named job requires, directly or
-// through others, with their current attempts.
-func Upstream(name string, jobs []store.Job) map[string]int {
+// through others, each with the run whose workspace layers count: the
+// job's current attempt in its workflow, or, for a job whose result a
+// rerun kept, the run that produced the result (store.Job.ResultOf).
+func Upstream(name string, jobs []store.Job) map[string]store.JobRun {
 	byName := map[string]store.Job{}
 	for _, j := range jobs {
 		byName[j.Name] = j
 	}
-	out := map[string]int{}
+	out := map[string]store.JobRun{}
 	var visit func(n string)
 	visit = func(n string) {
 		for _, r := range byName[n].Requires {
@@ -63,11 +66,32 @@ func Upstream(name string, jobs []store.Job) map[string]int {
 				continue
 			}
 			if up, ok := byName[r.Name]; ok {
-				out[r.Name] = up.Attempt
+				run := store.JobRun{WorkflowID: up.WorkflowID, Attempt: up.Attempt}
+				if up.ResultOf != nil {
+					run = *up.ResultOf
+				}
+				out[r.Name] = run
 				visit(r.Name)
 			}
 		}
 	}
 	visit(name)
 	return out
+}
+
+// splitUpstream turns Upstream's runs into TaskContext's attempts and
+// other-workflow map (nil when every layer is in the task's workflow).
+func splitUpstream(runs map[string]store.JobRun, workflowID string) (map[string]int, map[string]string) {
+	attempts := make(map[string]int, len(runs))
+	var workflows map[string]string
+	for name, r := range runs {
+		attempts[name] = r.Attempt
+		if r.WorkflowID != workflowID {
+			if workflows == nil {
+				workflows = map[string]string{}
+			}
+			workflows[name] = r.WorkflowID
+		}
+	}
+	return attempts, workflows
 }

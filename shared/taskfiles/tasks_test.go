@@ -24,22 +24,29 @@ func req(names ...string) []store.Requirement {
 }
 
 func TestUpstream(t *testing.T) {
+	kept := func(wid string, attempt int) *store.JobRun { return &store.JobRun{WorkflowID: wid, Attempt: attempt} }
+	// A rerun (wf-2) of wf-1 that kept build and lint: their results, and
+	// layers, come from the runs that produced them.
 	jobs := []store.Job{
-		{Name: "build", Attempt: 1},
-		{Name: "lint", Attempt: 1},
-		{Name: "test", Attempt: 2, Requires: req("build")},
-		{Name: "deploy", Attempt: 1, Requires: req("test", "lint", "ghost")},
-		{Name: "cycle-a", Requires: req("cycle-b")},
-		{Name: "cycle-b", Requires: req("cycle-a")},
+		{Name: "build", WorkflowID: "wf-2", ResultOf: kept("wf-1", 1)},
+		{Name: "lint", WorkflowID: "wf-2", ResultOf: kept("wf-0", 2)}, // kept by wf-1 already
+		{Name: "test", WorkflowID: "wf-2", Attempt: 2, Requires: req("build")},
+		{Name: "deploy", WorkflowID: "wf-2", Attempt: 1, Requires: req("test", "lint", "ghost")},
+		{Name: "cycle-a", WorkflowID: "wf-2", Requires: req("cycle-b")},
+		{Name: "cycle-b", WorkflowID: "wf-2", Requires: req("cycle-a")},
 	}
 	tests := []struct {
 		name string
-		want map[string]int
+		want map[string]store.JobRun
 	}{
-		{"build", map[string]int{}},
-		{"test", map[string]int{"build": 1}},
-		{"deploy", map[string]int{"test": 2, "build": 1, "lint": 1}},
-		{"cycle-a", map[string]int{"cycle-b": 0, "cycle-a": 0}},
+		{"build", map[string]store.JobRun{}},
+		{"test", map[string]store.JobRun{"build": {WorkflowID: "wf-1", Attempt: 1}}},
+		{"deploy", map[string]store.JobRun{
+			"test":  {WorkflowID: "wf-2", Attempt: 2},
+			"build": {WorkflowID: "wf-1", Attempt: 1},
+			"lint":  {WorkflowID: "wf-0", Attempt: 2},
+		}},
+		{"cycle-a", map[string]store.JobRun{"cycle-b": {WorkflowID: "wf-2"}, "cycle-a": {WorkflowID: "wf-2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +83,24 @@ func TestStoreTasks(t *testing.T) {
 	assert.Equal(t, taskfiles.TaskContext{TaskID: "j-test-1-1", ProjectSlug: "local/acme/api", JobNumber: j.Number,
 		JobName: "test", Attempt: 1, Index: 1, WorkflowID: "wf", Branch: "feature", DefaultBranch: "trunk",
 		Upstream: map[string]int{"build": 0}}, tc)
+
+	// A rerun that kept build: its layers are the first run's.
+	rerun := store.Workflow{ID: "wf-rerun", PipelineID: p.ID, ProjectSlug: "local/acme/api", RerunOf: "wf"}
+	require.NoError(t, st.CreateWorkflow(ctx, rerun, []store.Job{
+		{ID: "r-build", Name: "build", WorkflowID: "wf-rerun", PipelineID: p.ID, ProjectSlug: "local/acme/api",
+			Status: status.JobSuccess, ResultOf: &store.JobRun{WorkflowID: "wf", Attempt: 1}},
+		{ID: "r-lint", Name: "lint", WorkflowID: "wf-rerun", PipelineID: p.ID, ProjectSlug: "local/acme/api",
+			Status: status.JobSuccess, Attempt: 2},
+		{ID: "r-test", Name: "test", WorkflowID: "wf-rerun", PipelineID: p.ID, ProjectSlug: "local/acme/api",
+			Status: status.JobQueued, Attempt: 1, Requires: req("build", "lint")},
+	}))
+	_, err = st.CreateTask(ctx, store.Task{ID: "r-test-1-0", JobID: "r-test", JobName: "test", WorkflowID: "wf-rerun",
+		PipelineID: p.ID, ProjectSlug: "local/acme/api", Attempt: 1, Status: status.JobRunning})
+	require.NoError(t, err)
+	tc, err = taskfiles.StoreTasks{Store: st}.TaskContext(ctx, "r-test-1-0")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"build": 1, "lint": 2}, tc.Upstream)
+	assert.Equal(t, map[string]string{"build": "wf"}, tc.UpstreamWorkflows)
 
 	_, err = st.UpdateTask(ctx, "j-test-1-1", func(t *store.Task) error { t.Status = status.JobCanceled; return nil })
 	require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,29 +63,45 @@ func (s *Service) CommitWorkspace(ctx context.Context, taskID string, r runner.W
 	})
 }
 
-// AttachWorkspace implements runner.Files: the layers of the current
-// attempts of the upstream jobs, in the order they were persisted.
+// AttachWorkspace implements runner.Files: the layers of the upstream jobs'
+// runs that count (tc.Upstream), in the order they were persisted. A job a
+// rerun kept persisted in the workflow that ran it, so the layers come from
+// every workflow the upstream runs name, ordered together.
 func (s *Service) AttachWorkspace(ctx context.Context, taskID string) (runner.WorkspaceLayers, error) {
 	out := runner.WorkspaceLayers{Layers: []runner.WorkspaceLayer{}}
 	tc, err := s.cfg.Tasks.TaskContext(ctx, taskID)
 	if err != nil {
 		return out, err
 	}
-	objs, err := s.list(ctx, workspacePrefix(tc.WorkflowID))
-	if err != nil {
-		return out, err
+	// want[workflow][job] is the attempt of the job whose layers count.
+	want := map[string]map[string]int{}
+	for job, att := range tc.Upstream {
+		wid := tc.WorkflowID
+		if w := tc.UpstreamWorkflows[job]; w != "" {
+			wid = w
+		}
+		if want[wid] == nil {
+			want[wid] = map[string]int{}
+		}
+		want[wid][job] = att
 	}
 	var layers []layerManifest
-	for _, o := range objs {
-		if !strings.HasSuffix(o.Key, ".json") {
-			continue
-		}
-		var m layerManifest
-		if err := s.getJSON(ctx, o.Key, &m); err != nil {
+	for _, wid := range slices.Sorted(maps.Keys(want)) {
+		objs, err := s.list(ctx, workspacePrefix(wid))
+		if err != nil {
 			return out, err
 		}
-		if att, ok := tc.Upstream[m.JobName]; ok && att == m.Attempt {
-			layers = append(layers, m)
+		for _, o := range objs {
+			if !strings.HasSuffix(o.Key, ".json") {
+				continue
+			}
+			var m layerManifest
+			if err := s.getJSON(ctx, o.Key, &m); err != nil {
+				return out, err
+			}
+			if att, ok := want[wid][m.JobName]; ok && att == m.Attempt {
+				layers = append(layers, m)
+			}
 		}
 	}
 	sort.SliceStable(layers, func(i, j int) bool { return layers[i].CreatedAt.Before(layers[j].CreatedAt) })

@@ -140,10 +140,24 @@ func (n Nodes) Drain(ctx context.Context, id string, deadline time.Duration) err
 	return nil
 }
 
-// Undrain ends a drain and makes the node eligible again.
+// Undrain ends a drain and makes the node eligible again, so that the
+// builds queued meanwhile are placed.
+//
+// It does so in two calls: end the drain leaving the node ineligible, then
+// make it eligible. Ending the drain with MarkEligible (what `nomad node
+// drain -disable` does) makes the node eligible but, in Nomad 1.6, does not
+// retry the evaluations blocked while it was not: it re-evaluates only
+// system jobs and jobs with allocations on the node. A build queued during
+// the drain then stays pending until some other event on a node of the
+// same class (an allocation ending, a node registering), possibly forever.
+// An eligibility change does retry them: Nomad unblocks the evaluations of
+// the node's class.
 func (n Nodes) Undrain(ctx context.Context, id string) error {
-	if _, err := n.API.UpdateDrainOpts(id, &api.DrainOptions{MarkEligible: true}, n.write(ctx)); err != nil {
+	if _, err := n.API.UpdateDrainOpts(id, &api.DrainOptions{MarkEligible: false}, n.write(ctx)); err != nil {
 		return fmt.Errorf("end the drain of node %s: %w", id, err)
+	}
+	if _, err := n.API.ToggleEligibility(id, true, n.write(ctx)); err != nil {
+		return fmt.Errorf("the drain of node %s ended but it is still ineligible for new builds: %w", id, err)
 	}
 	return nil
 }

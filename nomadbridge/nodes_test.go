@@ -3,6 +3,7 @@ package nomadbridge_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ type fakeNodes struct {
 	nodes  []*api.NodeListStub
 	allocs map[string][]*api.Allocation
 	drains map[string]*api.DrainOptions
+	// toggles are the ToggleEligibility calls, "<node> <eligible>".
+	toggles []string
 }
 
 func (f *fakeNodes) List(*api.QueryOptions) ([]*api.NodeListStub, *api.QueryMeta, error) {
@@ -52,6 +55,7 @@ func (f *fakeNodes) UpdateDrainOpts(id string, o *api.DrainOptions, _ *api.Write
 func (f *fakeNodes) ToggleEligibility(id string, eligible bool, _ *api.WriteOptions) (*api.NodeEligibilityUpdateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.toggles = append(f.toggles, fmt.Sprint(id, " ", eligible))
 	for _, n := range f.nodes {
 		if n.ID == id {
 			n.SchedulingEligibility = map[bool]string{true: "eligible", false: "ineligible"}[eligible]
@@ -114,8 +118,15 @@ func TestNodes(t *testing.T) {
 	assert.Equal(t, -time.Second, f.drains["b2c3d4e5-0000"].DrainSpec.Deadline)
 	require.NoError(t, n.Undrain(ctx, "b2c3d4e5-0000"))
 	assert.Nil(t, f.drains["b2c3d4e5-0000"].DrainSpec)
-	assert.True(t, f.drains["b2c3d4e5-0000"].MarkEligible)
+	got, _ := n.Find(ctx, "client-b")
+	assert.False(t, got.Drain)
+	assert.Equal(t, "eligible", got.Eligibility)
+	// Eligibility comes back through ToggleEligibility, the call after which
+	// Nomad retries the evaluations blocked during the drain; ending the
+	// drain with MarkEligible would not.
+	assert.False(t, f.drains["b2c3d4e5-0000"].MarkEligible)
+	assert.Equal(t, []string{"b2c3d4e5-0000 true"}, f.toggles)
 	require.NoError(t, n.SetEligibility(ctx, "a1b2c3d4-0000", false))
-	got, _ := n.Find(ctx, "client-a")
+	got, _ = n.Find(ctx, "client-a")
 	assert.Equal(t, "ineligible", got.Eligibility)
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	nomad "github.com/hashicorp/nomad/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -442,9 +443,118 @@ func TestE2EAdminNodesDrain(t *testing.T) {
 	m, _ := filepath.Glob(started + ".*")
 	assert.Len(t, m, 1)
 
+	// Wait until the first allocation's end (after which Nomad retries the
+	// blocked evaluations of the node's class, once) has been spent on the
+	// still-ineligible node: the second job's evaluation is blocked again
+	// and only the end of the drain can get it placed. This is the order
+	// of a real maintenance (the drain ends long after the builds did), and
+	// the one in which ending the drain with MarkEligible alone left the
+	// build queued for good.
+	nc, err := nomad.NewClient(&nomad.Config{Address: agent.Addr()})
+	require.NoError(t, err)
+	nodes, _, err := nc.Nodes().PrefixList(node)
+	require.NoError(t, err)
+	require.Len(t, nodes, 1)
+	waitFor(t, time.Minute, "the second job's evaluation to be blocked again after the first allocation ended", func() bool {
+		return blockedAfterNodeIdle(nc, nodes[0].ID, second, agent.LogFile())
+	})
+
 	assert.Contains(t, admin("drain", node, "--disable"), "takes builds again")
-	// That the queued build then runs is not asserted here: under CI load
-	// Nomad sometimes left its blocked evaluation unplaced for minutes after
-	// the node became eligible again (seen once; under investigation, see
-	// the closing note of the execution issue).
+	var done e2eWorkflow
+	if !waitUntil(time.Minute, func() bool {
+		wfs := p.workflows(second)
+		if len(wfs) == 1 {
+			done = wfs[0]
+		}
+		return terminalWorkflow(done.Status)
+	}) {
+		t.Fatalf("the queued build did not finish within 1m of the drain's end (workflow %q); its Nomad evaluations:\n%s",
+			done.Status, evalDump(nc, second))
+	}
+	assert.Equal(t, "success", done.Status, "the queued build runs once the drain ends")
+	m, _ = filepath.Glob(started + ".*")
+	assert.Len(t, m, 2)
+}
+
+// blockedAfterNodeIdle reports whether every allocation of the node has
+// ended and the Nomad job of pipeline pid waits on a blocked evaluation
+// that Nomad processed after that: either created from a snapshot that saw
+// the allocations end, or retried and blocked again. A re-block is kept in
+// the server's memory only (the evaluation's snapshot index in the API does
+// not move), so it is read from the dev agent's debug log.
+func blockedAfterNodeIdle(nc *nomad.Client, nodeID, pid, agentLog string) bool {
+	allocs, _, err := nc.Nodes().Allocations(nodeID, nil)
+	if err != nil {
+		return false
+	}
+	var ended uint64
+	for _, a := range allocs {
+		if a.ClientStatus == nomad.AllocClientStatusPending || a.ClientStatus == nomad.AllocClientStatusRunning {
+			return false
+		}
+		ended = max(ended, a.ModifyIndex)
+	}
+	jobs, _, err := nc.Jobs().PrefixList(pid)
+	if err != nil || len(jobs) != 1 {
+		return false
+	}
+	evals, _, err := nc.Jobs().Evaluations(jobs[0].ID, nil)
+	if err != nil {
+		return false
+	}
+	var blocked *nomad.Evaluation
+	for _, e := range evals {
+		switch e.Status {
+		case nomad.EvalStatusPending:
+			return false
+		case nomad.EvalStatusBlocked:
+			blocked = e
+		}
+	}
+	if blocked == nil {
+		return false
+	}
+	if blocked.SnapshotIndex >= ended {
+		return true
+	}
+	log, err := os.ReadFile(agentLog)
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(log)) {
+		if strings.Contains(line, "reblocked evaluation") && strings.Contains(line, blocked.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// evalDump lists the evaluations of pipeline pid's Nomad jobs.
+func evalDump(nc *nomad.Client, pid string) string {
+	jobs, _, err := nc.Jobs().PrefixList(pid)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, j := range jobs {
+		evals, _, err := nc.Jobs().Evaluations(j.ID, nil)
+		if err != nil {
+			return err.Error()
+		}
+		for _, e := range evals {
+			fmt.Fprintf(&b, "  %s %s: %s (triggered by %s, snapshot %d) %s\n",
+				short(e.ID), j.ID, e.Status, e.TriggeredBy, e.SnapshotIndex, e.StatusDescription)
+		}
+	}
+	return b.String()
+}
+
+// waitUntil polls cond until it holds (true) or limit passes (false).
+func waitUntil(limit time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
 }

@@ -173,7 +173,10 @@ func (r *taskRun) storeTestResults(i int, st runner.Step, out io.Writer) error {
 			source = dir
 		}
 		for k := range parsed {
-			parsed[k].Source = source
+			// Test output often echoes configuration: mask it as step output is.
+			t := &parsed[k]
+			t.Source = source
+			t.Name, t.Classname, t.Message = r.mask.text(t.Name), r.mask.text(t.Classname), r.mask.text(t.Message)
 		}
 		tests = append(tests, parsed...)
 	}

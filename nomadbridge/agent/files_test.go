@@ -147,7 +147,7 @@ func TestWorkspaceThroughThreeJobs(t *testing.T) {
 }
 
 func TestArtifactsAndTestResults(t *testing.T) {
-	h := newHarness(t, runner.TaskSpec{TaskID: "t", JobNumber: 9, Index: 1, Steps: []runner.Step{
+	h := newHarness(t, runner.TaskSpec{TaskID: "t", JobNumber: 9, Index: 1, Secrets: []string{"b_test.go:3"}, Steps: []runner.Step{
 		run("produce", `mkdir -p reports/sub results/go && echo '<h1>hi</h1>' > reports/index.html && echo log > reports/sub/app.log
 cat > results/go/report.xml <<'XML'
 <testsuite><testcase name="TestA" classname="pkg" file="a_test.go" time="1.5"/>
@@ -183,7 +183,7 @@ echo 'not xml' > results/go/broken.xml`),
 	require.NoError(t, err)
 	assert.Equal(t, []junit.Test{
 		{Name: "TestA", Classname: "pkg", File: "a_test.go", RunTime: 1.5, Result: "success", Source: "go"},
-		{Name: "TestB", Classname: "pkg", File: "b_test.go", RunTime: 0.5, Result: "failure", Message: "nope\nb_test.go:3", Source: "go"},
+		{Name: "TestB", Classname: "pkg", File: "b_test.go", RunTime: 0.5, Result: "failure", Message: "nope\n********", Source: "go"},
 	}, tests)
 }
 

@@ -66,6 +66,12 @@ scan:
 	return out, nil
 }
 
+// text masks a whole string (test results' names and messages).
+func (m *masker) text(s string) string {
+	out, _ := m.mask([]byte(s), true)
+	return string(out)
+}
+
 // streamer collects one step's output and sends it to the runner API in
 // chunks: whatever is waiting every interval, and at once when max bytes are
 // waiting. Chunks are sent one at a time, in order, numbered from 0.

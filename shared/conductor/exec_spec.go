@@ -16,18 +16,6 @@ func executorSpec(spec *runner.TaskSpec, e config.Executor) {
 	}
 	for _, img := range e.Images {
 		spec.Images = append(spec.Images, runner.Image{Image: img.Image, Name: img.Name, User: img.User,
-			Entrypoint: img.Entrypoint, Command: img.Command, Environment: runnerEnv(img.Environment)})
+			Entrypoint: img.Entrypoint, Command: img.Command, Environment: img.Environment})
 	}
-}
-
-// runnerEnv converts configured variables.
-func runnerEnv(env []config.EnvVar) []runner.EnvVar {
-	if len(env) == 0 {
-		return nil
-	}
-	out := make([]runner.EnvVar, len(env))
-	for i, e := range env {
-		out[i] = runner.EnvVar{Name: e.Name, Value: e.Value}
-	}
-	return out
 }

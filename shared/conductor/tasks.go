@@ -58,12 +58,9 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 			return runner.TaskSpec{}, fmt.Errorf("secrets of job %s: %w", j.Name, err)
 		}
 	}
-	for _, e := range job.Environment {
-		spec.Environment = append(spec.Environment, runner.EnvVar{Name: e.Name, Value: e.Value})
-	}
-	for _, s := range job.Steps {
-		spec.Steps = append(spec.Steps, runnerStep(s))
-	}
+	spec.Environment = append(spec.Environment, job.Environment...)
+	// A plan's step is the runner API's step: it goes to the agent as compiled.
+	spec.Steps = job.Steps
 	return spec, nil
 }
 
@@ -95,15 +92,6 @@ func builtinEnv(p store.Pipeline, j store.Job, t store.Task, job *config.Job) []
 		env = append(env, runner.EnvVar{Name: "CIRCLE_TAG", Value: p.VCS.Tag})
 	}
 	return env
-}
-
-func runnerStep(s config.Step) runner.Step {
-	return runner.Step{Type: s.Type, Name: s.Name, Command: s.Command, Shell: s.Shell,
-		WorkingDirectory: s.WorkingDirectory, Path: s.Path, Background: s.Background,
-		NoOutputTimeout: runner.Duration(s.NoOutputTimeout), When: s.When,
-		MaxAutoReruns: s.MaxAutoReruns, AutoRerunDelay: runner.Duration(s.AutoRerunDelay),
-		Environment: runnerEnv(s.Environment), Key: s.Key, Keys: s.Keys, Paths: s.Paths, Root: s.Root,
-		At: s.At, Destination: s.Destination, Fingerprints: s.Fingerprints}
 }
 
 // taskJob loads a task with its job and the job's compiled spec.

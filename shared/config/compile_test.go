@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 // names lists a plan's workflows as "workflow: job job …" for compact
@@ -76,7 +78,7 @@ func TestCompileValid(t *testing.T) {
 				assert.Equal(t, Step{Type: StepCheckout, Name: "Checkout code"}, job.Steps[0])
 				assert.Equal(t, Step{
 					Type: StepRun, Name: "echo one", Command: "echo one\necho two\n",
-					NoOutputTimeout: 10 * time.Minute, When: WhenOnSuccess,
+					NoOutputTimeout: runner.Duration(10 * time.Minute), When: WhenOnSuccess,
 				}, job.Steps[1])
 			},
 		},
@@ -101,8 +103,8 @@ workflows: {w: {jobs: [build]}}
 			check: func(t *testing.T, p *Plan) {
 				assert.Equal(t, Step{
 					Type: StepRun, Name: "Serve", Command: "./serve", Shell: "/bin/sh -x",
-					Background: true, WorkingDirectory: "/srv", NoOutputTimeout: 90 * time.Second,
-					When: WhenAlways, Environment: []EnvVar{{"A", "3"}, {"B", "two"}},
+					Background: true, WorkingDirectory: "/srv", NoOutputTimeout: runner.Duration(90 * time.Second),
+					When: WhenAlways, Environment: []EnvVar{{Name: "A", Value: "3"}, {Name: "B", Value: "two"}},
 				}, p.Workflows[0].Jobs[0].Job.Steps[0])
 			},
 		},
@@ -149,7 +151,7 @@ workflows: {w: {jobs: [build]}}
 					{Type: StepAddSSHKeys, Name: "Installing additional ssh keys"},
 					{Type: StepCheckout, Name: "Checkout code", Method: "blobless"},
 					{Type: StepRun, Name: "make", Command: "make", NoOutputTimeout: DefaultNoOutputTimeout, When: WhenOnSuccess,
-						MaxAutoReruns: 3, AutoRerunDelay: 30 * time.Second},
+						MaxAutoReruns: 3, AutoRerunDelay: runner.Duration(30 * time.Second)},
 				}, steps)
 			},
 		},
@@ -259,9 +261,10 @@ workflows: {w: {jobs: [build]}}
 `,
 			check: func(t *testing.T, p *Plan) {
 				job := p.Workflows[0].Jobs[0].Job
-				assert.Equal(t, []EnvVar{{"I", "42"}, {"F", "0.50"}, {"B", "false"}, {"N", ""}, {"S", "007"}, {"H", "0x1F"}}, job.Environment)
+				assert.Equal(t, []EnvVar{{Name: "I", Value: "42"}, {Name: "F", Value: "0.50"}, {Name: "B", Value: "false"},
+					{Name: "N", Value: ""}, {Name: "S", Value: "007"}, {Name: "H", Value: "0x1F"}}, job.Environment)
 				img := job.Executor.Images[0]
-				assert.Equal(t, []EnvVar{{"X", "1"}, {"Y", "a=b"}}, img.Environment)
+				assert.Equal(t, []EnvVar{{Name: "X", Value: "1"}, {Name: "Y", Value: "a=b"}}, img.Environment)
 				assert.Equal(t, []string{"sh", "-c"}, img.Entrypoint)
 				assert.Equal(t, []string{"sleep 1"}, img.Command)
 			},

@@ -1,9 +1,9 @@
 package config
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
+
+	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 // Plan is a compiled configuration: the contract between Compile and the
@@ -171,28 +171,24 @@ type Image struct {
 	Environment []EnvVar `json:"environment,omitempty"`
 }
 
-// EnvVar is one environment variable. Values are strings as CircleCI makes
-// them: numbers and booleans as written, null as "".
-type EnvVar struct {
-	// Name is the variable's name.
-	Name string `json:"name"`
-	// Value is the variable's value.
-	Value string `json:"value"`
-}
+// EnvVar is one environment variable: the runner API's, so the plan's
+// variables reach the agent as they are. Values are strings as CircleCI
+// makes them: numbers and booleans as written, null as "".
+type EnvVar = runner.EnvVar
 
 // Step types: the built-in steps. when/unless steps and command
 // invocations never reach the Plan; they are expanded into these.
 const (
-	StepCheckout           = "checkout"
-	StepRun                = "run"
-	StepSaveCache          = "save_cache"
-	StepRestoreCache       = "restore_cache"
-	StepStoreArtifacts     = "store_artifacts"
-	StepStoreTestResults   = "store_test_results"
-	StepPersistToWorkspace = "persist_to_workspace"
-	StepAttachWorkspace    = "attach_workspace"
-	StepAddSSHKeys         = "add_ssh_keys"
-	StepSetupRemoteDocker  = "setup_remote_docker"
+	StepCheckout           = runner.StepCheckout
+	StepRun                = runner.StepRun
+	StepSaveCache          = runner.StepSaveCache
+	StepRestoreCache       = runner.StepRestoreCache
+	StepStoreArtifacts     = runner.StepStoreArtifacts
+	StepStoreTestResults   = runner.StepStoreTestResults
+	StepPersistToWorkspace = runner.StepPersistToWorkspace
+	StepAttachWorkspace    = runner.StepAttachWorkspace
+	StepAddSSHKeys         = runner.StepAddSSHKeys
+	StepSetupRemoteDocker  = runner.StepSetupRemoteDocker
 )
 
 // Values of Step.When.
@@ -203,105 +199,10 @@ const (
 )
 
 // DefaultNoOutputTimeout is the run step's no_output_timeout default.
-const DefaultNoOutputTimeout = 10 * time.Minute
+const DefaultNoOutputTimeout = runner.Duration(10 * time.Minute)
 
-// Step is one step of a job. Type says which fields mean something.
-type Step struct {
-	// Type is one of the Step* constants.
-	Type string `json:"type"`
-	// Name is shown in the UI: the configured name, else CircleCI's
-	// default for the step ("Checkout code", "Saving cache", …) and, for
-	// run, the first non-blank line of the command.
-	Name string `json:"name"`
-	// Command is the run step's script.
-	Command string `json:"command,omitempty"`
-	// Shell overrides the job's shell for this run step ("" = the job's).
-	Shell string `json:"shell,omitempty"`
-	// Environment is added for this step only, in file order.
-	Environment []EnvVar `json:"environment,omitempty"`
-	// Background runs the step without waiting for it.
-	Background bool `json:"background,omitempty"`
-	// WorkingDirectory overrides the job's for this step ("" = the job's).
-	WorkingDirectory string `json:"working_directory,omitempty"`
-	// NoOutputTimeout fails a run step that prints nothing for this long
-	// (DefaultNoOutputTimeout unless configured). JSON: a Go duration
-	// string such as "10m0s".
-	NoOutputTimeout time.Duration `json:"-"`
-	// When is WhenAlways, WhenOnSuccess (the default of run and save_cache)
-	// or WhenOnFail.
-	When string `json:"when,omitempty"`
-	// MaxAutoReruns reruns a failed run step up to this many times (0-5);
-	// AutoRerunDelay waits between tries (JSON: a duration string).
-	MaxAutoReruns  int           `json:"max_auto_reruns,omitempty"`
-	AutoRerunDelay time.Duration `json:"-"`
-	// Path is checkout's destination ("" = the working directory), and
-	// the directory or file store_artifacts and store_test_results upload.
-	Path string `json:"path,omitempty"`
-	// Method is checkout's method: "" (the default), "full" or "blobless".
-	Method string `json:"method,omitempty"`
-	// Key is save_cache's key template ({{ checksum "go.sum" }}, …).
-	Key string `json:"key,omitempty"`
-	// Keys are restore_cache's key templates, tried in order (its `key`
-	// first, then `keys`).
-	Keys []string `json:"keys,omitempty"`
-	// Paths are what save_cache saves and persist_to_workspace persists
-	// (relative to Root).
-	Paths []string `json:"paths,omitempty"`
-	// Root is persist_to_workspace's root directory.
-	Root string `json:"root,omitempty"`
-	// At is where attach_workspace puts the workspace.
-	At string `json:"at,omitempty"`
-	// Destination is store_artifacts' prefix in the artifacts listing.
-	Destination string `json:"destination,omitempty"`
-	// Fingerprints are add_ssh_keys' keys (empty: all of the project's).
-	Fingerprints []string `json:"fingerprints,omitempty"`
-	// DockerLayerCaching and Version configure setup_remote_docker.
-	DockerLayerCaching bool   `json:"docker_layer_caching,omitempty"`
-	Version            string `json:"version,omitempty"`
-}
-
-// stepJSON is Step's wire form: NoOutputTimeout as a duration string.
-type stepJSON struct {
-	stepFields
-	NoOutputTimeout string `json:"no_output_timeout,omitempty"`
-	AutoRerunDelay  string `json:"auto_rerun_delay,omitempty"`
-}
-
-// stepFields is Step without its methods, so encoding it does not recurse.
-type stepFields Step
-
-// MarshalJSON encodes NoOutputTimeout as a duration string.
-func (s Step) MarshalJSON() ([]byte, error) {
-	w := stepJSON{stepFields: stepFields(s)}
-	if s.NoOutputTimeout != 0 {
-		w.NoOutputTimeout = s.NoOutputTimeout.String()
-	}
-	if s.AutoRerunDelay != 0 {
-		w.AutoRerunDelay = s.AutoRerunDelay.String()
-	}
-	return json.Marshal(w)
-}
-
-// UnmarshalJSON decodes the form MarshalJSON writes.
-func (s *Step) UnmarshalJSON(b []byte) error {
-	var w stepJSON
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*s = Step(w.stepFields)
-	if w.NoOutputTimeout != "" {
-		d, err := time.ParseDuration(w.NoOutputTimeout)
-		if err != nil {
-			return fmt.Errorf("step %q: no_output_timeout: %w", s.Name, err)
-		}
-		s.NoOutputTimeout = d
-	}
-	if w.AutoRerunDelay != "" {
-		d, err := time.ParseDuration(w.AutoRerunDelay)
-		if err != nil {
-			return fmt.Errorf("step %q: auto_rerun_delay: %w", s.Name, err)
-		}
-		s.AutoRerunDelay = d
-	}
-	return nil
-}
+// Step is one step of a job: the runner API's step, so the conductor hands
+// the plan's steps to the agent unchanged and the stored plan's JSON is the
+// runner API's (durations as Go duration strings such as "10m0s"). Type
+// is one of the Step* constants and says which fields mean something.
+type Step = runner.Step

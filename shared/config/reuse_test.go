@@ -122,12 +122,12 @@ workflows: {w: {jobs: [one, two]}}
 				assert.Equal(t, Executor{Type: ExecutorDocker, Images: []Image{{Image: "cimg/python:3.12"}}, ResourceClass: "large"}, one.Executor)
 				assert.Equal(t, "/exec", one.WorkingDirectory)
 				assert.Equal(t, "/bin/sh", one.Shell)
-				assert.Equal(t, []EnvVar{{"A", "exec"}, {"B", "exec"}}, one.Environment)
+				assert.Equal(t, []EnvVar{{Name: "A", Value: "exec"}, {Name: "B", Value: "exec"}}, one.Environment)
 				two := find(t, p, "w", "two").Job
 				assert.Equal(t, "cimg/python:3.9", two.Executor.Images[0].Image)
 				assert.Equal(t, "small", two.Executor.ResourceClass)
 				assert.Equal(t, "/job", two.WorkingDirectory)
-				assert.Equal(t, []EnvVar{{"A", "exec"}, {"B", "job"}, {"C", "job"}}, two.Environment)
+				assert.Equal(t, []EnvVar{{Name: "A", Value: "exec"}, {Name: "B", Value: "job"}, {Name: "C", Value: "job"}}, two.Environment)
 			},
 		},
 		{
@@ -264,8 +264,8 @@ workflows: {w: {jobs: [j]}}
 				job := find(t, p, "w", "j").Job
 				assert.Equal(t, "a:abc", job.Executor.Images[0].Image)
 				assert.Equal(t, []EnvVar{
-					{"ALL", "id1/9/https://g/x/github/dev//base/api/nightly"},
-					{"PARAMS", "true eu 5"},
+					{Name: "ALL", Value: "id1/9/https://g/x/github/dev//base/api/nightly"},
+					{Name: "PARAMS", Value: "true eu 5"},
 				}, job.Environment)
 			},
 		},

@@ -144,8 +144,10 @@ type Checkout struct {
 // Step is one step of the job, as the config compiles it: the compiled
 // plan (config.Step is this type) stores exactly what the agent is sent,
 // so the two never drift apart. Type says which fields mean something;
-// the agent ignores those it does not implement. Field order is the JSON
-// order of stored plans and of config's golden files: do not reorder.
+// the agent ignores those it does not implement. config imports this
+// package for it, so this package never imports config. Field order is
+// the JSON order of stored plans and of config's golden files: do not
+// reorder.
 type Step struct {
 	// Type is StepCheckout, StepRun or one of the built-in steps of
 	// files.go (StepSaveCache, ...).

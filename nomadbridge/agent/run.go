@@ -351,6 +351,7 @@ func (r *taskRun) prepare(i int, st runner.Step) (prepared, error) {
 			{Name: "ORBIT_CHECKOUT_BRANCH", Value: co.Branch},
 			{Name: "ORBIT_CHECKOUT_TAG", Value: co.Tag},
 			{Name: "ORBIT_CHECKOUT_DEST", Value: dest},
+			{Name: "ORBIT_CHECKOUT_FILTER", Value: cloneFilter(st.Method)},
 			{Name: "GIT_TERMINAL_PROMPT", Value: "0"},
 		})
 		return prepared{argv: []string{"/bin/sh", "-e", script}, dir: r.home, env: env}, nil
@@ -523,6 +524,16 @@ func (r *taskRun) killGroup(pgid int, exited <-chan struct{}, grace time.Duratio
 	killGroupNow(pgid)
 }
 
+// cloneFilter is git's partial-clone filter for checkout's method:
+// "blobless" fetches file contents only as the checkout needs them (servers
+// that do not support filters send everything, with a warning).
+func cloneFilter(method string) string {
+	if method == "blobless" {
+		return "blob:none"
+	}
+	return ""
+}
+
 // checkoutScript clones Checkout.RepoURL into the destination (or updates an
 // existing clone) and checks out the revision, pointing the branch at it.
 // Values come from the environment so nothing needs quoting.
@@ -537,7 +548,11 @@ else
     exit 1
   fi
   mkdir -p "$dest"
-  git clone --no-checkout "$ORBIT_CHECKOUT_REPO" "$dest"
+  if [ -n "$ORBIT_CHECKOUT_FILTER" ]; then
+    git clone --no-checkout --filter="$ORBIT_CHECKOUT_FILTER" "$ORBIT_CHECKOUT_REPO" "$dest"
+  else
+    git clone --no-checkout "$ORBIT_CHECKOUT_REPO" "$dest"
+  fi
 fi
 cd "$dest"
 rev="$ORBIT_CHECKOUT_REVISION"

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -55,6 +56,28 @@ func TestCheckoutOverSSHWithTheCheckoutKey(t *testing.T) {
 	assert.Contains(t, task.Output(2), "fetched", "later steps reach the host with the same key")
 	assert.GreaterOrEqual(t, srv.Accepted(), 2)
 	assert.NotContains(t, task.Output(0), "PRIVATE KEY")
+}
+
+// TestBloblessCheckout: method blobless makes a partial clone (over SSH,
+// where the server honours filters) that still checks out the revision.
+func TestBloblessCheckout(t *testing.T) {
+	repo, revs := gitRepo(t)
+	// upload-pack serves filters only when the repository allows them.
+	require.NoError(t, exec.Command("git", "-C", repo, "config", "uploadpack.allowFilter", "true").Run())
+	key, pub := sshKey(t)
+	srv, err := agenttest.NewGitSSH(pub)
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	h := newHarness(t, runner.TaskSpec{
+		Checkout: runner.Checkout{RepoURL: srv.URL(repo), Revision: revs[1], Branch: "main", SSHKey: key},
+		Steps: []runner.Step{
+			{Type: runner.StepCheckout, Method: "blobless"},
+			run("inspect", "cat file.txt; git config remote.origin.partialclonefilter"),
+		},
+	})
+	out, task := h.run(t)
+	require.Equal(t, agent.OutcomeSuccess, out, task.Output(0))
+	assert.Equal(t, "version 2\nblob:none\n", task.Output(1))
 }
 
 // TestCheckoutOverSSHWithoutTheKeyFails: the server refuses another key,

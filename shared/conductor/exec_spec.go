@@ -1,6 +1,9 @@
 package conductor
 
 import (
+	"os"
+	"slices"
+
 	"github.com/orbit-ci/orbit/shared/config"
 	"github.com/orbit-ci/orbit/shared/runner"
 )
@@ -14,8 +17,28 @@ func executorSpec(spec *runner.TaskSpec, e config.Executor) {
 	if len(e.Images) > 0 {
 		spec.Image = e.Images[0].Image
 	}
-	for _, img := range e.Images {
-		spec.Images = append(spec.Images, runner.Image{Image: img.Image, Name: img.Name, User: img.User,
-			Entrypoint: img.Entrypoint, Command: img.Command, Environment: img.Environment})
+	spec.Images = slices.Clone(e.Images)
+}
+
+// resolveAuth expands the variables that registry logins reference
+// ("$DOCKERHUB_PASSWORD", "${USER}") from the task's environment, where the
+// project's and contexts' variables are, and masks the results in output.
+// A reference to an unset variable becomes empty, as in a shell.
+func resolveAuth(spec *runner.TaskSpec) {
+	env := map[string]string{}
+	for _, e := range spec.Environment {
+		env[e.Name] = e.Value
+	}
+	lookup := func(name string) string { return env[name] }
+	for i := range spec.Images {
+		a := spec.Images[i].Auth
+		if a == nil {
+			continue
+		}
+		resolved := runner.RegistryAuth{Username: os.Expand(a.Username, lookup), Password: os.Expand(a.Password, lookup)}
+		spec.Images[i].Auth = &resolved
+		if resolved.Password != "" && !slices.Contains(spec.Secrets, resolved.Password) {
+			spec.Secrets = append(spec.Secrets, resolved.Password)
+		}
 	}
 }

@@ -24,3 +24,21 @@ func TestExecutorSpec(t *testing.T) {
 	executorSpec(&spec, config.Executor{Type: config.ExecutorMachine, MachineImage: "ubuntu-2204:current"})
 	assert.Equal(t, runner.TaskSpec{Executor: "machine", Image: "ubuntu-2204:current"}, spec)
 }
+
+func TestResolveAuth(t *testing.T) {
+	spec := runner.TaskSpec{
+		Environment: []runner.EnvVar{{Name: "USER_A", Value: "ci"}, {Name: "P0", Value: "pass"}, {Name: "P1", Value: "word-42"}},
+		Images: []runner.Image{
+			{Image: "registry.example.com/app", Auth: &runner.RegistryAuth{Username: "$USER_A", Password: "${P0}${P1}"}},
+			{Image: "redis"},
+			{Image: "other", Auth: &runner.RegistryAuth{Username: "plain", Password: "$UNSET"}},
+		},
+	}
+	plan := spec.Images[0].Auth
+	resolveAuth(&spec)
+	assert.Equal(t, &runner.RegistryAuth{Username: "ci", Password: "password-42"}, spec.Images[0].Auth)
+	assert.Nil(t, spec.Images[1].Auth)
+	assert.Equal(t, &runner.RegistryAuth{Username: "plain"}, spec.Images[2].Auth, "an unset variable is empty")
+	assert.Equal(t, []string{"password-42"}, spec.Secrets, "the password is masked")
+	assert.Equal(t, "${P0}${P1}", plan.Password, "the plan's auth is not changed")
+}

@@ -59,6 +59,7 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 		}
 	}
 	spec.Environment = append(spec.Environment, job.Environment...)
+	resolveAuth(&spec)
 	// A plan's step is the runner API's step: it goes to the agent as compiled.
 	spec.Steps = job.Steps
 	return spec, nil

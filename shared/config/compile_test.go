@@ -298,6 +298,16 @@ workflows: {w: {jobs: [build]}}
 			},
 		},
 		{
+			name: "registry auth is kept as written",
+			src:  "version: 2.1\njobs:\n  b:\n    docker:\n      - image: registry.example.com/app\n        auth: {username: ci, password: $REGISTRY_PASSWORD}\n      - image: redis\n    steps: [checkout]\nworkflows:\n  w: {jobs: [b]}\n",
+			check: func(t *testing.T, p *Plan) {
+				imgs := p.Workflows[0].Jobs[0].Job.Executor.Images
+				require.Len(t, imgs, 2)
+				assert.Equal(t, &runner.RegistryAuth{Username: "ci", Password: "$REGISTRY_PASSWORD"}, imgs[0].Auth)
+				assert.Nil(t, imgs[1].Auth)
+			},
+		},
+		{
 			name: "workflow and job order follow the file",
 			src:  "version: 2.1\njobs:\n  z: {docker: [{image: a}], steps: [checkout]}\n  a: {docker: [{image: a}], steps: [checkout]}\nworkflows:\n  second: {jobs: [z, a]}\n  first: {jobs: [a, z]}\n",
 			check: func(t *testing.T, p *Plan) {

@@ -19,6 +19,14 @@ func TestCompileErrors(t *testing.T) {
 		want []string // every error, in order, without the file name
 	}{
 		{
+			name: "registry auth without a password",
+			src:  "version: 2.1\njobs:\n  build:\n    docker: [{image: a, auth: {username: u, token: t}}]\n    steps: [checkout]\n",
+			want: []string{
+				":4:31: jobs.build.docker[0].auth: missing password",
+				`:4:45: jobs.build.docker[0].auth.token: unknown key "token" (allowed: username, password)`,
+			},
+		},
+		{
 			name: "malformed yaml",
 			src:  "version: 2.1\njobs:\n  build: [\n",
 			want: []string{":3: yaml: did not find expected node content"},

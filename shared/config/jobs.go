@@ -1,6 +1,10 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/orbit-ci/orbit/shared/runner"
+)
 
 // Job defaults, as CircleCI applies them.
 const (
@@ -190,7 +194,9 @@ func (p *parser) parseImages(n *yaml.Node, key string) []Image {
 				img.Command, _ = p.strings(kv.v, fkey)
 			case "environment":
 				img.Environment, _ = p.env(kv.v, fkey)
-			case "auth", "aws_auth":
+			case "auth":
+				img.Auth = p.parseAuth(kv.v, fkey)
+			case "aws_auth":
 				p.mapping(kv.v, fkey)
 			}
 		}
@@ -202,6 +208,32 @@ func (p *parser) parseImages(n *yaml.Node, key string) []Image {
 		images = append(images, img)
 	}
 	return images
+}
+
+// parseAuth reads a docker image's registry login: username and password,
+// both required (the password usually references a project or context
+// variable, "$DOCKERHUB_PASSWORD").
+func (p *parser) parseAuth(n *yaml.Node, key string) *runner.RegistryAuth {
+	kvs, ok := p.mapping(n, key)
+	if !ok {
+		return nil
+	}
+	p.checkKeys(kvs, key, "username", "password")
+	var a runner.RegistryAuth
+	for _, kv := range kvs {
+		switch kv.key {
+		case "username":
+			a.Username, _ = p.str(kv.v, joinKey(key, kv.key))
+		case "password":
+			a.Password, _ = p.str(kv.v, joinKey(key, kv.key))
+		}
+	}
+	for _, k := range []string{"username", "password"} {
+		if !hasKey(kvs, k) {
+			p.at(n, key, "missing %s", k)
+		}
+	}
+	return &a
 }
 
 // parseMachine accepts `machine: true` (the default image, "") or a

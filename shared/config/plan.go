@@ -152,24 +152,12 @@ type Executor struct {
 	DockerLayerCaching bool `json:"docker_layer_caching,omitempty"`
 }
 
-// Image is one container of a docker executor. Registry credentials (auth,
-// aws_auth) are accepted in the config but deliberately not carried here.
-type Image struct {
-	// Image is the image reference, e.g. "cimg/go:1.22".
-	Image string `json:"image"`
-	// Name is the container's host name in the job's network (optional).
-	Name string `json:"name,omitempty"`
-	// User runs the container's processes (optional).
-	User string `json:"user,omitempty"`
-	// Entrypoint overrides the image's entrypoint; a string in the config
-	// becomes a one-element list.
-	Entrypoint []string `json:"entrypoint,omitempty"`
-	// Command overrides the image's command; a string in the config becomes
-	// a one-element list.
-	Command []string `json:"command,omitempty"`
-	// Environment is the container's environment, in file order.
-	Environment []EnvVar `json:"environment,omitempty"`
-}
+// Image is one container of a docker executor: the runner API's. Its
+// auth is as written in the config, usually a reference such as
+// "$DOCKERHUB_PASSWORD" that the conductor resolves from the project's and
+// contexts' variables for each task; aws_auth (ECR) is accepted but not
+// carried: Nomad clients log in to ECR through their credential helper.
+type Image = runner.Image
 
 // EnvVar is one environment variable: the runner API's, so the plan's
 // variables reach the agent as they are. Values are strings as CircleCI

@@ -202,11 +202,7 @@ func (s *server) listPipelines(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]pipelineJSON, 0, len(ps))
-	for _, p := range ps {
-		items = append(items, pipelineView(p))
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeList(w, ps, next, pipelineView)
 	return nil
 }
 

@@ -39,6 +39,15 @@ type listJSON[T any] struct {
 	NextPageToken *string `json:"next_page_token"`
 }
 
+// writeList answers a page of records shown through view.
+func writeList[R, T any](w http.ResponseWriter, recs []R, next string, view func(R) T) {
+	items := make([]T, 0, len(recs))
+	for _, r := range recs {
+		items = append(items, view(r))
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+}
+
 func newList[T any](items []T, next string) listJSON[T] {
 	if items == nil {
 		items = []T{}
@@ -115,11 +124,7 @@ func (s *server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]projectJSON, 0, len(ps))
-	for _, p := range ps {
-		items = append(items, projectView(p))
-	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeList(w, ps, "", projectView)
 	return nil
 }
 

@@ -99,11 +99,7 @@ func (s *server) listEnvVars(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]envVarJSON, 0, len(vars))
-	for _, v := range vars {
-		items = append(items, envVarView(v))
-	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeList(w, vars, "", envVarView)
 	return nil
 }
 
@@ -235,11 +231,7 @@ func (s *server) listContexts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]contextJSON, 0, len(cs))
-	for _, c := range cs {
-		items = append(items, contextView(c))
-	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeList(w, cs, "", contextView)
 	return nil
 }
 
@@ -299,11 +291,9 @@ func (s *server) listContextVars(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]contextVarJSON, 0, len(vars))
-	for _, v := range vars {
-		items = append(items, contextVarJSON{Variable: v.Name, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ContextID: id})
-	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeList(w, vars, "", func(v store.SecretVar) contextVarJSON {
+		return contextVarJSON{Variable: v.Name, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, ContextID: id}
+	})
 	return nil
 }
 
@@ -340,11 +330,7 @@ func (s *server) listRestrictions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	items := make([]restrictionJSON, 0, len(c.Restrictions))
-	for _, rs := range c.Restrictions {
-		items = append(items, restrictionView(c.ID, rs))
-	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeList(w, c.Restrictions, "", func(rs store.Restriction) restrictionJSON { return restrictionView(c.ID, rs) })
 	return nil
 }
 
@@ -438,11 +424,7 @@ func (s *server) listKeys(kind string) apiFunc {
 		if err != nil {
 			return err
 		}
-		items := make([]keyJSON, 0, len(keys))
-		for _, k := range keys {
-			items = append(items, keyView(k, digest))
-		}
-		writeJSON(w, http.StatusOK, newList(items, ""))
+		writeList(w, keys, "", func(k store.SSHKey) keyJSON { return keyView(k, digest) })
 		return nil
 	}
 }

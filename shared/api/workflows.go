@@ -148,11 +148,7 @@ func (s *server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]workflowJSON, 0, len(wfs))
-	for _, wf := range wfs {
-		items = append(items, workflowView(wf))
-	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeList(w, wfs, "", workflowView)
 	return nil
 }
 

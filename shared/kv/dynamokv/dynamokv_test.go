@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
@@ -24,12 +23,7 @@ import (
 // in CI), or skips the test.
 func client(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	endpoint := testenv.Need(t, "ORBIT_DYNAMODB_ENDPOINT", "start moto_server (make test does)")
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
+	return dynamodb.NewFromConfig(testenv.AWS(t, "ORBIT_DYNAMODB_ENDPOINT"))
 }
 
 // newTable creates a table with a random name, deleted after the test.

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -27,12 +26,7 @@ import (
 // or skips the test.
 func client(t *testing.T) *sqs.Client {
 	t.Helper()
-	endpoint := testenv.Need(t, "ORBIT_SQS_ENDPOINT", "start moto_server (make test does)")
-	return sqs.New(sqs.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
+	return sqs.NewFromConfig(testenv.AWS(t, "ORBIT_SQS_ENDPOINT"))
 }
 
 func TestConformance(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -25,12 +24,7 @@ import (
 // or skips the test.
 func client(t *testing.T) *kms.Client {
 	t.Helper()
-	endpoint := testenv.Need(t, "ORBIT_MOTO_ENDPOINT", "start moto_server (make test does)")
-	return kms.New(kms.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
+	return kms.NewFromConfig(testenv.AWS(t, "ORBIT_MOTO_ENDPOINT"))
 }
 
 // newKey creates a KMS key with rotation enabled and a random alias, and

@@ -71,6 +71,8 @@
 //	GET  /status         version and every dependency's state ("ok" or the error); 500 if any is bad
 //	GET  /               projects and their recent pipelines (HTML)
 //	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
+//	GET  /ui/project/{slug}/settings  variables (masked), keys and contexts (HTML, read-only;
+//	     when Config.Vault is set)
 //	     /runner/v1/...  Config.Runner, with the prefix stripped
 //	     /blob/...       Config.Blobs, with the full path (when set)
 //
@@ -227,6 +229,9 @@ func New(cfg Config) (http.Handler, error) {
 
 	mux.Handle("GET /{$}", s.html(s.uiIndex))
 	mux.Handle("GET /ui/pipeline/{id}", s.html(s.uiPipeline))
+	if cfg.Vault != nil {
+		mux.Handle("GET /ui/project/{vcs}/{org}/{repo}/settings", s.html(s.uiSettings))
+	}
 
 	if cfg.Runner != nil {
 		mux.Handle("/runner/v1/", http.StripPrefix("/runner/v1", cfg.Runner))

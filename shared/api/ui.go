@@ -47,7 +47,7 @@ var uiFuncs = template.FuncMap{
 
 func parseTemplates() (*uiTemplates, error) {
 	t := &uiTemplates{pages: map[string]*template.Template{}}
-	for _, page := range []string{"index", "pipeline", "error"} {
+	for _, page := range []string{"index", "pipeline", "settings", "error"} {
 		tpl, err := template.New("layout.html").Funcs(uiFuncs).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
@@ -163,6 +163,8 @@ type indexPage struct {
 	Title    string
 	Refresh  int
 	Projects []indexProject
+	// Settings links each project's settings page (served with a vault).
+	Settings bool
 }
 
 type indexProject struct {
@@ -185,7 +187,7 @@ func (s *server) uiIndex(r *http.Request) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	page := indexPage{Title: "Projects"}
+	page := indexPage{Title: "Projects", Settings: s.cfg.Vault != nil}
 	active := false
 	for _, p := range ps {
 		ip := indexProject{Slug: p.Slug, RepoURL: p.RepoURL, DefaultBranch: p.DefaultBranch}

@@ -155,3 +155,30 @@ func TestCheckoutAndSSHKeysAPI(t *testing.T) {
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
 }
+
+// TestSettingsPage shows what a project keeps, never a value.
+func TestSettingsPage(t *testing.T) {
+	e := vaultEnv(t)
+	const base = "/api/v2/project/local/acme/api"
+	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, base+"/envvar", `{"name":"TOKEN","value":"`+secretValue+`"}`).Code)
+	key := decodeBody[obj](t, e.do(http.MethodPost, base+"/checkout-key", `{"type":"deploy-key"}`))
+	c := decodeBody[obj](t, e.do(http.MethodPost, "/api/v2/context", `{"name":"prod","owner":{"slug":"local/acme"}}`))
+	require.Equal(t, http.StatusOK, e.do(http.MethodPut, "/api/v2/context/"+c["id"].(string)+"/environment-variable/CLOUD_KEY", `{"value":"`+secretValue+`"}`).Code)
+	other := decodeBody[obj](t, e.do(http.MethodPost, "/api/v2/context", `{"name":"elsewhere","owner":{"slug":"local/acme"}}`))
+	_, err := e.st.UpdateContext(context.Background(), other["id"].(string), func(c *store.Context) error {
+		c.Restrictions = []store.Restriction{{ID: "r1", ProjectSlug: "local/acme/web"}}
+		return nil
+	})
+	require.NoError(t, err)
+
+	rec := e.do(http.MethodGet, "/ui/project/local/acme/api/settings", "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	page := rec.Body.String()
+	for _, want := range []string{"TOKEN", "xxxx7q9z", key["fingerprint"].(string), key["public-key"].(string), "prod", "CLOUD_KEY", "elsewhere", "restricted to other projects"} {
+		assert.Contains(t, page, want)
+	}
+	assert.NotContains(t, page, secretValue)
+	assert.NotContains(t, page, "PRIVATE")
+	assert.Contains(t, e.do(http.MethodGet, "/", "").Body.String(), `href="/ui/project/local/acme/api/settings"`)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/ui/project/local/acme/nope/settings", "").Code)
+}

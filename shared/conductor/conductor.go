@@ -65,8 +65,9 @@ type Sender interface {
 type Secrets interface {
 	ContextsDenied(ctx context.Context, projectSlug string, contexts []string) (reason string, err error)
 	// AddTaskSecrets adds the variables (after the built-in ones), masks,
-	// checkout key and SSH keys to the spec.
-	AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, contexts []string) error
+	// checkout key and SSH keys to the spec, or says why the contexts may
+	// not be used (a context deleted or restricted since the job started).
+	AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, contexts []string) (denied string, err error)
 }
 
 // Machines are the ARNs (or local names) of the three state machines.

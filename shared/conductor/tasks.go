@@ -54,20 +54,17 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 	spec.WorkingDirectory, spec.Shell = job.WorkingDirectory, job.Shell
 	spec.Environment = builtinEnv(p, j, t, job)
 	if c.cfg.Secrets != nil {
-		// A context deleted or restricted since the job started: the job
-		// fails with the reason rather than run without its secrets.
-		reason, err := c.cfg.Secrets.ContextsDenied(ctx, t.ProjectSlug, inv.Contexts)
+		denied, err := c.cfg.Secrets.AddTaskSecrets(ctx, &spec, inv.Contexts)
 		if err != nil {
-			return runner.TaskSpec{}, err
+			return runner.TaskSpec{}, fmt.Errorf("secrets of job %s: %w", j.Name, err)
 		}
-		if reason != "" {
-			if _, err := c.stopJob(ctx, j.WorkflowID, j.Name, status.JobFailed, reason); err != nil {
+		if denied != "" {
+			// A context deleted or restricted since the job started: the
+			// job fails with the reason rather than run without its secrets.
+			if _, err := c.stopJob(ctx, j.WorkflowID, j.Name, status.JobFailed, denied); err != nil {
 				return runner.TaskSpec{}, err
 			}
-			return runner.TaskSpec{}, fmt.Errorf("%w: %s", runner.ErrTaskTerminal, reason)
-		}
-		if err := c.cfg.Secrets.AddTaskSecrets(ctx, &spec, inv.Contexts); err != nil {
-			return runner.TaskSpec{}, fmt.Errorf("secrets of job %s: %w", j.Name, err)
+			return runner.TaskSpec{}, fmt.Errorf("%w: %s", runner.ErrTaskTerminal, denied)
 		}
 	}
 	spec.Environment = append(spec.Environment, job.Environment...)

@@ -189,10 +189,13 @@ func (v *Vault) CreateContext(ctx context.Context, owner, name string) (store.Co
 func (v *Vault) ContextsDenied(ctx context.Context, projectSlug string, names []string) (string, error) {
 	_, err := v.contexts(ctx, projectSlug, names)
 	if errors.Is(err, ErrDenied) {
-		return strings.TrimPrefix(err.Error(), ErrDenied.Error()+": "), nil
+		return reason(err), nil
 	}
 	return "", err
 }
+
+// reason is a denial's text without the sentinel's.
+func reason(err error) string { return strings.TrimPrefix(err.Error(), ErrDenied.Error()+": ") }
 
 func (v *Vault) contexts(ctx context.Context, projectSlug string, names []string) ([]store.Context, error) {
 	owner := Owner(projectSlug)
@@ -260,11 +263,16 @@ func (v *Vault) Unrestrict(ctx context.Context, contextID, restrictionID string)
 // its spec: the project's variables, then those of each context in order,
 // to Environment (after what is there: CircleCI's built-in variables) and
 // every value of MinMasked characters or more to Secrets; the preferred
-// checkout key to Checkout.SSHKey; the additional keys to SSHKeys.
-func (v *Vault) AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, contexts []string) error {
+// checkout key to Checkout.SSHKey; the additional keys to SSHKeys. When a
+// context may not be used it adds nothing and says why (as
+// ContextsDenied).
+func (v *Vault) AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, contexts []string) (denied string, err error) {
 	cs, err := v.contexts(ctx, spec.ProjectSlug, contexts)
+	if errors.Is(err, ErrDenied) {
+		return reason(err), nil
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	scopes := []store.VarScope{store.ProjectScope(spec.ProjectSlug)}
 	for _, c := range cs {
@@ -273,18 +281,18 @@ func (v *Vault) AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, conte
 	for _, scope := range scopes {
 		recs, err := v.st.ListVars(ctx, scope)
 		if err != nil {
-			return err
+			return "", err
 		}
 		for _, r := range recs {
 			val, err := v.open(ctx, scope, r)
 			if err != nil {
-				return err
+				return "", err
 			}
 			spec.Environment = append(spec.Environment, runner.EnvVar{Name: r.Name, Value: val})
 			addSecret(spec, val)
 		}
 	}
-	return v.addKeys(ctx, spec)
+	return "", v.addKeys(ctx, spec)
 }
 
 // addSecret masks a value in the task's output (multi-line values line by

@@ -159,7 +159,9 @@ func TestAddTaskSecrets(t *testing.T) {
 	require.NoError(t, err)
 
 	spec := runner.TaskSpec{ProjectSlug: slug, Environment: []runner.EnvVar{{Name: "CI", Value: "true"}}}
-	require.NoError(t, v.AddTaskSecrets(ctx, &spec, []string{"two", "one"}))
+	denied, err := v.AddTaskSecrets(ctx, &spec, []string{"two", "one"})
+	require.NoError(t, err)
+	assert.Empty(t, denied)
 	assert.Equal(t, []runner.EnvVar{
 		{Name: "CI", Value: "true"},
 		{Name: "A", Value: "project-a"}, {Name: "PIN", Value: "123"}, {Name: "SHARED", Value: "from-project"},
@@ -172,8 +174,9 @@ func TestAddTaskSecrets(t *testing.T) {
 	require.NoError(t, err, "the checkout key is opened for the task")
 	assert.Equal(t, ck.Fingerprint, ssh.FingerprintSHA256(signer.PublicKey()))
 
-	err = v.AddTaskSecrets(ctx, &runner.TaskSpec{ProjectSlug: slug}, []string{"missing"})
-	assert.ErrorIs(t, err, vault.ErrDenied)
+	denied, err = v.AddTaskSecrets(ctx, &runner.TaskSpec{ProjectSlug: slug}, []string{"missing"})
+	require.NoError(t, err)
+	assert.Equal(t, `there is no context named "missing" in local/acme`, denied)
 }
 
 func TestKeys(t *testing.T) {
@@ -220,7 +223,9 @@ func TestKeys(t *testing.T) {
 	assert.ErrorIs(t, err, vault.ErrInvalid)
 
 	spec := runner.TaskSpec{ProjectSlug: slug}
-	require.NoError(t, v.AddTaskSecrets(ctx, &spec, nil))
+	denied, err := v.AddTaskSecrets(ctx, &spec, nil)
+	require.NoError(t, err)
+	assert.Empty(t, denied)
 	require.Len(t, spec.SSHKeys, 1)
 	assert.Equal(t, pemKey, spec.SSHKeys[0].PrivateKey)
 	assert.Equal(t, added.MD5, spec.SSHKeys[0].MD5)

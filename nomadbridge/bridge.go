@@ -2,10 +2,15 @@
 // run-queue messages into Nomad batch jobs (dispatch), and turns what
 // happens to their allocations back into task outcomes and heartbeats for
 // the runner API (watch). It is Orbit's schedulerer + nomad-metrics; the
-// build agent that runs inside each allocation is in package agent.
+// build agent that runs inside each allocation is in package agent. With a
+// VM pool (Config.Pool, package vmpool) machine and macos tasks get a VM
+// each instead of a Nomad job (leases.go).
 //
 //	run queue ──Receive──▶ dispatch: Decode ──malformed──▶ Delete (counted)
 //	                           │  runner GET /task ──410──▶ Delete (task is over)
+//	                           │  machine/macos and a pool ──▶ Pool.Lease ──ok──▶ Delete
+//	                           │       unknown class ──▶ infrastructure_fail, Delete
+//	                           │       no VM now ──▶ redelivered after a backoff
 //	                           │  BuildJob (jobspec.go)
 //	                           ▼
 //	                       Jobs.Register if absent ──ok──▶ Delete
@@ -23,12 +28,19 @@
 //	                   ──▶ POST /task/finish (first terminal result wins)
 //	                   ──▶ Jobs.Deregister(purge)
 //
+//	Pool.Leases every PoolInterval ──▶ VM leases (leases.go)
+//	     running   ──▶ POST /task/heartbeat (410 ──▶ Release)
+//	     VM stopped or lease expired ──▶ runner GET /task: 410 (the agent
+//	                   reported) or POST /task/finish infrastructure_fail
+//	                   ──▶ Release
+//
 // Every step is idempotent, so the bridge may crash and restart at any
 // point: a message is deleted only after Nomad has the job, and the watch's
 // first (non-blocking) list after a start is the reconciliation: terminal
 // allocations are reported and purged, running ones get heartbeats again.
 // The token for reporting is read back from the job's task environment,
-// where dispatch put it.
+// where dispatch put it. VM leases are re-learned the same way, from the
+// pool's list of leases and their requests' environment.
 package nomadbridge
 
 import (
@@ -41,6 +53,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
 	"github.com/orbit-ci/orbit/shared/cacerts"
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/queue"
@@ -98,6 +111,16 @@ type Config struct {
 	Docker *DockerSpec
 	// GPUNodeClass is the node-class pattern of GPU clients (default "^gpu").
 	GPUNodeClass string
+	// Pool, when set, gives each machine and macos executor task a VM that
+	// runs the agent, instead of a Nomad job on the host executor: the
+	// bridge heartbeats the task, reports a VM that stops before the task
+	// ended as infrastructure_fail and releases the lease once the task is
+	// over. Nil: those tasks run on the host executor, which the agent
+	// says plainly.
+	Pool vmpool.Pool
+	// PoolInterval is how often the bridge lists the pool's leases, to
+	// notice stopped VMs and expired leases (default 10 s).
+	PoolInterval time.Duration
 	// Proxy is given to agents and their steps (ProxyFromEnvironment).
 	Proxy ProxyEnv
 	// CACertDir holds extra CA certificates trusted by the bridge's runner
@@ -139,23 +162,34 @@ type Stats struct {
 	Received int64
 	// Registered counts Nomad jobs registered.
 	Registered int64
-	// Duplicates counts messages whose job Nomad already had.
+	// Duplicates counts messages whose job Nomad (or whose VM lease the
+	// bridge) already had.
 	Duplicates int64
 	// Terminal counts messages dropped because their task was already over.
 	Terminal int64
 	// Malformed counts messages deleted because they could not be decoded.
 	Malformed int64
 	// Unplaceable counts tasks reported infrastructure_fail at dispatch
-	// (e.g. an unknown resource class).
+	// (e.g. an unknown resource class, or a VM the pool does not have).
 	Unplaceable int64
 	// NomadErrors counts failed Nomad calls.
 	NomadErrors int64
-	// Reported counts outcomes reported from allocations.
+	// Reported counts outcomes reported from allocations and from VMs that
+	// stopped before their task ended.
 	Reported int64
 	// Purged counts Nomad jobs purged after their outcome was reported.
 	Purged int64
 	// Heartbeats counts heartbeats sent.
 	Heartbeats int64
+	// Leased counts VMs leased for tasks.
+	Leased int64
+	// PoolUnavailable counts leases the pool refused for want of a VM (the
+	// message is redelivered later).
+	PoolUnavailable int64
+	// PoolErrors counts other failed VM pool calls.
+	PoolErrors int64
+	// Released counts VM leases released after their task ended.
+	Released int64
 }
 
 // Bridge is the running bridge. Create it with New and start it with Run.
@@ -166,10 +200,12 @@ type Bridge struct {
 
 	stats struct {
 		received, registered, duplicates, terminal, malformed, unplaceable,
-		nomadErrors, reported, purged, heartbeats atomic.Int64
+		nomadErrors, reported, purged, heartbeats, leased, poolUnavailable,
+		poolErrors, released atomic.Int64
 	}
 
-	watch watchState
+	watch  watchState
+	leases leaseState
 	// pollErr is the last metrics poll's error (nil when it succeeded).
 	pollErr atomic.Pointer[error]
 }
@@ -208,6 +244,7 @@ func New(cfg Config) (*Bridge, error) {
 	setDefault(&cfg.MaxBackoff, time.Minute)
 	setDefault(&cfg.WatchWait, time.Minute)
 	setDefault(&cfg.MetricsInterval, 10*time.Second)
+	setDefault(&cfg.PoolInterval, 10*time.Second)
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.Discard
 	}
@@ -245,6 +282,7 @@ func New(cfg Config) (*Bridge, error) {
 		},
 	}
 	b.watch.init()
+	b.leases.init()
 	return b, nil
 }
 
@@ -260,7 +298,7 @@ func setDefault[T comparable](p *T, v T) {
 // they do not stop Run.
 func (b *Bridge) Run(ctx context.Context) error {
 	b.log.Info("nomadbridge started", "nomad", b.cfg.Nomad.Addr, "driver", b.cfg.Driver,
-		"concurrency", b.cfg.Concurrency, "runner_url", b.cfg.RunnerURL)
+		"concurrency", b.cfg.Concurrency, "runner_url", b.cfg.RunnerURL, "vm_pool", b.cfg.Pool != nil)
 	var wg sync.WaitGroup
 	work := make(chan queue.Message)
 	wg.Go(func() { b.receiveLoop(ctx, work) })
@@ -270,8 +308,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Go(func() { b.watchLoop(ctx) })
 	wg.Go(func() { b.heartbeatLoop(ctx) })
 	wg.Go(func() { b.metricsLoop(ctx) })
+	if b.cfg.Pool != nil {
+		wg.Go(func() { b.leaseLoop(ctx) })
+	}
 	wg.Wait()
 	b.watch.wait()
+	b.leases.wait()
 	b.log.Info("nomadbridge stopped")
 	return nil
 }
@@ -283,7 +325,8 @@ func (b *Bridge) Stats() Stats {
 		Received: s.received.Load(), Registered: s.registered.Load(), Duplicates: s.duplicates.Load(),
 		Terminal: s.terminal.Load(), Malformed: s.malformed.Load(), Unplaceable: s.unplaceable.Load(),
 		NomadErrors: s.nomadErrors.Load(), Reported: s.reported.Load(), Purged: s.purged.Load(),
-		Heartbeats: s.heartbeats.Load(),
+		Heartbeats: s.heartbeats.Load(), Leased: s.leased.Load(), PoolUnavailable: s.poolUnavailable.Load(),
+		PoolErrors: s.poolErrors.Load(), Released: s.released.Load(),
 	}
 }
 

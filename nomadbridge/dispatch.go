@@ -131,7 +131,11 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 	case err != nil && ctx.Err() != nil:
 		return log, ctx.Err()
 	case err != nil:
-		log.Warn("cannot ask the runner API whether the task is terminal; registering it anyway", "error", err)
+		log.Warn("cannot ask the runner API whether the task is terminal; dispatching it anyway", "error", err)
+	}
+
+	if b.cfg.Pool != nil && needsVM(msg.Executor) {
+		return b.leaseVM(ctx, log, m, msg, rep)
 	}
 
 	job, err := BuildJob(b.jobSpec, msg, spec)

@@ -25,6 +25,8 @@ type unit struct {
 	logs   *syncBuffer
 	bridge *nomadbridge.Bridge
 	stop   func()
+	// cfg is the bridge's configuration, for a restart.
+	cfg nomadbridge.Config
 }
 
 func newUnit(t *testing.T, mod ...func(*nomadbridge.Config)) *unit {
@@ -51,8 +53,18 @@ func newUnit(t *testing.T, mod ...func(*nomadbridge.Config)) *unit {
 	}
 	b, err := nomadbridge.New(cfg)
 	require.NoError(t, err)
-	u.bridge = b
+	u.bridge, u.cfg = b, cfg
 	return u
+}
+
+// restart replaces the (stopped) bridge with a new one of the same
+// configuration, as after a crash.
+func (u *unit) restart(t *testing.T) {
+	t.Helper()
+	b, err := nomadbridge.New(u.cfg)
+	require.NoError(t, err)
+	u.bridge = b
+	u.start(t)
 }
 
 func (u *unit) start(t *testing.T) {

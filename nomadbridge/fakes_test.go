@@ -3,6 +3,7 @@ package nomadbridge_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/fakepool"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -357,4 +360,76 @@ func encode(t *testing.T, m runqueue.Message) []byte {
 func queueEmpty(q queue.Queue) bool {
 	s, err := q.Stats(context.Background())
 	return err == nil && s.Visible == 0 && s.InFlight == 0 && s.Delayed == 0
+}
+
+// recPool is a fakepool that records Lease and Release calls into events
+// ("lease", "lease-unavailable", "lease-unknown", "lease-error", "release")
+// and the requests of successful leases.
+type recPool struct {
+	*fakepool.Pool
+	ev *events
+	// leaseErr, when set, fails Lease call n (from 1) with its error.
+	leaseErr func(n int) error
+
+	mu     sync.Mutex
+	calls  int
+	leased []vmpool.Request
+}
+
+func newRecPool(t *testing.T, ev *events, cfg fakepool.Config) *recPool {
+	p := fakepool.New(cfg)
+	t.Cleanup(p.Close)
+	return &recPool{Pool: p, ev: ev}
+}
+
+func (p *recPool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error) {
+	p.mu.Lock()
+	p.calls++
+	var err error
+	if p.leaseErr != nil {
+		err = p.leaseErr(p.calls)
+	}
+	p.mu.Unlock()
+	var l vmpool.Lease
+	if err == nil {
+		l, err = p.Pool.Lease(ctx, r)
+	}
+	switch {
+	case errors.Is(err, vmpool.ErrUnavailable):
+		p.ev.add("lease-unavailable")
+	case errors.Is(err, vmpool.ErrUnknownClass):
+		p.ev.add("lease-unknown")
+	case err != nil:
+		p.ev.add("lease-error")
+	default:
+		p.ev.add("lease")
+		p.mu.Lock()
+		p.leased = append(p.leased, r)
+		p.mu.Unlock()
+	}
+	return l, err
+}
+
+func (p *recPool) Release(ctx context.Context, id string) error {
+	p.ev.add("release")
+	return p.Pool.Release(ctx, id)
+}
+
+func (p *recPool) requests() []vmpool.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.leased)
+}
+
+// leaseOf is the pool's unreleased lease for a task.
+func (p *recPool) leaseOf(t *testing.T, taskID string) (vmpool.Lease, bool) {
+	t.Helper()
+	ls, err := p.Leases(context.Background())
+	require.NoError(t, err)
+	for _, l := range ls {
+		if l.Request.TaskID == taskID {
+			return l, true
+		}
+	}
+	return vmpool.Lease{}, false
 }

@@ -11,9 +11,10 @@ import (
 // healthTimeout bounds each dependency check.
 const healthTimeout = 5 * time.Second
 
-// Health checks the bridge's dependencies by name ("nomad", "run_queue");
-// a nil error is healthy. Nomad is asked directly (a one-job list), so the
-// answer is current even between metric polls.
+// Health checks the bridge's dependencies by name ("nomad", "run_queue",
+// and "vm_pool" when it has one); a nil error is healthy. Nomad is asked
+// directly (a one-job list), and so is the pool (its leases), so the answer
+// is current even between polls.
 func (b *Bridge) Health(ctx context.Context) map[string]error {
 	out := map[string]error{}
 	nctx, cancel := context.WithTimeout(ctx, healthTimeout)
@@ -31,6 +32,14 @@ func (b *Bridge) Health(ctx context.Context) map[string]error {
 		out["run_queue"] = fmt.Errorf("run queue: %w", err)
 	} else {
 		out["run_queue"] = nil
+	}
+	if b.cfg.Pool != nil {
+		pctx, cancel3 := context.WithTimeout(ctx, healthTimeout)
+		defer cancel3()
+		out["vm_pool"] = nil
+		if _, err := b.cfg.Pool.Leases(pctx); err != nil {
+			out["vm_pool"] = fmt.Errorf("VM pool: %w", err)
+		}
 	}
 	return out
 }

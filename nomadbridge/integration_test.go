@@ -18,6 +18,7 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/nomadbridge/agent/agenttest"
 	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/fakepool"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
 )
@@ -43,10 +44,11 @@ func newLive(t *testing.T) *live {
 	return &live{nomad: nc, runner: srv, q: newQueue(t, &events{}), logs: &syncBuffer{}, exe: exe}
 }
 
-// start runs a bridge until the returned stop is called (or the test ends).
-func (l *live) start(t *testing.T, heartbeat time.Duration) (*nomadbridge.Bridge, func()) {
+// start runs a bridge until the returned stop is called (or the test ends);
+// mod may change its configuration.
+func (l *live) start(t *testing.T, heartbeat time.Duration, mod ...func(*nomadbridge.Config)) (*nomadbridge.Bridge, func()) {
 	t.Helper()
-	b, err := nomadbridge.New(nomadbridge.Config{
+	cfg := nomadbridge.Config{
 		Queue:     l.q,
 		Nomad:     nomadbridge.NomadFromClient(l.nomad),
 		RunnerURL: l.runner.URL,
@@ -60,7 +62,11 @@ func (l *live) start(t *testing.T, heartbeat time.Duration) (*nomadbridge.Bridge
 		MaxBackoff:        time.Second,
 		WatchWait:         10 * time.Second,
 		Logger:            testLogger(t, l.logs),
-	})
+	}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	b, err := nomadbridge.New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -82,13 +88,23 @@ func (l *live) start(t *testing.T, heartbeat time.Duration) (*nomadbridge.Bridge
 // task queues a task whose steps the fake runner API serves.
 func (l *live) task(t *testing.T, name string, steps ...runner.Step) runqueue.Message {
 	t.Helper()
+	return l.taskOf(t, name, "", "", steps...)
+}
+
+// taskOf queues a task of an executor and image ("": a docker task whose
+// spec names no image, so that its output has no host-executor notice).
+func (l *live) taskOf(t *testing.T, name, executor, image string, steps ...runner.Step) runqueue.Message {
+	t.Helper()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	m := message(name+"-"+hex.EncodeToString(rnd[:]), func(m *runqueue.Message) {
 		m.ProjectSlug = "gh/orbit-test/" + name
+		if executor != "" {
+			m.Executor, m.Image = executor, image
+		}
 	})
 	l.runner.Add(m.Token, runner.TaskSpec{TaskID: m.TaskID, JobID: m.JobID, PipelineID: m.PipelineID,
-		WorkflowID: m.WorkflowID, Steps: steps})
+		WorkflowID: m.WorkflowID, Executor: executor, Image: image, Steps: steps})
 	send(t, l.q, encode(t, m))
 	t.Cleanup(func() { _, _, _ = l.nomad.Jobs().Deregister(m.NomadJobID(), true, nil) })
 	return m
@@ -220,4 +236,35 @@ func TestLiveBridgeRestart(t *testing.T) {
 	l.waitPurged(t, b.NomadJobID())
 	assert.Eventually(t, func() bool { return bridge2.Stats().Purged >= 2 }, 5*time.Second, 10*time.Millisecond,
 		"the restarted bridge purged both jobs")
+}
+
+// TestLiveMachineTaskOnVMPool: with a VM pool, the machine task runs on a
+// leased VM (the real agent, started by fakepool) while the docker task runs
+// in Nomad, side by side.
+func TestLiveMachineTaskOnVMPool(t *testing.T) {
+	l := newLive(t)
+	pool := fakepool.New(fakepool.Config{Capacity: 1, Images: []string{machineImage}, Boot: agentVM(t)})
+	t.Cleanup(pool.Close)
+	b, _ := l.start(t, time.Hour, func(c *nomadbridge.Config) {
+		c.Pool, c.PoolInterval = pool, 50*time.Millisecond
+	})
+	vm := l.taskOf(t, "on-vm", "machine", machineImage, run("step", "echo on the VM"))
+	nomad := l.taskOf(t, "on-nomad", "docker", "cimg/base:stable", run("step", "echo on Nomad"))
+
+	vmTask, nomadTask := l.waitResult(t, vm), l.waitResult(t, nomad)
+	assert.Equal(t, runner.StatusSuccess, vmTask.Result.Status)
+	assert.Equal(t, "on the VM\n", vmTask.Output(0), "no host-executor notice: it ran on its VM")
+	assert.NotContains(t, vmTask.Host, "nomad allocation")
+	assert.Equal(t, runner.StatusSuccess, nomadTask.Result.Status)
+	assert.Contains(t, nomadTask.Output(0), "on Nomad\n")
+	assert.Contains(t, nomadTask.Host, "nomad allocation")
+
+	_, _, err := l.nomad.Jobs().Info(vm.NomadJobID(), nil)
+	assert.Error(t, err, "the machine task never had a Nomad job")
+	l.waitPurged(t, nomad.NomadJobID())
+	require.Eventually(t, func() bool { return pool.Held() == 0 && b.Stats().Released == 1 }, 30*time.Second,
+		20*time.Millisecond, "the VM lease is released")
+	assert.Equal(t, 1, pool.Made())
+	assert.Equal(t, int64(1), b.Stats().Leased)
+	assert.Equal(t, int64(1), b.Stats().Registered)
 }

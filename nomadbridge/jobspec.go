@@ -16,7 +16,8 @@ import (
 	"github.com/orbit-ci/orbit/shared/runqueue"
 )
 
-// Meta keys of Orbit's Nomad jobs. MetaTaskID marks a job as Orbit's.
+// Meta keys of Orbit's Nomad jobs and VM leases (vmpool.Request.Meta).
+// MetaTaskID marks a job as Orbit's.
 const (
 	MetaTaskID     = "orbit_task_id"
 	MetaJobID      = "orbit_job_id"
@@ -114,9 +115,10 @@ type JobSpec struct {
 // message's primary image.
 //
 // Executors: docker tasks run with Nomad's docker driver when s.Docker is
-// set, else on the host executor; machine and macos tasks need the VM pool
-// (package vmpool), which the bridge does not drive yet, so they run on the
-// host executor too, and the agent's first output lines say so.
+// set, else on the host executor. Machine and macos tasks need a VM: a
+// bridge with a VM pool (Config.Pool) leases one instead of calling
+// BuildJob; without a pool they run here on the host executor, and the
+// agent's first output lines say so.
 func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskSpec) (*api.Job, error) {
 	rcName := m.ResourceClass
 	if rcName == "" {
@@ -134,15 +136,8 @@ func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskSpec) (*api.Job, er
 	if len(dcs) == 0 {
 		dcs = []string{"*"}
 	}
-	env := map[string]string{}
-	maps.Copy(env, s.Agent.Env)
-	env[agent.EnvRunnerURL] = s.RunnerURL
-	env[agent.EnvTaskToken] = m.Token
+	env := s.agentEnv(m)
 	env[agent.EnvTaskDir] = "${NOMAD_TASK_DIR}"
-	s.Proxy.env(s.RunnerURL, env)
-	if s.CACertDir != "" {
-		env[agent.EnvCACertDir] = s.CACertDir
-	}
 
 	id := m.NomadJobID()
 	group := &api.TaskGroup{
@@ -182,20 +177,41 @@ func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskSpec) (*api.Job, er
 		Name:        ptr(id),
 		Type:        ptr(api.JobTypeBatch),
 		Datacenters: slices.Clone(dcs),
-		Meta: map[string]string{
-			MetaTaskID:     m.TaskID,
-			MetaJobID:      m.JobID,
-			MetaPipelineID: m.PipelineID,
-			MetaWorkflowID: m.WorkflowID,
-			MetaTaskIndex:  strconv.Itoa(m.Index),
-			MetaAttempt:    strconv.Itoa(m.Attempt),
-		},
-		TaskGroups: []*api.TaskGroup{group},
+		Meta:        taskMeta(m),
+		TaskGroups:  []*api.TaskGroup{group},
 	}
 	if s.Region != "" {
 		job.Region = ptr(s.Region)
 	}
 	return job, nil
+}
+
+// taskMeta labels what runs m's task (a Nomad job's meta, a VM lease's)
+// with the task's ids.
+func taskMeta(m runqueue.Message) map[string]string {
+	return map[string]string{
+		MetaTaskID:     m.TaskID,
+		MetaJobID:      m.JobID,
+		MetaPipelineID: m.PipelineID,
+		MetaWorkflowID: m.WorkflowID,
+		MetaTaskIndex:  strconv.Itoa(m.Index),
+		MetaAttempt:    strconv.Itoa(m.Attempt),
+	}
+}
+
+// agentEnv is the environment the build agent of m's task gets wherever it
+// runs, in a Nomad job or on a leased VM: Agent.Env, the runner URL, the
+// task token, the proxies and the CA directory.
+func (s JobSpec) agentEnv(m runqueue.Message) map[string]string {
+	env := map[string]string{}
+	maps.Copy(env, s.Agent.Env)
+	env[agent.EnvRunnerURL] = s.RunnerURL
+	env[agent.EnvTaskToken] = m.Token
+	s.Proxy.env(s.RunnerURL, env)
+	if s.CACertDir != "" {
+		env[agent.EnvCACertDir] = s.CACertDir
+	}
+	return env
 }
 
 // hostTask runs the agent directly on the client (raw_exec or exec).

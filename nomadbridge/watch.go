@@ -317,9 +317,10 @@ func (b *Bridge) purge(ctx context.Context, jobID string) error {
 	return nil
 }
 
-// heartbeatLoop sends a heartbeat for every running task each interval. A
-// task the runner API calls terminal (410: canceled, timed out, or already
-// reported by its agent) has its Nomad job purged, which stops the agent.
+// heartbeatLoop sends a heartbeat for every running task each interval, on
+// Nomad or on a leased VM. A task the runner API calls terminal (410:
+// canceled, timed out, or already reported by its agent) has its Nomad job
+// purged or its VM released, which stops the agent.
 func (b *Bridge) heartbeatLoop(ctx context.Context) {
 	for b.sleep(ctx, b.cfg.HeartbeatInterval) {
 		w := &b.watch
@@ -334,6 +335,9 @@ func (b *Bridge) heartbeatLoop(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, tj := range jobs {
 			wg.Go(func() { b.heartbeat(ctx, tj) })
+		}
+		for _, tl := range b.runningLeases() {
+			wg.Go(func() { b.heartbeatLease(ctx, tl) })
 		}
 		wg.Wait()
 	}

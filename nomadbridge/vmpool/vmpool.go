@@ -2,21 +2,44 @@
 // machines: for jobs with the machine (or macos) executor, and for the
 // remote Docker engine of setup_remote_docker. Its EC2 driver (preallocated
 // and on-demand instances, per-region AMIs, DLC volumes that only one
-// project's jobs reuse, leaked-VM collection) is the VM service's work.
-// Until a driver exists the bridge runs those jobs on the host executor,
-// and the build agent's first output lines say so plainly.
+// project's jobs reuse, leaked-VM collection) is the VM service's work;
+// package fakepool is an in-memory driver for tests, and vmpooltest the
+// conformance suite every driver passes. A bridge configured without a pool
+// runs those jobs on the host executor, and the build agent's first output
+// lines say so plainly.
 //
-//	machine task ─▶ Lease(task) ─▶ VM runs the build agent with the task's
-//	                               runner URL and token ─▶ agent reports
+//	machine task ─▶ Lease(task) ─▶ VM boots and runs the build agent with
+//	                               Request.Env (runner URL, task token)
+//	                               ─▶ agent reports to the runner API
+//	             ─▶ bridge: Leases() every few seconds ─▶ VM Stopped before
+//	                               the task ended, or lease expired
+//	                               ─▶ task infrastructure_fail
 //	             ─▶ task terminal ─▶ Release(lease): the VM is terminated,
 //	                               never reused
 //
-// Contract: Lease is idempotent by TaskID (a redelivered run-queue message
-// gets the same lease back); Release is idempotent and also terminates a
-// VM whose lease expired; both are safe for concurrent use. A pool that
-// cannot provide a VM of the class now answers ErrUnavailable (the bridge
-// keeps the message and retries); ErrUnknownClass is final (the task is
-// reported infrastructure_fail).
+// Contract (pinned down by vmpooltest.Run):
+//
+//   - Lease is idempotent by TaskID while the lease lives: a redelivered
+//     run-queue message gets the same lease back (same ID), whatever its
+//     VM's state. After Release, a Lease for the same TaskID makes a new
+//     lease on a new VM; the bridge asks the runner API first whether the
+//     task is over. Lease returns once the VM is requested; it need not
+//     wait for the VM to boot.
+//   - A pool that cannot provide a VM of the class now answers
+//     ErrUnavailable (capacity: the bridge leaves the message for
+//     redelivery and tries again later); ErrUnknownClass is final (the
+//     task is reported infrastructure_fail). Neither takes capacity. Other
+//     errors mean the pool itself failed and the call may be retried.
+//   - Leases lists every lease not yet released, with the request that
+//     made it and the VM's current state, so that a restarted bridge
+//     re-learns its tasks (and their tokens) from the pool, as it does
+//     from Nomad's jobs. A lease whose VM stopped (its agent exited and it
+//     shut down, it died, or the pool reclaimed it at ExpiresAt) is listed
+//     as Stopped until it is released.
+//   - Release is idempotent (an unknown or released lease ID is not an
+//     error) and terminates the VM, also one whose lease expired. A VM
+//     never serves a second lease.
+//   - Every method is safe for concurrent use.
 package vmpool
 
 import (
@@ -52,14 +75,31 @@ type Request struct {
 	Purpose     Purpose
 	// Image is the machine image ("" for the default) or the Docker
 	// version of setup_remote_docker.
-	Image         string
+	Image string
+	// ResourceClass is the VM's size ("" for the default, medium).
 	ResourceClass string
 	// DockerLayerCaching attaches the project's DLC volume.
 	DockerLayerCaching bool
-	// Env is given to the build agent on the VM (runner URL, task token).
-	// Secret: never logged.
+	// Env is given to the build agent on the VM (runner URL, task token,
+	// proxies, CA directory). Secret: never logged.
 	Env map[string]string
+	// Meta labels the VM with the task's ids (the bridge's log attributes;
+	// EC2 tags). Not secret.
+	Meta map[string]string
 }
+
+// State is what a leased VM is doing.
+type State string
+
+// States of a lease's VM.
+const (
+	// Running: the VM is booting or runs what it was leased for.
+	Running State = "running"
+	// Stopped: the VM no longer runs: its agent exited and it shut down,
+	// it failed or was lost, or the pool reclaimed it when the lease
+	// expired. The lease stays until it is released.
+	Stopped State = "stopped"
+)
 
 // Lease is a VM held for one task.
 type Lease struct {
@@ -68,10 +108,21 @@ type Lease struct {
 	Address string
 	// ExpiresAt is when the pool reclaims the VM if it is not released.
 	ExpiresAt time.Time
+	// State is the VM's state when the pool answered.
+	State State
+	// Reason says why a Stopped VM stopped, in words fit for the task's
+	// infrastructure_fail message (never a secret).
+	Reason string
+	// Request is the request the lease was made for. Its Env is secret.
+	Request Request
 }
 
 // Pool leases VMs.
 type Pool interface {
+	// Lease leases a VM for r.TaskID, or returns the lease it already has.
 	Lease(ctx context.Context, r Request) (Lease, error)
+	// Leases lists the leases not yet released.
+	Leases(ctx context.Context) ([]Lease, error)
+	// Release ends a lease and terminates its VM.
 	Release(ctx context.Context, leaseID string) error
 }

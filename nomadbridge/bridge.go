@@ -63,8 +63,10 @@ import (
 // TaskReporter is the part of the runner API the bridge uses for one task;
 // *runner.Client satisfies it.
 type TaskReporter interface {
-	// Task answers runner.ErrTaskGone when the task is already terminal.
-	Task(ctx context.Context) (runner.TaskSpec, error)
+	// Placement answers runner.ErrTaskGone when the task is already
+	// terminal. (The bridge never asks for the whole spec: the job's
+	// secrets are for the agent only.)
+	Placement(ctx context.Context) (runner.TaskPlacement, error)
 	Finish(ctx context.Context, r runner.TaskResult) error
 	Heartbeat(ctx context.Context) error
 }

@@ -120,7 +120,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 	rep := b.cfg.RunnerClient(msg.Token)
 
 	cctx, cancel := context.WithTimeout(ctx, runnerCheckTimeout)
-	spec, err := rep.Task(cctx)
+	place, err := rep.Placement(cctx)
 	cancel()
 	switch {
 	case errors.Is(err, runner.ErrTaskGone):
@@ -138,7 +138,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		return b.leaseVM(ctx, log, m, msg, rep)
 	}
 
-	job, err := BuildJob(b.jobSpec, msg, spec)
+	job, err := BuildJob(b.jobSpec, msg, place)
 	if errors.Is(err, ErrUnknownResourceClass) {
 		res := runner.TaskResult{Status: runner.StatusInfrastructureFail, Message: "cannot run the task: " + err.Error()}
 		if ferr := rep.Finish(ctx, res); ferr != nil && !errors.Is(ferr, runner.ErrTaskGone) {

@@ -271,13 +271,13 @@ type reporter struct {
 	token string
 }
 
-func (r reporter) Task(context.Context) (runner.TaskSpec, error) {
+func (r reporter) Placement(context.Context) (runner.TaskPlacement, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	if r.f.gone[r.token] {
-		return runner.TaskSpec{}, runner.ErrTaskGone
+		return runner.TaskPlacement{}, runner.ErrTaskGone
 	}
-	return runner.TaskSpec{}, nil
+	return runner.TaskPlacement{}, nil
 }
 
 func (r reporter) Finish(_ context.Context, res runner.TaskResult) error {

@@ -119,7 +119,7 @@ type JobSpec struct {
 // bridge with a VM pool (Config.Pool) leases one instead of calling
 // BuildJob; without a pool they run here on the host executor, and the
 // agent's first output lines say so.
-func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskSpec) (*api.Job, error) {
+func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskPlacement) (*api.Job, error) {
 	rcName := m.ResourceClass
 	if rcName == "" {
 		rcName = "medium"

@@ -44,7 +44,7 @@ type DockerSpec struct {
 }
 
 // dockerTasks builds the primary task and adds the service tasks to group.
-func (s JobSpec) dockerTasks(group *api.TaskGroup, m runqueue.Message, spec runner.TaskSpec, env map[string]string) *api.Task {
+func (s JobSpec) dockerTasks(group *api.TaskGroup, m runqueue.Message, spec runner.TaskPlacement, env map[string]string) *api.Task {
 	d := *s.Docker
 	if d.HostAgentPath == "" {
 		d.HostAgentPath = s.Agent.Path

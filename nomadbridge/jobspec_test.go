@@ -32,7 +32,7 @@ func TestBuildJobGolden(t *testing.T) {
 		name string
 		spec func(nomadbridge.JobSpec) nomadbridge.JobSpec
 		msg  runqueue.Message
-		task runner.TaskSpec
+		task runner.TaskPlacement
 	}{
 		{
 			name: "default_medium",
@@ -53,7 +53,7 @@ func TestBuildJobGolden(t *testing.T) {
 			name: "docker_primary_and_services",
 			spec: docker,
 			msg:  message("task-3", func(m *runqueue.Message) { m.Image, m.ResourceClass = "cimg/go:1.22", "xlarge" }),
-			task: runner.TaskSpec{Images: []runner.Image{
+			task: runner.TaskPlacement{Images: []runner.Image{
 				{Image: "cimg/go:1.22", User: "circleci", Environment: []runner.EnvVar{{Name: "GOFLAGS", Value: "-mod=mod"}},
 					Auth: &runner.RegistryAuth{Username: "bot", Password: "registry-secret"}},
 				{Image: "postgres:16", Name: "db", Environment: []runner.EnvVar{{Name: "POSTGRES_PASSWORD", Value: "pw"}}},
@@ -130,14 +130,14 @@ func TestBuildJobResources(t *testing.T) {
 		t.Run(tt.class, func(t *testing.T) {
 			s := spec
 			s.ResourceScale = tt.scale
-			job, err := nomadbridge.BuildJob(s, message("t", func(m *runqueue.Message) { m.ResourceClass = tt.class }), runner.TaskSpec{})
+			job, err := nomadbridge.BuildJob(s, message("t", func(m *runqueue.Message) { m.ResourceClass = tt.class }), runner.TaskPlacement{})
 			require.NoError(t, err)
 			r := job.TaskGroups[0].Tasks[0].Resources
 			assert.Equal(t, tt.cpu, *r.CPU)
 			assert.Equal(t, tt.mem, *r.MemoryMB)
 		})
 	}
-	_, err := nomadbridge.BuildJob(spec, message("t", func(m *runqueue.Message) { m.ResourceClass = "arm.huge" }), runner.TaskSpec{})
+	_, err := nomadbridge.BuildJob(spec, message("t", func(m *runqueue.Message) { m.ResourceClass = "arm.huge" }), runner.TaskPlacement{})
 	assert.ErrorIs(t, err, nomadbridge.ErrUnknownResourceClass)
 }
 

@@ -331,7 +331,7 @@ func (b *Bridge) endLease(ctx context.Context, tl *trackedLease, why string) {
 func (b *Bridge) reportLeaseEnd(ctx context.Context, tl *trackedLease, why string) bool {
 	log := tl.log
 	cctx, cancel := context.WithTimeout(ctx, runnerCheckTimeout)
-	_, err := tl.reporter.Task(cctx)
+	_, err := tl.reporter.Placement(cctx)
 	cancel()
 	var ae *runner.APIError
 	switch {

@@ -179,7 +179,7 @@ func TestVMRequestCarriesTheAgentEnvironment(t *testing.T) {
 	// The same environment as the agent of a Nomad job, less what only
 	// Nomad's host executor means (task dir, driver).
 	job, err := nomadbridge.BuildJob(nomadbridge.JobSpec{Agent: u.cfg.Agent, RunnerURL: u.cfg.RunnerURL,
-		Proxy: u.cfg.Proxy, CACertDir: u.cfg.CACertDir}, m, runner.TaskSpec{})
+		Proxy: u.cfg.Proxy, CACertDir: u.cfg.CACertDir}, m, runner.TaskPlacement{})
 	require.NoError(t, err)
 	want := job.TaskGroups[0].Tasks[0].Env
 	delete(want, agent.EnvTaskDir)

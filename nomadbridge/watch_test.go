@@ -62,7 +62,7 @@ func TestOutcome(t *testing.T) {
 func (u *unit) registered(t *testing.T, taskID string) (tok, jobID string) {
 	t.Helper()
 	m := message(taskID)
-	job, err := nomadbridge.BuildJob(nomadbridge.JobSpec{Agent: nomadbridge.AgentCommand{Path: "/bin/orbit"}}, m, runner.TaskSpec{})
+	job, err := nomadbridge.BuildJob(nomadbridge.JobSpec{Agent: nomadbridge.AgentCommand{Path: "/bin/orbit"}}, m, runner.TaskPlacement{})
 	require.NoError(t, err)
 	_, _, err = u.jobs.Register(job, nil)
 	require.NoError(t, err)

@@ -145,6 +145,17 @@ func (c *Client) Task(ctx context.Context) (TaskSpec, error) {
 	return spec, nil
 }
 
+// Placement fetches what places the task (GET /task/placement): the
+// bridge's view, without secrets. It returns ErrTaskGone when the task is
+// already terminal.
+func (c *Client) Placement(ctx context.Context) (TaskPlacement, error) {
+	var p TaskPlacement
+	if err := c.do(ctx, http.MethodGet, "/task/placement", "", nil, &p); err != nil {
+		return TaskPlacement{}, err
+	}
+	return p, nil
+}
+
 // Start marks the task running (POST /task/start).
 func (c *Client) Start(ctx context.Context, s TaskStart) error {
 	return c.doJSON(ctx, "/task/start", s)

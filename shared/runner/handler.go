@@ -61,6 +61,7 @@ func NewHandler(b Backend, tokens Verifier, log *slog.Logger, opts ...HandlerOpt
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /task", h.auth(h.task))
+	mux.HandleFunc("GET /task/placement", h.auth(h.placement))
 	mux.HandleFunc("POST /task/start", h.auth(h.start))
 	mux.HandleFunc("POST /task/steps/{n}/output", h.auth(h.output))
 	mux.HandleFunc("POST /task/steps/{n}", h.auth(h.step))
@@ -146,6 +147,15 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request, id string) error 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(spec)
+}
+
+func (h *handler) placement(w http.ResponseWriter, r *http.Request, id string) error {
+	spec, err := h.b.TaskSpec(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(spec.Placement())
 }
 
 func (h *handler) start(w http.ResponseWriter, r *http.Request, id string) error {

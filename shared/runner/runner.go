@@ -6,6 +6,9 @@
 // base URL (the API serves them under /runner/v1):
 //
 //	GET  /task                    → TaskSpec (200), 401 bad token, 410 task already terminal
+//	GET  /task/placement          → TaskPlacement: what the bridge needs to place the task
+//	                              (executor, images with registry logins); never the job's
+//	                              environment, secrets or keys, which only the agent gets
 //	POST /task/start              TaskStart → 204; marks the task running (idempotent)
 //	POST /task/steps/{n}/output?seq=K   raw output bytes → 204; chunk K (from 0) of step n;
 //	                              a chunk already stored with the same seq is ignored,
@@ -90,6 +93,21 @@ type TaskSpec struct {
 	Checkout Checkout `json:"checkout"`
 	// Steps are the job's steps in order.
 	Steps []Step `json:"steps"`
+}
+
+// TaskPlacement is the part of a TaskSpec that places the task: the
+// executor and its images (registry logins resolved), not its environment,
+// secrets or keys.
+type TaskPlacement struct {
+	Executor      string  `json:"executor"`
+	Image         string  `json:"image,omitempty"`
+	Images        []Image `json:"images,omitempty"`
+	ResourceClass string  `json:"resource_class,omitempty"`
+}
+
+// Placement is the spec's placement.
+func (s TaskSpec) Placement() TaskPlacement {
+	return TaskPlacement{Executor: s.Executor, Image: s.Image, Images: s.Images, ResourceClass: s.ResourceClass}
 }
 
 // Image is one container of a docker executor.

@@ -249,12 +249,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.Method == http.MethodGet && path == "/task":
+	case r.Method == http.MethodGet && (path == "/task" || path == "/task/placement"):
 		if t.Result != nil {
 			jsonError(w, http.StatusGone, "task is terminal")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if path == "/task/placement" {
+			_ = json.NewEncoder(w).Encode(t.Spec.Placement())
+			return
+		}
 		_ = json.NewEncoder(w).Encode(t.Spec)
 		return
 	case r.Method == http.MethodPost && path == "/task/start":

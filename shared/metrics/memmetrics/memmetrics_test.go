@@ -1,6 +1,7 @@
 package memmetrics_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -9,7 +10,25 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
+	"github.com/orbit-ci/orbit/shared/metrics/metricstest"
 )
+
+func TestConformance(t *testing.T) {
+	metricstest.Run(t, func(*testing.T, metricstest.Config) (metrics.Sink, metricstest.Reader) {
+		s := memmetrics.New()
+		return s, reader{s}
+	})
+}
+
+// reader reads a Store back for the suite: it has no backend to flush to.
+type reader struct{ s *memmetrics.Store }
+
+func (reader) Flush(context.Context) error { return nil }
+
+func (r reader) Value(_ context.Context, name string, dims ...metrics.Dimension) (float64, bool, error) {
+	v, ok := r.s.Value(name, dims...)
+	return v, ok, nil
+}
 
 func TestStore(t *testing.T) {
 	s := memmetrics.New()

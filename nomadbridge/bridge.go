@@ -47,6 +47,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orbit-ci/orbit/shared/clock"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -78,11 +79,6 @@ type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Config configures a Bridge.
 type Config struct {
@@ -230,7 +226,7 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Driver == "" {
 		cfg.Driver = DefaultDriver

@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orbit-ci/orbit/shared/clock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,10 +66,6 @@ var _ Runner = (*runner.Client)(nil)
 type Clock interface {
 	Now() time.Time
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Config configures one agent run.
 type Config struct {
@@ -286,7 +283,7 @@ func (c *Config) defaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Clock == nil {
-		c.Clock = realClock{}
+		c.Clock = clock.Real{}
 	}
 	return nil
 }

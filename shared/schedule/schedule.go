@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orbit-ci/orbit/shared/clock"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -59,11 +60,6 @@ type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 var (
 	_ Triggerer = (*conductor.Conductor)(nil)
@@ -115,7 +111,7 @@ func New(cfg Config) (*Evaluator, error) {
 		cfg.TickOffset = time.Second
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orbit-ci/orbit/shared/clock"
 	"log/slog"
 	"math"
 	"slices"
@@ -83,11 +84,6 @@ type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Config configures a Sink.
 type Config struct {
@@ -164,7 +160,7 @@ func New(api API, cfg Config) (*Sink, error) {
 		cfg.MaxSeries = 10000
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -47,7 +47,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orbit-ci/orbit/shared/clock"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -56,6 +55,7 @@ import (
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
 	"github.com/orbit-ci/orbit/shared/cacerts"
+	"github.com/orbit-ci/orbit/shared/clock"
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"

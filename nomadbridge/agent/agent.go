@@ -36,7 +36,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orbit-ci/orbit/shared/clock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +45,7 @@ import (
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/cacerts"
+	"github.com/orbit-ci/orbit/shared/clock"
 	"github.com/orbit-ci/orbit/shared/runner"
 )
 

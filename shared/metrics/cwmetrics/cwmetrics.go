@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orbit-ci/orbit/shared/clock"
 	"log/slog"
 	"math"
 	"slices"
@@ -40,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/orbit-ci/orbit/shared/clock"
 	"github.com/orbit-ci/orbit/shared/metrics"
 )
 

@@ -27,8 +27,11 @@ func ContextScope(id string) VarScope { return VarScope("CONTEXT#" + id) }
 
 // SecretVar is an environment variable whose value is sealed.
 type SecretVar struct {
-	Name      string    `json:"name"`
-	Sealed    []byte    `json:"sealed"`
+	Name   string `json:"name"`
+	Sealed []byte `json:"sealed"`
+	// Masked is how the value is shown ("xxxx" + its last four
+	// characters), kept so listing never decrypts.
+	Masked    string    `json:"masked"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

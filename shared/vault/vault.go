@@ -105,11 +105,11 @@ func (v *Vault) SetVar(ctx context.Context, scope store.VarScope, name, value st
 	if err != nil {
 		return Var{}, fmt.Errorf("seal %s: %w", name, err)
 	}
-	rec, err := v.st.PutVar(ctx, scope, store.SecretVar{Name: name, Sealed: sealed})
+	rec, err := v.st.PutVar(ctx, scope, store.SecretVar{Name: name, Sealed: sealed, Masked: secrets.Mask(value)})
 	if err != nil {
 		return Var{}, err
 	}
-	return Var{Name: name, Masked: secrets.Mask(value), CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}, nil
+	return view(rec), nil
 }
 
 // GetVar returns a variable, masked.
@@ -118,7 +118,7 @@ func (v *Vault) GetVar(ctx context.Context, scope store.VarScope, name string) (
 	if err != nil {
 		return Var{}, err
 	}
-	return v.view(ctx, scope, rec)
+	return view(rec), nil
 }
 
 // ListVars returns a scope's variables by name, masked.
@@ -129,11 +129,7 @@ func (v *Vault) ListVars(ctx context.Context, scope store.VarScope) ([]Var, erro
 	}
 	out := make([]Var, 0, len(recs))
 	for _, r := range recs {
-		view, err := v.view(ctx, scope, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, view)
+		out = append(out, view(r))
 	}
 	return out, nil
 }
@@ -143,12 +139,10 @@ func (v *Vault) DeleteVar(ctx context.Context, scope store.VarScope, name string
 	return v.st.DeleteVar(ctx, scope, name)
 }
 
-func (v *Vault) view(ctx context.Context, scope store.VarScope, r store.SecretVar) (Var, error) {
-	plain, err := v.open(ctx, scope, r)
-	if err != nil {
-		return Var{}, err
-	}
-	return Var{Name: r.Name, Masked: secrets.Mask(plain), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
+// view shows a variable without opening its value: its mask was kept when
+// it was set.
+func view(r store.SecretVar) Var {
+	return Var{Name: r.Name, Masked: r.Masked, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 func (v *Vault) open(ctx context.Context, scope store.VarScope, r store.SecretVar) (string, error) {

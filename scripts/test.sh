@@ -62,6 +62,14 @@ export ORBIT_BIN="$ROOT/bin/orbit"
 export ORBIT_NOMAD_BIN="$ROOT/bin/nomad"
 echo "services: moto_server :$MOTO_PORT, nomad :$NOMAD_HTTP (logs in $RUN)"
 
+# TESTARGS runs a subset against the same services, e.g.
+#   TESTARGS="-race -count 20 -run TestX ./nomadbridge" ./scripts/test.sh
+if [[ -n "${TESTARGS:-}" ]]; then
+  # shellcheck disable=SC2086
+  CI="${CI:-true}" go test $TESTARGS
+  exit $?
+fi
+
 if [[ "${BENCH:-}" == 1 ]]; then
   go test -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" -count "${BENCHCOUNT:-1}" ./... | tee "$RUN/bench.txt"
   exit 0

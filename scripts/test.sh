@@ -60,6 +60,9 @@ export ORBIT_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 export NOMAD_ADDR="http://127.0.0.1:$NOMAD_HTTP"
 export ORBIT_BIN="$ROOT/bin/orbit"
 export ORBIT_NOMAD_BIN="$ROOT/bin/nomad"
+# the reference material beside the clone (real-world configs, CircleCI's OpenAPI
+# document); without it, the tests that read it say they were not run (shared/testenv)
+if [[ -d "$ROOT/../shared/reference" ]]; then export ORBIT_REFERENCE_DIR="$(cd "$ROOT/../shared/reference" && pwd)"; else echo "no ../shared/reference beside the clone: the reference corpus tests are not run"; fi
 echo "services: moto_server :$MOTO_PORT, nomad :$NOMAD_HTTP (logs in $RUN)"
 
 # TESTARGS runs a subset against the same services, e.g.

@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,19 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// referenceConfigsDir is the real-world corpus beside the project: env
-// ORBIT_REFERENCE_CONFIGS, else ../shared/reference/configs from the repo
-// root (this package is three levels below the corpus's parent).
-func referenceConfigsDir(t testing.TB) string {
-	if dir := os.Getenv("ORBIT_REFERENCE_CONFIGS"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	return filepath.Join(wd, "..", "..", "..", "shared", "reference", "configs")
-}
+	"github.com/orbit-ci/orbit/shared/testenv"
+)
 
 // corpusRow is one line of EXPECTED.tsv.
 type corpusRow struct {
@@ -38,15 +27,11 @@ type corpusRow struct {
 }
 
 func readCorpus(t testing.TB) (string, []corpusRow) {
-	dir := referenceConfigsDir(t)
+	// The corpus is the real-world configs of this project's CI material
+	// (testenv.Reference: not run, saying why, on a clone without it).
+	dir := testenv.Reference(t, "configs")
 	f, err := os.Open(filepath.Join(dir, "EXPECTED.tsv"))
-	if errors.Is(err, os.ErrNotExist) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference corpus not found at %s in CI: shared/reference/configs must lie beside the clone", dir)
-		}
-		t.Skipf("reference corpus not found at %s (set ORBIT_REFERENCE_CONFIGS)", dir)
-	}
-	require.NoError(t, err)
+	require.NoError(t, err, "the reference corpus lacks its EXPECTED.tsv")
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.Comma = '\t'

@@ -39,7 +39,7 @@ func Reference(tb testing.TB, sub string) string {
 			tb.Skipf("not run: %s is not set (the reference material is at %s: set %s=%s, or use scripts/test.sh, which does)",
 				ReferenceEnv, beside, ReferenceEnv, beside)
 		default:
-			tb.Skipf("not run: %s is not set and no ../shared/reference lies beside this clone (the reference %s is this project's CI material; set %s to a directory holding it)",
+			tb.Skipf("not run: %s is not set and no ../shared/reference lies beside this clone (reference %q is part of this project's CI material; set %s to a directory holding it)",
 				ReferenceEnv, sub, ReferenceEnv)
 		}
 		return ""

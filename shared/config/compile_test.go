@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 // names lists a plan's workflows as "workflow: job job …" for compact
@@ -78,7 +76,7 @@ func TestCompileValid(t *testing.T) {
 				assert.Equal(t, Step{Type: StepCheckout, Name: "Checkout code"}, job.Steps[0])
 				assert.Equal(t, Step{
 					Type: StepRun, Name: "echo one", Command: "echo one\necho two\n",
-					NoOutputTimeout: runner.Duration(10 * time.Minute), When: WhenOnSuccess,
+					NoOutputTimeout: Duration(10 * time.Minute), When: WhenOnSuccess,
 				}, job.Steps[1])
 			},
 		},
@@ -103,7 +101,7 @@ workflows: {w: {jobs: [build]}}
 			check: func(t *testing.T, p *Plan) {
 				assert.Equal(t, Step{
 					Type: StepRun, Name: "Serve", Command: "./serve", Shell: "/bin/sh -x",
-					Background: true, WorkingDirectory: "/srv", NoOutputTimeout: runner.Duration(90 * time.Second),
+					Background: true, WorkingDirectory: "/srv", NoOutputTimeout: Duration(90 * time.Second),
 					When: WhenAlways, Environment: []EnvVar{{Name: "A", Value: "3"}, {Name: "B", Value: "two"}},
 				}, p.Workflows[0].Jobs[0].Job.Steps[0])
 			},
@@ -151,7 +149,7 @@ workflows: {w: {jobs: [build]}}
 					{Type: StepAddSSHKeys, Name: "Installing additional ssh keys"},
 					{Type: StepCheckout, Name: "Checkout code", Method: "blobless"},
 					{Type: StepRun, Name: "make", Command: "make", NoOutputTimeout: DefaultNoOutputTimeout, When: WhenOnSuccess,
-						MaxAutoReruns: 3, AutoRerunDelay: runner.Duration(30 * time.Second)},
+						MaxAutoReruns: 3, AutoRerunDelay: Duration(30 * time.Second)},
 				}, steps)
 			},
 		},
@@ -303,7 +301,7 @@ workflows: {w: {jobs: [build]}}
 			check: func(t *testing.T, p *Plan) {
 				imgs := p.Workflows[0].Jobs[0].Job.Executor.Images
 				require.Len(t, imgs, 2)
-				assert.Equal(t, &runner.RegistryAuth{Username: "ci", Password: "$REGISTRY_PASSWORD"}, imgs[0].Auth)
+				assert.Equal(t, &RegistryAuth{Username: "ci", Password: "$REGISTRY_PASSWORD"}, imgs[0].Auth)
 				assert.Nil(t, imgs[1].Auth)
 			},
 		},

@@ -2,8 +2,6 @@ package config
 
 import (
 	"gopkg.in/yaml.v3"
-
-	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 // Job defaults, as CircleCI applies them.
@@ -213,13 +211,13 @@ func (p *parser) parseImages(n *yaml.Node, key string) []Image {
 // parseAuth reads a docker image's registry login: username and password,
 // both required (the password usually references a project or context
 // variable, "$DOCKERHUB_PASSWORD").
-func (p *parser) parseAuth(n *yaml.Node, key string) *runner.RegistryAuth {
+func (p *parser) parseAuth(n *yaml.Node, key string) *RegistryAuth {
 	kvs, ok := p.mapping(n, key)
 	if !ok {
 		return nil
 	}
 	p.checkKeys(kvs, key, "username", "password")
-	var a runner.RegistryAuth
+	var a RegistryAuth
 	for _, kv := range kvs {
 		switch kv.key {
 		case "username":

@@ -3,7 +3,7 @@ package config
 import (
 	"time"
 
-	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/plan"
 )
 
 // Plan is a compiled configuration: the contract between Compile and the
@@ -157,40 +157,47 @@ type Executor struct {
 // "$DOCKERHUB_PASSWORD" that the conductor resolves from the project's and
 // contexts' variables for each task; aws_auth (ECR) is accepted but not
 // carried: Nomad clients log in to ECR through their credential helper.
-type Image = runner.Image
+type Image = plan.Image
 
 // EnvVar is one environment variable: the runner API's, so the plan's
 // variables reach the agent as they are. Values are strings as CircleCI
 // makes them: numbers and booleans as written, null as "".
-type EnvVar = runner.EnvVar
+type EnvVar = plan.EnvVar
 
 // Step types: the built-in steps. when/unless steps and command
 // invocations never reach the Plan; they are expanded into these.
 const (
-	StepCheckout           = runner.StepCheckout
-	StepRun                = runner.StepRun
-	StepSaveCache          = runner.StepSaveCache
-	StepRestoreCache       = runner.StepRestoreCache
-	StepStoreArtifacts     = runner.StepStoreArtifacts
-	StepStoreTestResults   = runner.StepStoreTestResults
-	StepPersistToWorkspace = runner.StepPersistToWorkspace
-	StepAttachWorkspace    = runner.StepAttachWorkspace
-	StepAddSSHKeys         = runner.StepAddSSHKeys
-	StepSetupRemoteDocker  = runner.StepSetupRemoteDocker
+	StepCheckout           = plan.StepCheckout
+	StepRun                = plan.StepRun
+	StepSaveCache          = plan.StepSaveCache
+	StepRestoreCache       = plan.StepRestoreCache
+	StepStoreArtifacts     = plan.StepStoreArtifacts
+	StepStoreTestResults   = plan.StepStoreTestResults
+	StepPersistToWorkspace = plan.StepPersistToWorkspace
+	StepAttachWorkspace    = plan.StepAttachWorkspace
+	StepAddSSHKeys         = plan.StepAddSSHKeys
+	StepSetupRemoteDocker  = plan.StepSetupRemoteDocker
 )
 
 // Values of Step.When.
 const (
-	WhenAlways    = "always"
-	WhenOnSuccess = "on_success"
-	WhenOnFail    = "on_fail"
+	WhenAlways    = plan.WhenAlways
+	WhenOnSuccess = plan.WhenOnSuccess
+	WhenOnFail    = plan.WhenOnFail
 )
 
 // DefaultNoOutputTimeout is the run step's no_output_timeout default.
-const DefaultNoOutputTimeout = runner.Duration(10 * time.Minute)
+const DefaultNoOutputTimeout = plan.Duration(10 * time.Minute)
 
-// Step is one step of a job: the runner API's step, so the conductor hands
-// the plan's steps to the agent unchanged and the stored plan's JSON is the
-// runner API's (durations as Go duration strings such as "10m0s"). Type
-// is one of the Step* constants and says which fields mean something.
-type Step = runner.Step
+// Step is one step of a job (package plan's): the runner API carries the
+// same type, so the conductor hands the plan's steps to the agent unchanged
+// and the stored plan's JSON is the runner API's (durations as Go duration
+// strings such as "10m0s"). Type is one of the Step* constants and says
+// which fields mean something.
+type Step = plan.Step
+
+// Duration is a step's duration, encoded as a Go duration string.
+type Duration = plan.Duration
+
+// RegistryAuth is an image's registry login as written in the config.
+type RegistryAuth = plan.RegistryAuth

@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 func TestProcess(t *testing.T) {
@@ -106,7 +104,7 @@ workflows:
 }
 
 func TestStepJSONFields(t *testing.T) {
-	s := Step{Type: StepRun, Name: "x", Command: "x", MaxAutoReruns: 2, AutoRerunDelay: runner.Duration(30 * time.Second)}
+	s := Step{Type: StepRun, Name: "x", Command: "x", MaxAutoReruns: 2, AutoRerunDelay: Duration(30 * time.Second)}
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"type":"run","name":"x","command":"x","max_auto_reruns":2,"auto_rerun_delay":"30s"}`, string(b))

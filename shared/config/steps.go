@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 // builtinStepSpecs are the built-in steps other than run and checkout, with
@@ -325,7 +323,7 @@ func (p *parser) parseRun(at, args *yaml.Node, key string) Step {
 
 // duration parses CircleCI's durations: a number with a unit ("20m",
 // "1.25h", "30s"; Go's combined "1h30m" is accepted too).
-func (p *parser) duration(n *yaml.Node, key string) runner.Duration {
+func (p *parser) duration(n *yaml.Node, key string) Duration {
 	v, ok := p.str(n, key)
 	if !ok {
 		return DefaultNoOutputTimeout
@@ -335,5 +333,5 @@ func (p *parser) duration(n *yaml.Node, key string) runner.Duration {
 		p.at(n, key, "invalid duration %q: use a number and a unit, such as 20m, 1.5h or 30s", v)
 		return DefaultNoOutputTimeout
 	}
-	return runner.Duration(d)
+	return Duration(d)
 }

@@ -7,8 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/orbit-ci/orbit/shared/runner"
 )
 
 // TestParseLayer checks what the parse layer hands to the model: aliases
@@ -56,7 +54,7 @@ func TestParseLayer(t *testing.T) {
 }
 
 func TestStepJSON(t *testing.T) {
-	s := Step{Type: StepRun, Name: "x", Command: "x", NoOutputTimeout: runner.Duration(90 * time.Second), When: WhenAlways}
+	s := Step{Type: StepRun, Name: "x", Command: "x", NoOutputTimeout: Duration(90 * time.Second), When: WhenAlways}
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"type":"run","name":"x","command":"x","when":"always","no_output_timeout":"1m30s"}`, string(b))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/junit"
+	"github.com/orbit-ci/orbit/shared/plan"
 )
 
 // Files routes: caches, workspaces, artifacts and test results. They are
@@ -44,16 +45,16 @@ import (
 // SHA-256 of the archive bytes, which the agent checks after download so a
 // corrupt cache is detected and reported instead of half-extracted.
 
-// Step types of the files routes and the other built-in steps.
+// Step types of the files routes and the other built-in steps: the plan's.
 const (
-	StepSaveCache          = "save_cache"
-	StepRestoreCache       = "restore_cache"
-	StepPersistToWorkspace = "persist_to_workspace"
-	StepAttachWorkspace    = "attach_workspace"
-	StepStoreArtifacts     = "store_artifacts"
-	StepStoreTestResults   = "store_test_results"
-	StepAddSSHKeys         = "add_ssh_keys"
-	StepSetupRemoteDocker  = "setup_remote_docker"
+	StepSaveCache          = plan.StepSaveCache
+	StepRestoreCache       = plan.StepRestoreCache
+	StepPersistToWorkspace = plan.StepPersistToWorkspace
+	StepAttachWorkspace    = plan.StepAttachWorkspace
+	StepStoreArtifacts     = plan.StepStoreArtifacts
+	StepStoreTestResults   = plan.StepStoreTestResults
+	StepAddSSHKeys         = plan.StepAddSSHKeys
+	StepSetupRemoteDocker  = plan.StepSetupRemoteDocker
 )
 
 // Errors of the files routes.

@@ -312,3 +312,39 @@ func TestMaxAutoReruns(t *testing.T) {
 	assert.Equal(t, runner.StatusFailed, task.Last(1).Status)
 	assert.Equal(t, 2, strings.Count(task.Output(1), "no\n"), "one rerun, then the step fails")
 }
+
+// TestFailedJobKeepsArtifactsAndTestResults: after the test step fails,
+// store_test_results and store_artifacts still run (as on CircleCI, also
+// for plans without a when, compiled before the compiler set one), so the
+// failing test reaches the tests API; other steps are skipped.
+func TestFailedJobKeepsArtifactsAndTestResults(t *testing.T) {
+	h := newHarness(t, runner.TaskSpec{TaskID: "t", JobNumber: 7, Steps: []runner.Step{
+		run("test", `mkdir -p results/go && cat > results/go/report.xml <<'XML'
+<testsuite><testcase name="TestOK" classname="pkg" time="0.1"/>
+<testcase name="TestBroken" classname="pkg" time="0.2"><failure message="want 1, got 2">x_test.go:9</failure></testcase></testsuite>
+XML
+echo log > test.log; exit 1`),
+		{Type: runner.StepPersistToWorkspace, Root: ".", Paths: []string{"results"}},
+		{Type: runner.StepStoreTestResults, Path: "results", When: "always"},
+		{Type: runner.StepStoreArtifacts, Path: "test.log"},
+		run("after", "echo after"),
+	}})
+	out, task := h.run(t)
+	require.Equal(t, agent.OutcomeFailed, out)
+	assert.Equal(t, runner.StatusFailed, task.Last(0).Status)
+	assert.Empty(t, task.Steps[1], "persist_to_workspace runs only while the steps before succeed")
+	assert.Equal(t, runner.StatusSuccess, task.Last(2).Status, task.Output(2))
+	assert.Contains(t, task.Output(2), "2 tests, 1 failed")
+	assert.Equal(t, runner.StatusSuccess, task.Last(3).Status, task.Output(3))
+	assert.Empty(t, task.Steps[4], "a run step after the failure is skipped")
+
+	ctx := context.Background()
+	tests, err := h.srv.Files.Service.Tests(ctx, "gh/acme/project", 7, 1)
+	require.NoError(t, err)
+	require.Len(t, tests, 2)
+	assert.Equal(t, "TestBroken", tests[1].Name)
+	assert.Equal(t, "failure", tests[1].Result)
+	arts, err := h.srv.Files.Service.Artifacts(ctx, "gh/acme/project", 7)
+	require.NoError(t, err)
+	assert.Equal(t, []taskfiles.Artifact{{Path: "test.log", NodeIndex: 0, Size: 4}}, arts)
+}

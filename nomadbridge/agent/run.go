@@ -161,7 +161,7 @@ func (r *taskRun) run() (Outcome, error) {
 		if r.ctx.Err() != nil {
 			break
 		}
-		if !shouldRun(st.When, failed) {
+		if !st.Runs(failed) {
 			r.log.Info("step skipped", "step", i, "name", st.Name, "when", st.When)
 			continue
 		}
@@ -209,18 +209,6 @@ func (r *taskRun) stopped() (Outcome, error) {
 		return OutcomeInfrastructureFail, fmt.Errorf("agent: %w", fe.err)
 	default:
 		return OutcomeInfrastructureFail, fmt.Errorf("agent: stopped: %w", cause)
-	}
-}
-
-// shouldRun applies a step's `when` after earlier steps failed or not.
-func shouldRun(when string, failed bool) bool {
-	switch when {
-	case "always":
-		return true
-	case "on_fail":
-		return failed
-	default:
-		return !failed
 	}
 }
 

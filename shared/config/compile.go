@@ -122,11 +122,23 @@ func Compile(src []byte, opts Options) (*Plan, error) {
 	if !c.load(src) {
 		return nil, c.errors()
 	}
-	return c.plan(), nil
+	p := c.plan()
+	p.Warnings = c.warnings()
+	return p, nil
 }
 
 func (c *compiler) errors() error {
 	return c.parser.sink().list.sort(c.opts.Filename)
+}
+
+// warnings are the warnings found, sorted by position, one per place (nil
+// when there are none).
+func (c *compiler) warnings() ErrorList {
+	w := c.parser.sink().warnings.sort(c.opts.Filename).oncePerPlace()
+	if len(w) == 0 {
+		return nil
+	}
+	return w
 }
 
 // sections are the top-level keys with a meaning. Other top-level keys are

@@ -138,11 +138,11 @@ workflows: {w: {jobs: [build]}}
 				assert.Equal(t, []Step{
 					{Type: StepSetupRemoteDocker, Name: "Setup a remote Docker engine", Version: "default", DockerLayerCaching: true},
 					{Type: StepCheckout, Name: "Checkout code"},
-					{Type: StepStoreArtifacts, Name: "Keep", Path: "out", Destination: "build"},
+					{Type: StepStoreArtifacts, Name: "Keep", Path: "out", Destination: "build", When: WhenAlways},
 					{Type: StepSaveCache, Name: "Saving cache", Key: `v1-{{ checksum "go.sum" }}`, Paths: []string{"~/go", "vendor"}, When: WhenAlways},
 					{Type: StepRestoreCache, Name: "Restoring cache", Keys: []string{"v1-a", "v1-b", "v1-"}},
 					{Type: StepRestoreCache, Name: "Restoring cache", Keys: []string{"x"}},
-					{Type: StepStoreTestResults, Name: "Uploading test results", Path: "reports"},
+					{Type: StepStoreTestResults, Name: "Uploading test results", Path: "reports", When: WhenAlways},
 					{Type: StepPersistToWorkspace, Name: "Persisting to workspace", Root: ".", Paths: []string{"bin"}},
 					{Type: StepAttachWorkspace, Name: "Attaching workspace", At: "/tmp/ws"},
 					{Type: StepAddSSHKeys, Name: "Installing additional ssh keys", Fingerprints: []string{"SHA256:x"}},

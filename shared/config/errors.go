@@ -100,6 +100,9 @@ func (l ErrorList) sort(main string) ErrorList {
 type errs struct {
 	file string
 	list ErrorList
+	// warnings are the things CircleCI tolerates and Orbit accepts, but
+	// that the author likely did not mean (a key a step does not use).
+	warnings ErrorList
 	// root is the errs whose list collects everything (nil: this one).
 	root *errs
 }
@@ -129,6 +132,48 @@ func (e *errs) at(n *yaml.Node, key, format string, args ...any) {
 		err.Line, err.Col = n.Line, n.Column
 	}
 	e.add(err)
+}
+
+// warn records a warning located at node n (which may be nil).
+func (e *errs) warn(n *yaml.Node, key, format string, args ...any) {
+	w := &Error{File: e.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		w.Line, w.Col = n.Line, n.Column
+	}
+	s := e.sink()
+	s.warnings = append(s.warnings, w)
+}
+
+// Warning returns "file:line:col: warning: key: msg", the form compilers
+// use, so a warning is told from an error at a glance.
+func (e *Error) Warning() string {
+	w := *e
+	w.Key, w.Msg = "", "warning: "+e.Msg
+	if e.Key != "" {
+		w.Msg = "warning: " + e.Key + ": " + e.Msg
+	}
+	return w.Error()
+}
+
+// oncePerPlace keeps one warning per file position and message: a step
+// in a command is parsed once per invocation, each time under another key.
+func (l ErrorList) oncePerPlace() ErrorList {
+	type place struct {
+		file      string
+		line, col int
+		msg       string
+	}
+	seen := map[place]bool{}
+	out := l[:0]
+	for _, e := range l {
+		k := place{e.File, e.Line, e.Col, e.Msg}
+		if e.Line > 0 && seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, e)
+	}
+	return out
 }
 
 // count is the number of errors so far, in every file; callers compare

@@ -76,8 +76,8 @@ jobs:
       - run
       - run: {name: x}
       - run: {command: x, when: later, no_output_timeout: 10, shell: [a]}
-      - checkout: {path: a, depth: 1}
-      - store_artifacts: {path: a, to: b}
+      - checkout: {path: a, depth: 0}
+      - store_artifacts: {path: [a]}
       - frobnicate
       - {run: a, checkout: b}
       - 42
@@ -100,8 +100,8 @@ workflows:
 				":18:33: jobs.test.steps[2].run.when: must be always, on_success or on_fail, not \"later\"",
 				":18:59: jobs.test.steps[2].run.no_output_timeout: invalid duration \"10\": use a number and a unit, such as 20m, 1.5h or 30s",
 				":18:70: jobs.test.steps[2].run.shell: must be a string, not a list",
-				`:19:29: jobs.test.steps[3].checkout.depth: unknown key "depth" (allowed: path, method)`,
-				`:20:36: jobs.test.steps[4].store_artifacts.to: unknown key "to" (allowed: name, path, destination)`,
+				`:19:36: jobs.test.steps[3].checkout.depth: must be at least 1, not 0`,
+				`:20:33: jobs.test.steps[4].store_artifacts.path: must be a string, not a list`,
 				`:21:9: jobs.test.steps[5]: unknown step or command "frobnicate"`,
 				":22:9: jobs.test.steps[6]: a step is a mapping with exactly one key (the step name), not 2 keys",
 				":23:9: jobs.test.steps[7]: a step is a step name or a mapping of a step name to its arguments, not a number",

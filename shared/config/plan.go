@@ -25,6 +25,11 @@ type Plan struct {
 	// never run for a push; a scheduler starts them with
 	// Options.ScheduledWorkflow on each branch their filter allows.
 	Schedules []Schedule `json:"schedules,omitempty"`
+	// Warnings are what CircleCI tolerates and Orbit accepts as it does,
+	// but that the author probably did not mean, such as a key a built-in
+	// step does not use (see docs/CONFIG-DIFFERENCES.md). They are never
+	// errors: the plan runs as CircleCI would run it.
+	Warnings ErrorList `json:"warnings,omitempty"`
 }
 
 // Schedule is one `triggers` schedule of a workflow.

@@ -7,26 +7,62 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// builtinStepSpecs are the built-in steps other than run and checkout, with
-// the keys each accepts and the name CircleCI shows when none is given.
+// builtinStepSpecs are the built-in steps other than run and checkout:
+// the keys each uses, as CircleCI's schema for config.yml lists them
+// (circleci-yaml-language-server's schema.json), and the name CircleCI
+// shows when none is given. CircleCI accepts other keys on these steps and
+// does not use them; Orbit does the same and warns (see tolerate).
 var builtinStepSpecs = map[string]struct {
 	keys []string
 	name string
 }{
-	StepSaveCache:          {[]string{"name", "paths", "key", "when"}, "Saving cache"},
-	StepRestoreCache:       {[]string{"name", "key", "keys"}, "Restoring cache"},
-	StepStoreArtifacts:     {[]string{"name", "path", "destination"}, "Uploading artifacts"},
-	StepStoreTestResults:   {[]string{"name", "path"}, "Uploading test results"},
-	StepPersistToWorkspace: {[]string{"name", "root", "paths"}, "Persisting to workspace"},
-	StepAttachWorkspace:    {[]string{"name", "at"}, "Attaching workspace"},
-	StepAddSSHKeys:         {[]string{"name", "fingerprints"}, "Installing additional ssh keys"},
-	// reusable and exclusive are long-deprecated and have no effect.
-	StepSetupRemoteDocker: {[]string{"name", "docker_layer_caching", "version", "reusable", "exclusive"}, "Setup a remote Docker engine"},
+	StepSaveCache:          {[]string{"paths", "key", "name", "when"}, "Saving cache"},
+	StepRestoreCache:       {[]string{"key", "keys", "name"}, "Restoring cache"},
+	StepStoreArtifacts:     {[]string{"path", "destination", "name"}, "Uploading artifacts"},
+	StepStoreTestResults:   {[]string{"path", "name"}, "Uploading test results"},
+	StepPersistToWorkspace: {[]string{"root", "paths", "name"}, "Persisting to workspace"},
+	StepAttachWorkspace:    {[]string{"at", "name"}, "Attaching workspace"},
+	StepAddSSHKeys:         {[]string{"fingerprints"}, "Installing additional ssh keys"},
+	StepSetupRemoteDocker:  {[]string{"docker_layer_caching", "version"}, "Setup a remote Docker engine"},
 }
 
+// checkoutKeys are the keys checkout uses (CircleCI's schema).
+var checkoutKeys = []string{"path", "method", "depth"}
+
 var runKeys = []string{
-	"name", "command", "shell", "environment", "background", "working_directory",
+	"command", "name", "shell", "environment", "background", "working_directory",
 	"no_output_timeout", "when", "max_auto_reruns", "auto_rerun_delay",
+}
+
+// alwaysRuns are the steps CircleCI runs whether or not an earlier step
+// failed, so a failed job still has its artifacts and test results (the
+// failing test among them, and its timings for the next split).
+var alwaysRuns = []string{StepStoreArtifacts, StepStoreTestResults}
+
+// tolerate warns about each key of a built-in step that the step does not
+// use (uses lists them), and reports whether the step's `name` is among
+// them (a display name: Orbit shows it, though CircleCI's schema does not
+// list it for that step). CircleCI accepts such keys and ignores them, so
+// refusing them would refuse configs CircleCI runs.
+func (p *parser) tolerate(kvs []pair, key, step string, uses []string) {
+	for _, kv := range kvs {
+		if slices.Contains(uses, kv.key) {
+			continue
+		}
+		fkey := joinKey(key, kv.key)
+		switch {
+		case kv.key == "name":
+			p.warn(kv.k, fkey, "%s has no name in CircleCI's schema; CircleCI accepts it, and Orbit shows it as the step's name", step)
+		case kv.key == "when" && slices.Contains(alwaysRuns, step):
+			p.warn(kv.k, fkey, "has no effect: %s runs whether or not earlier steps failed, as on CircleCI", step)
+		case kv.key == "when":
+			p.warn(kv.k, fkey, "has no effect on %s (CircleCI honours when only on run and save_cache): the step runs only while earlier steps succeed", step)
+		case step == StepSetupRemoteDocker && (kv.key == "reusable" || kv.key == "exclusive"):
+			p.warn(kv.k, fkey, "is deprecated and has no effect")
+		default:
+			p.warn(kv.k, fkey, "unknown key %q is ignored: CircleCI accepts keys %s does not use and ignores them (it uses: %s)", kv.key, step, joinAllowed(uses))
+		}
+	}
 }
 
 // checkoutName is the name CircleCI shows for checkout.
@@ -99,9 +135,9 @@ func (p *parser) parseStepArgs(name string, at, args *yaml.Node, key string) (St
 			if kvs, ok = p.mapping(args, key); !ok {
 				return s, false
 			}
-			p.checkKeys(kvs, key, spec.keys...)
+			p.tolerate(kvs, key, name, spec.keys)
 		}
-		p.parseBuiltin(&s, at, kvs, key)
+		p.parseBuiltin(&s, at, used(kvs, spec.keys), key)
 	}
 	return s, p.count() == before
 }
@@ -146,9 +182,10 @@ func (p *parser) parseBuiltin(s *Step, at *yaml.Node, kvs []pair, key string) {
 			s.DockerLayerCaching, _ = p.boolean(kv.v, fkey)
 		case "version":
 			s.Version, _ = p.str(kv.v, fkey)
-		case "reusable", "exclusive":
-			p.boolean(kv.v, fkey)
 		}
+	}
+	if slices.Contains(alwaysRuns, s.Type) {
+		s.When = WhenAlways
 	}
 	if s.Type == StepRestoreCache && s.Key != "" {
 		s.Key = "" // restore_cache's key is the first of Keys
@@ -177,6 +214,18 @@ func (p *parser) parseBuiltin(s *Step, at *yaml.Node, kvs []pair, key string) {
 	case StepAttachWorkspace:
 		need("at")
 	}
+}
+
+// used are the pairs whose key is in uses, or is name (tolerate explains
+// why a name is kept).
+func used(kvs []pair, uses []string) []pair {
+	var out []pair
+	for _, kv := range kvs {
+		if kv.key == "name" || slices.Contains(uses, kv.key) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // when parses a step's `when`: always, on_success or on_fail.
@@ -243,17 +292,26 @@ func (p *parser) parseCheckout(args *yaml.Node, key string) Step {
 	if !ok {
 		return s
 	}
-	p.checkKeys(kvs, key, "path", "method")
-	for _, kv := range kvs {
+	p.tolerate(kvs, key, StepCheckout, checkoutKeys)
+	for _, kv := range used(kvs, checkoutKeys) {
+		fkey := joinKey(key, kv.key)
 		switch kv.key {
+		case "name":
+			s.Name, _ = p.str(kv.v, fkey)
 		case "path":
-			s.Path, _ = p.str(kv.v, joinKey(key, kv.key))
+			s.Path, _ = p.str(kv.v, fkey)
 		case "method":
-			if m, ok := p.str(kv.v, joinKey(key, kv.key)); ok {
-				if m != "full" && m != "blobless" {
-					p.at(kv.v, joinKey(key, kv.key), "must be full or blobless, not %q", m)
+			if m, ok := p.str(kv.v, fkey); ok {
+				if !slices.Contains([]string{"full", "blobless", "shallow"}, m) {
+					p.at(kv.v, fkey, "must be full, blobless or shallow, not %q", m)
 				}
 				s.Method = m
+			}
+		case "depth":
+			// A shallow clone's depth: Orbit clones the whole history,
+			// which gives the same working tree.
+			if d, ok := p.integer(kv.v, fkey); ok && d < 1 {
+				p.at(kv.v, fkey, "must be at least 1, not %d", d)
 			}
 		}
 	}
@@ -275,9 +333,9 @@ func (p *parser) parseRun(at, args *yaml.Node, key string) Step {
 		if !ok {
 			return s
 		}
-		p.checkKeys(kvs, key, runKeys...)
+		p.tolerate(kvs, key, StepRun, runKeys)
 		hasCommand := false
-		for _, kv := range kvs {
+		for _, kv := range used(kvs, runKeys) {
 			fkey := joinKey(key, kv.key)
 			switch kv.key {
 			case "name":

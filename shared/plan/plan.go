@@ -132,3 +132,23 @@ type RegistryAuth struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 }
+
+// Runs reports whether the step runs, given whether an earlier step of
+// the task failed: When decides; without one (plans compiled before
+// store_artifacts and store_test_results carried theirs), those two run
+// always, as on CircleCI, so a failed job keeps its artifacts and test
+// results, and every other step runs only while all before it succeeded.
+func (s Step) Runs(failed bool) bool {
+	when := s.When
+	if when == "" && (s.Type == StepStoreArtifacts || s.Type == StepStoreTestResults) {
+		when = WhenAlways
+	}
+	switch when {
+	case WhenAlways:
+		return true
+	case WhenOnFail:
+		return failed
+	default:
+		return !failed
+	}
+}

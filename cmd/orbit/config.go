@@ -28,6 +28,12 @@ Flags:
 `
 
 func cmdConfig(_ context.Context, args []string) error {
+	return runConfig(args, os.Stdout, os.Stderr)
+}
+
+// runConfig is `orbit config`, writing the result to stdout and warnings
+// to stderr (so `process > out.yml` keeps the config alone).
+func runConfig(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "validate" && args[0] != "process") {
 		return exitError{code: 2, msg: configUsage}
 	}
@@ -57,19 +63,23 @@ func cmdConfig(_ context.Context, args []string) error {
 	if *tag != "" {
 		opts.Branch = ""
 	}
+	p, err := config.Compile(src, opts)
+	if err != nil {
+		return configError(err)
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintln(stderr, w.Warning())
+	}
 	switch {
 	case args[0] == "validate":
-		if _, err := config.Compile(src, opts); err != nil {
-			return configError(err)
+		if n := len(p.Warnings); n > 0 {
+			fmt.Fprintf(stdout, "%s is valid, with %d warning%s (CircleCI accepts what they point at)\n", file, n, plural(n))
+			return nil
 		}
-		fmt.Printf("%s is valid\n", file)
+		fmt.Fprintf(stdout, "%s is valid\n", file)
 		return nil
 	case *plan:
-		p, err := config.Compile(src, opts)
-		if err != nil {
-			return configError(err)
-		}
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(p)
 	}
@@ -77,8 +87,15 @@ func cmdConfig(_ context.Context, args []string) error {
 	if err != nil {
 		return configError(err)
 	}
-	_, err = os.Stdout.Write(out)
+	_, err = stdout.Write(out)
 	return err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // configError prints a config's errors, one `file:line:col: key: message`

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,7 +49,9 @@ func TestE2EFailedJobKeepsTestResults(t *testing.T) {
 	p := startOrbit(t, t.TempDir(), freeAddr(t))
 	slug := p.follow(repo, "acme", "failing")
 
-	wf, jobs := p.runPipeline(slug)
+	pid := p.trigger(slug, "main")
+	wf := p.waitWorkflowDone(pid, 3*time.Minute)
+	jobs := p.jobs(wf.ID)
 	require.Equal(t, "failed", wf.Status)
 	num := jobs["test"].JobNumber
 	assert.Equal(t, "failed", jobs["test"].Status)
@@ -86,4 +89,17 @@ func TestE2EFailedJobKeepsTestResults(t *testing.T) {
 	require.Equal(t, 200, p.do("GET", fmt.Sprintf("/api/v2/project/%s/%d/artifacts", slug, num), nil, &arts))
 	require.Len(t, arts.Items, 1)
 	assert.Equal(t, "test.log", arts.Items[0].Path)
+
+	// The tolerated when is a warning in the pipeline's errors, in the API
+	// and the UI; the pipeline ran all the same.
+	var pl struct {
+		State  string
+		Errors []struct{ Type, Message string }
+	}
+	require.Equal(t, 200, p.do("GET", "/api/v2/pipeline/"+pid, nil, &pl))
+	assert.NotEqual(t, "errored", pl.State)
+	require.Len(t, pl.Errors, 1)
+	assert.Equal(t, "config", pl.Errors[0].Type)
+	assert.Contains(t, pl.Errors[0].Message, ".circleci/config.yml:22:11: warning: jobs.test.steps[3].store_test_results.when: has no effect")
+	assert.Contains(t, p.text("/ui/pipeline/"+pid), "warning: jobs.test.steps[3].store_test_results.when: has no effect")
 }

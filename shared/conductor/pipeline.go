@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/orbit-ci/orbit/shared/config"
@@ -188,6 +189,9 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 		}
 		return false, c.errored(ctx, id, store.PipelineError{Type: "config", Message: err.Error()})
 	}
+	if err := c.recordWarnings(ctx, id, plan.Warnings); err != nil {
+		return false, err
+	}
 	raw, err := json.Marshal(plan)
 	if err != nil {
 		return false, fmt.Errorf("encode plan: %w", err)
@@ -197,6 +201,35 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// recordWarnings adds the config's warnings (what CircleCI tolerates) to
+// the pipeline's errors list, where the API and the UI show config errors.
+// They are of CircleCI's type "config", their message says "warning", and
+// they change no status: the pipeline runs. Recording them before the plan
+// is stored makes a retried compile add each one once.
+func (c *Conductor) recordWarnings(ctx context.Context, id string, warnings config.ErrorList) error {
+	if len(warnings) == 0 {
+		return nil
+	}
+	_, err := c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
+		added := false
+		for _, w := range warnings {
+			e := store.PipelineError{Type: "config", Message: w.Warning()}
+			if !slices.Contains(p.Errors, e) {
+				p.Errors = append(p.Errors, e)
+				added = true
+			}
+		}
+		if !added {
+			return store.ErrStale
+		}
+		return nil
+	})
+	if err = ignoreStale(err); err != nil {
+		return fmt.Errorf("record config warnings of pipeline %s: %w", id, err)
+	}
+	return nil
 }
 
 // triggerSource is pipeline.trigger_source for a trigger type.

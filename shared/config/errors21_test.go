@@ -199,7 +199,6 @@ workflows:
 				`:9:35: jobs.k.steps[2].unless.condition.not: not takes one statement, not a list`,
 				`:10:47: jobs.k.steps[3].when.condition.matches.pattern: invalid regular expression "(": error parsing regexp: missing closing ): ` + "`(`",
 				`:13:11: workflows.w.when: invalid expression "pipeline.git.branch ==": expression ends where a value is expected`,
-				`:15:13: workflows.w.jobs[0].k.override-with: override-with is not supported by Orbit`,
 				`:18:36: workflows.w.jobs[1].k.matrix.parameters.a: must list at least one value`,
 				`:20:56: workflows.w.jobs[2].k.matrix.exclude[0].c: "c" is not a parameter of the matrix`,
 				`:21:11: workflows.w.jobs[2].k.a: argument "a" is also a matrix parameter; give it in one place`,

@@ -89,7 +89,7 @@ workflows:
 				":4:13: jobs.build.docker: must be a list, not a mapping",
 				":5:18: jobs.build.parallelism: must be an integer, not a string",
 				":6:12: jobs.build.steps: must not be empty",
-				`:7:5: jobs.build.colour: unknown key "colour" (allowed: docker, machine, macos, executor, resource_class, parallelism, environment, working_directory, shell, steps, parameters, description, branches, circleci_ip_ranges, type)`,
+				`:7:5: jobs.build.colour: unknown key "colour" (allowed: docker, machine, macos, executor, resource_class, parallelism, environment, working_directory, shell, steps, parameters, description, branches, circleci_ip_ranges, type, retention, plan_name, key)`,
 				":10:9: jobs.test.docker[0].image: missing image",
 				":11:16: jobs.test.docker[1].image: must be a string, not a list",
 				":12:5: jobs.test.machine: job has more than one executor (docker and machine)",

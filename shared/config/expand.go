@@ -306,7 +306,13 @@ func (c *compiler) expandCondition(name string, args *yaml.Node, s *scope, p *pa
 	if !ok {
 		return out
 	}
-	p.checkKeys(kvs, key, conditionKeys...)
+	// CircleCI's schema lets a when or unless step carry other keys; they
+	// mean nothing.
+	for _, kv := range kvs {
+		if !slices.Contains(conditionKeys, kv.key) {
+			p.warn(kv.k, joinKey(key, kv.key), "unknown key %q is ignored: CircleCI accepts keys a %s step does not use (it uses: %s)", kv.key, name, joinAllowed(conditionKeys))
+		}
+	}
 	var cond, steps *yaml.Node
 	for _, kv := range kvs {
 		switch kv.key {

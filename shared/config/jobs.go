@@ -1,6 +1,9 @@
 package config
 
 import (
+	"regexp"
+	"slices"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -14,7 +17,7 @@ const (
 var jobKeys = []string{
 	"docker", "machine", "macos", "executor", "resource_class", "parallelism",
 	"environment", "working_directory", "shell", "steps", "parameters",
-	"description", "branches", "circleci_ip_ranges", "type",
+	"description", "branches", "circleci_ip_ranges", "type", "retention", "plan_name", "key",
 }
 
 // jobTypeBuild is a job definition's default `type`.
@@ -67,10 +70,23 @@ func (c *compiler) parseJob(x *expandedJob) (parsedJob, bool) {
 				switch t {
 				case jobTypeBuild, JobTypeNoOp, JobTypeApproval:
 					out.typ = t
+				case "release", "lock", "unlock":
+					// CircleCI's release-marker and lock jobs: accepted,
+					// run as no-op jobs (docs/CONFIG-DIFFERENCES.md).
+					out.typ = JobTypeNoOp
+					p.warn(f.v, key, "Orbit runs a job of type %s as a no-op job: it succeeds once its requirements are met", t)
+					need := map[string]string{"release": "plan_name", "lock": "key", "unlock": "key"}[t]
+					if !slices.ContainsFunc(x.fields, func(g field) bool { return g.key == need }) {
+						p.at(f.v, joinKey(d.path, need), "is required for a %s job", t)
+					}
 				default:
-					p.at(f.v, key, "unknown job type %q (allowed: build, no-op, approval)", t)
+					p.at(f.v, key, "unknown job type %q (allowed: build, no-op, approval, release, lock, unlock)", t)
 				}
 			}
+		case "plan_name", "key":
+			p.str(f.v, key)
+		case "retention":
+			p.parseRetention(f.v, key)
 		case "circleci_ip_ranges":
 			job.CircleCIIPRanges, _ = p.boolean(f.v, key)
 		case "branches":
@@ -151,7 +167,7 @@ func (p *parser) parseExecutor(kv pair, key string) (ex Executor, shell string) 
 		ex.MachineImage, ex.ResourceClass, shell, ex.DockerLayerCaching = p.parseMachine(kv.v, key)
 	case "macos":
 		ex.Type = ExecutorMacOS
-		ex.MachineImage = p.parseMacOS(kv.v, key)
+		ex.MachineImage, ex.ResourceClass, shell = p.parseMacOS(kv.v, key)
 	}
 	return ex, shell
 }
@@ -294,21 +310,51 @@ func hasKey(kvs []pair, key string) bool {
 	return false
 }
 
-// parseMacOS returns the Xcode version of a macos executor.
-func (p *parser) parseMacOS(n *yaml.Node, key string) string {
+// parseMacOS returns the Xcode version of a macos executor, and the
+// resource class and shell it may carry (CircleCI's schema allows both).
+func (p *parser) parseMacOS(n *yaml.Node, key string) (xcode, resourceClass, shell string) {
 	kvs, ok := p.mapping(n, key)
 	if !ok {
-		return ""
+		return "", "", ""
 	}
-	p.checkKeys(kvs, key, "xcode")
-	xcode := ""
+	p.checkKeys(kvs, key, "xcode", "resource_class", "shell")
 	for _, kv := range kvs {
-		if kv.key == "xcode" {
-			xcode, _ = p.str(kv.v, joinKey(key, kv.key))
+		fkey := joinKey(key, kv.key)
+		switch kv.key {
+		case "xcode":
+			xcode, _ = p.str(kv.v, fkey)
+		case "resource_class":
+			resourceClass, _ = p.str(kv.v, fkey)
+		case "shell":
+			shell, _ = p.str(kv.v, fkey)
 		}
 	}
 	if xcode == "" {
 		p.at(n, joinKey(key, "xcode"), "missing xcode version")
 	}
-	return xcode
+	return xcode, resourceClass, shell
+}
+
+// retentionCaches is CircleCI's cache retention: 1 to 15 days.
+var retentionCaches = regexp.MustCompile(`^([1-9]|1[0-5])d$`)
+
+// parseRetention checks a job's retention ({caches: 1d … 15d}), which
+// Orbit accepts but does not apply: caches follow the installation's own
+// retention.
+func (p *parser) parseRetention(n *yaml.Node, key string) {
+	kvs, ok := p.mapping(n, key)
+	if !ok {
+		return
+	}
+	p.checkKeys(kvs, key, "caches")
+	for _, kv := range kvs {
+		fkey := joinKey(key, kv.key)
+		if v, ok := p.str(kv.v, fkey); ok {
+			if !retentionCaches.MatchString(v) {
+				p.at(kv.v, fkey, "must be 1d to 15d, not %q", v)
+				continue
+			}
+			p.warn(kv.k, fkey, "is not applied: Orbit keeps caches for the installation's cache retention")
+		}
+	}
 }

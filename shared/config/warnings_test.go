@@ -180,3 +180,104 @@ workflows:
 	assert.True(t, strings.Contains(err.Error(), "run.command: is required"), err.Error())
 	assert.NotContains(t, err.Error(), "warning", "warnings are not errors")
 }
+
+// TestSchemaKeysAccepted: keys of CircleCI's schema outside the steps
+// compile; those Orbit does not apply warn, saying so.
+func TestSchemaKeysAccepted(t *testing.T) {
+	const wf = "workflows:\n  w:\n    jobs: [build]\n"
+	tests := []struct {
+		name, src string
+		warn      string // "" for none
+		check     func(t *testing.T, p *Plan)
+	}{
+		{
+			name: "macos resource_class and shell",
+			src:  "version: 2.1\njobs:\n  build:\n    macos: {xcode: '15.0', resource_class: m4pro.medium, shell: /bin/zsh}\n    steps: [checkout]\n" + wf,
+			check: func(t *testing.T, p *Plan) {
+				j := p.Workflows[0].Jobs[0].Job
+				assert.Equal(t, Executor{Type: ExecutorMacOS, MachineImage: "15.0", ResourceClass: "m4pro.medium"}, j.Executor)
+				assert.Equal(t, "/bin/zsh", j.Shell)
+			},
+		},
+		{
+			name: "job retention of caches",
+			src:  "version: 2.1\njobs:\n  build:\n    docker: [{image: a}]\n    retention: {caches: 7d}\n    steps: [checkout]\n" + wf,
+			warn: ":5:17: warning: jobs.build.retention.caches: is not applied: Orbit keeps caches for the installation's cache retention",
+		},
+		{
+			name: "workflow max_auto_reruns",
+			src:  "version: 2.1\njobs:\n  build: {docker: [{image: a}], steps: [checkout]}\nworkflows:\n  w:\n    max_auto_reruns: 2\n    jobs: [build]\n",
+			warn: ":6:5: warning: workflows.w.max_auto_reruns: is not applied: Orbit does not rerun a failed workflow by itself (rerun it from failed, or use max_auto_reruns on run steps)",
+		},
+		{
+			name: "override-with on a workflow's job",
+			src:  "version: 2.1\njobs:\n  build: {docker: [{image: a}], steps: [checkout]}\nworkflows:\n  w:\n    jobs:\n      - build: {override-with: local/build}\n",
+			warn: ":7:17: warning: workflows.w.jobs[0].build.override-with: is not applied: Orbit runs the job this entry names",
+		},
+		{
+			name: "a release job runs as a no-op",
+			src:  "version: 2.1\njobs:\n  build: {type: release, plan_name: v1}\n" + wf,
+			warn: ":3:17: warning: jobs.build.type: Orbit runs a job of type release as a no-op job: it succeeds once its requirements are met",
+			check: func(t *testing.T, p *Plan) {
+				assert.Equal(t, JobTypeNoOp, p.Workflows[0].Jobs[0].Type)
+			},
+		},
+		{
+			name: "a lock job runs as a no-op",
+			src:  "version: 2.1\njobs:\n  build: {type: lock, key: deploy}\n" + wf,
+			warn: ":3:17: warning: jobs.build.type: Orbit runs a job of type lock as a no-op job: it succeeds once its requirements are met",
+		},
+		{
+			name: "an unlock job runs as a no-op",
+			src:  "version: 2.1\njobs:\n  build: {type: unlock, key: deploy}\n" + wf,
+			warn: ":3:17: warning: jobs.build.type: Orbit runs a job of type unlock as a no-op job: it succeeds once its requirements are met",
+		},
+		{
+			name: "an unknown key on a when step",
+			src:  "version: 2.1\njobs:\n  build:\n    docker: [{image: a}]\n    steps:\n      - when: {condition: true, steps: [checkout], name: x}\n" + wf,
+			warn: `:6:52: warning: jobs.build.steps[0].when.name: unknown key "name" is ignored: CircleCI accepts keys a when step does not use (it uses: condition, steps)`,
+			check: func(t *testing.T, p *Plan) {
+				assert.Equal(t, []Step{{Type: StepCheckout, Name: "Checkout code"}}, p.Workflows[0].Jobs[0].Job.Steps)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Compile([]byte(tt.src), Options{Filename: "c.yml", Branch: "main", OrbDir: t.TempDir()})
+			require.NoError(t, err, "CircleCI accepts this config")
+			require.Len(t, p.Workflows, 1)
+			if tt.warn == "" {
+				assert.Empty(t, p.Warnings)
+			} else {
+				require.Len(t, p.Warnings, 1, "%v", p.Warnings)
+				assert.Equal(t, "c.yml"+tt.warn, p.Warnings[0].Warning())
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+		})
+	}
+}
+
+// TestSchemaKeysChecked: the keys accepted above are still checked.
+func TestSchemaKeysChecked(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"retention beyond 15 days", "version: 2.1\njobs:\n  build:\n    docker: [{image: a}]\n    retention: {caches: 30d}\n    steps: [checkout]\nworkflows:\n  w: {jobs: [build]}\n",
+			`jobs.build.retention.caches: must be 1d to 15d, not "30d"`},
+		{"workflow max_auto_reruns over 5", "version: 2.1\njobs:\n  build: {docker: [{image: a}], steps: [checkout]}\nworkflows:\n  w:\n    max_auto_reruns: 9\n    jobs: [build]\n",
+			"workflows.w.max_auto_reruns: must be between 1 and 5, not 9"},
+		{"a lock job without its key", "version: 2.1\njobs:\n  build: {type: lock}\nworkflows:\n  w: {jobs: [build]}\n",
+			"jobs.build.key: is required for a lock job"},
+		{"a release job without its plan", "version: 2.1\njobs:\n  build: {type: release}\nworkflows:\n  w: {jobs: [build]}\n",
+			"jobs.build.plan_name: is required for a release job"},
+		{"an unknown key on macos", "version: 2.1\njobs:\n  build:\n    macos: {xcode: '15.0', cpu: 4}\n    steps: [checkout]\nworkflows:\n  w: {jobs: [build]}\n",
+			`jobs.build.macos.cpu: unknown key "cpu" (allowed: xcode, resource_class, shell)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile([]byte(tt.src), Options{Filename: "c.yml", Branch: "main", OrbDir: t.TempDir()})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}

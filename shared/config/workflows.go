@@ -35,7 +35,7 @@ func (c *compiler) parseWorkflow(w *workflowDef) {
 	if !ok {
 		return
 	}
-	p.checkKeys(kvs, w.path, "jobs", "triggers", "when", "unless")
+	p.checkKeys(kvs, w.path, "jobs", "triggers", "when", "unless", "max_auto_reruns")
 	var jobs *yaml.Node
 	for _, kv := range kvs {
 		key := joinKey(w.path, kv.key)
@@ -52,6 +52,14 @@ func (c *compiler) parseWorkflow(w *workflowDef) {
 			}
 			if v, ok := c.condition(kv.v, key); ok && v != (kv.key == "when") {
 				w.enabled = false
+			}
+		case "max_auto_reruns":
+			if n, ok := p.integer(kv.v, key); ok {
+				if n < 1 || n > 5 {
+					p.at(kv.v, key, "must be between 1 and 5, not %d", n)
+				} else {
+					p.warn(kv.k, key, "is not applied: Orbit does not rerun a failed workflow by itself (rerun it from failed, or use max_auto_reruns on run steps)")
+				}
 			}
 		}
 	}
@@ -230,7 +238,9 @@ func (c *compiler) parseInvocation(inv *invocationDef, opts []pair, combo *matri
 				inv.serialGroup, _ = p.str(kv.v, fkey)
 			}
 		case "override-with":
-			p.at(kv.k, fkey, "override-with is not supported by Orbit")
+			if _, ok := p.str(kv.v, fkey); ok {
+				p.warn(kv.k, fkey, "is not applied: Orbit runs the job this entry names")
+			}
 		default:
 			if !c.v21 {
 				p.at(kv.k, fkey, "unknown key %q (allowed: %s)", kv.key, joinAllowed(invocationKeys20))

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -158,4 +159,40 @@ func TestBadJSONIsRefusedBeforeAnyRequest(t *testing.T) {
 	assert.ErrorIs(t, err, orchestrator.ErrInvalidOutput)
 	assert.Zero(t, f.calls.Load(), "requests")
 	assert.False(t, errors.Is(err, orchestrator.ErrInvalidToken))
+}
+
+// The port's codes are the API's: each sentinel's code is what the SDK's
+// modelled exception (generated from the Step Functions API model) reports,
+// and the driver classifies a response with that code as the sentinel.
+func TestAPIErrorsAreClassified(t *testing.T) {
+	tests := []struct {
+		name     string
+		sentinel *orchestrator.Error
+		sdk      smithy.APIError
+	}{
+		{"ExecutionAlreadyExists", orchestrator.ErrExecutionAlreadyExists, &types.ExecutionAlreadyExists{}},
+		{"ExecutionDoesNotExist", orchestrator.ErrExecutionDoesNotExist, &types.ExecutionDoesNotExist{}},
+		{"StateMachineDoesNotExist", orchestrator.ErrStateMachineDoesNotExist, &types.StateMachineDoesNotExist{}},
+		{"InvalidName", orchestrator.ErrInvalidName, &types.InvalidName{}},
+		{"InvalidArn", orchestrator.ErrInvalidArn, &types.InvalidArn{}},
+		{"InvalidExecutionInput", orchestrator.ErrInvalidExecutionInput, &types.InvalidExecutionInput{}},
+		{"InvalidOutput", orchestrator.ErrInvalidOutput, &types.InvalidOutput{}},
+		{"InvalidToken", orchestrator.ErrInvalidToken, &types.InvalidToken{}},
+		{"TaskDoesNotExist", orchestrator.ErrTaskDoesNotExist, &types.TaskDoesNotExist{}},
+		{"TaskTimedOut", orchestrator.ErrTaskTimedOut, &types.TaskTimedOut{}},
+		{"ExecutionLimitExceeded", orchestrator.ErrExecutionLimitExceeded, &types.ExecutionLimitExceeded{}},
+	}
+	require.Len(t, tests, len(orchestrator.Sentinels), "every sentinel is checked")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.sdk.ErrorCode(), tc.sentinel.Code)
+			f := &fakeSFN{code: tc.sentinel.Code, failures: 1}
+			o := newDriver(t, f, sfnorch.RetryConfig{MaxAttempts: 1})
+			err := o.SendTaskHeartbeat(t.Context(), "token")
+			assert.ErrorIs(t, err, tc.sentinel)
+			var sdkErr smithy.APIError
+			require.ErrorAs(t, err, &sdkErr, "the SDK's error stays in the chain")
+			assert.Equal(t, tc.sentinel.Code, sdkErr.ErrorCode())
+		})
+	}
 }

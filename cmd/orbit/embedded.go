@@ -31,6 +31,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/vcs/localgit"
 	"github.com/orbit-ci/orbit/statemachines"
 	"github.com/orbit-ci/orbit/statemachines/local"
+	"github.com/orbit-ci/orbit/statemachines/localorch"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=…".
@@ -120,6 +121,10 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 		return nil, err
 	}
 	e.closers = append(e.closers, engine.Close)
+	orch, err := localorch.New(engine)
+	if err != nil {
+		return nil, err
+	}
 	// The machines call the conductor, which starts the machines: define
 	// them with a handler that reaches the conductor once it exists.
 	var cond *conductor.Conductor
@@ -135,7 +140,7 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 	}
 	cond, err = conductor.New(conductor.Config{
 		Store:        st,
-		Orchestrator: engine,
+		Orchestrator: orch,
 		Machines:     machines,
 		Source:       localgit.Repos{},
 		RunQueue:     runq,

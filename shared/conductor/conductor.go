@@ -32,21 +32,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/store"
 )
-
-// Orchestrator is what the conductor needs of Step Functions (or of
-// statemachines/local, which has the same methods).
-type Orchestrator interface {
-	// StartExecution starts a machine; it is idempotent by name for the same
-	// input.
-	StartExecution(ctx context.Context, stateMachineArn, name string, input json.RawMessage) (string, error)
-	SendTaskSuccess(ctx context.Context, token string, output json.RawMessage) error
-	SendTaskFailure(ctx context.Context, token, errorName, cause string) error
-	SendTaskHeartbeat(ctx context.Context, token string) error
-}
 
 // Source reads project repositories (the vcs port).
 type Source interface {
@@ -79,8 +69,9 @@ type Machines struct {
 type Config struct {
 	// Store keeps the records.
 	Store *store.Store
-	// Orchestrator runs the state machines.
-	Orchestrator Orchestrator
+	// Orchestrator runs the state machines (the orchestrator port: Step
+	// Functions, or statemachines/local through localorch).
+	Orchestrator orchestrator.Orchestrator
 	// Machines names them.
 	Machines Machines
 	// Source reads config files from repositories.

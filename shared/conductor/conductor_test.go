@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
@@ -48,7 +49,7 @@ func (f *fakeOrchestrator) SendTaskSuccess(_ context.Context, token string, out 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.released[token]; ok {
-		return fmt.Errorf("TaskDoesNotExist: %s", token)
+		return orchestrator.Wrap(orchestrator.ErrTaskTimedOut, fmt.Errorf("fake: %s answered", token))
 	}
 	f.released[token] = string(out)
 	return nil
@@ -62,6 +63,12 @@ func (f *fakeOrchestrator) SendTaskFailure(_ context.Context, token, name, cause
 }
 
 func (f *fakeOrchestrator) SendTaskHeartbeat(context.Context, string) error { return nil }
+
+func (f *fakeOrchestrator) StopExecution(context.Context, string, string, string) error { return nil }
+
+func (f *fakeOrchestrator) DescribeExecution(_ context.Context, arn string) (orchestrator.Execution, error) {
+	return orchestrator.Execution{}, orchestrator.Wrap(orchestrator.ErrExecutionDoesNotExist, fmt.Errorf("fake: %s", arn))
+}
 
 func (f *fakeOrchestrator) startedOf(machine string) []string {
 	f.mu.Lock()

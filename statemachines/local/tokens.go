@@ -86,6 +86,11 @@ func (e *Engine) answer(ctx context.Context, token string, msg *tokenMsg) error 
 	if w != nil {
 		w.x.mu.Lock()
 		running := w.x.status == StatusRunning
+		if msg != nil {
+			// Closed from now on: a second answer, even one that comes
+			// before the state has taken this one, gets ErrTaskTimedOut.
+			w.x.deadTokens[token] = true
+		}
 		w.x.mu.Unlock()
 		if !running {
 			return fmt.Errorf("task of %s: %w", arn, ErrTaskTimedOut)

@@ -141,7 +141,23 @@ type switchStore struct {
 	mu          sync.Mutex
 	down        bool
 	hang        bool
+	hangNext    int // the next hangNext Puts block until their context ends
+	hung        int // Puts that blocked so far
+	unhung      int // blocked Puts that returned
 	lostAnswers int
+}
+
+// hangPuts makes the next n Puts block until their context ends.
+func (s *switchStore) hangPuts(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangNext = n
+}
+
+func (s *switchStore) hungPuts() (blocked, returned int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hung, s.unhung
 }
 
 // setHang makes every call block until its context ends (a store that
@@ -205,6 +221,20 @@ func (s *switchStore) isDown() bool {
 func (s *switchStore) Put(ctx context.Context, it kv.Item, c kv.Condition) (kv.Item, error) {
 	if err := s.blocked(ctx); err != nil {
 		return kv.Item{}, err
+	}
+	s.mu.Lock()
+	hang := s.hangNext > 0
+	if hang {
+		s.hangNext--
+		s.hung++
+	}
+	s.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		s.mu.Lock()
+		s.unhung++
+		s.mu.Unlock()
+		return kv.Item{}, ctx.Err()
 	}
 	down, lose := s.state()
 	if down {

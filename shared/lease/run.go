@@ -94,6 +94,9 @@ func (l *Lease) hold(ctx context.Context, term Term, lead func(context.Context, 
 			}
 			return true, err
 		case <-tick:
+			if ctx.Err() != nil {
+				continue // shutting down: lead returns, then the lease is released
+			}
 			inflight = true
 			go func(t Term) {
 				nt, err := l.Renew(lctx, t)
@@ -101,6 +104,9 @@ func (l *Lease) hold(ctx context.Context, term Term, lead func(context.Context, 
 			}(term)
 		case r := <-renewed:
 			inflight = false
+			if r.err != nil && ctx.Err() != nil {
+				continue // cancelled by the shutdown, not lost
+			}
 			if r.err != nil {
 				return lose(r.err)
 			}
@@ -108,6 +114,9 @@ func (l *Lease) hold(ctx context.Context, term Term, lead func(context.Context, 
 			tick = l.cfg.Clock.After(l.cfg.Renew)
 			expire = l.cfg.Clock.After(term.ValidUntil.Sub(l.cfg.Clock.Now()))
 		case <-expire:
+			if ctx.Err() != nil {
+				continue
+			}
 			return lose(fmt.Errorf("lease %s: token %d: not renewed before %s: %w", l.cfg.Key, term.Token,
 				term.ValidUntil.Format("15:04:05.000"), ErrLost))
 		}

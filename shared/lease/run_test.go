@@ -231,6 +231,43 @@ func TestRunReleasesOnShutdown(t *testing.T) {
 	})
 }
 
+// TestRunReleasesWhenShutdownCancelsARenewal: a renewal cut short by the
+// shutdown is no loss: the lease is still released. The lead returns only
+// after the cancelled renewal has answered, so Run sees that answer first.
+func TestRunReleasesWhenShutdownCancelsARenewal(t *testing.T) {
+	eachStore(t, func(t *testing.T, store kv.Store) {
+		key := freshKey()
+		rec := &terms{}
+		swA := &switchStore{Store: store}
+		a, b := runLease(t, swA, key, "a"), runLease(t, store, key, "b")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		led := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- a.Run(ctx, func(ctx context.Context, _ lease.Term) error {
+				close(led)
+				<-ctx.Done()
+				assert.Eventually(t, func() bool { _, returned := swA.hungPuts(); return returned == 1 },
+					slack, time.Millisecond, "the renewal answers")
+				return ctx.Err()
+			})
+		}()
+		<-led
+		run(t, b, rec, "b")
+		swA.hangPuts(1)
+		require.Eventually(t, func() bool { blocked, _ := swA.hungPuts(); return blocked == 1 }, runRenew+slack,
+			5*time.Millisecond, "a renewal is in flight")
+		stopped := time.Now()
+		cancel()
+		require.NoError(t, <-done)
+		tb := rec.waitLeading(t, "b", runRenew+slack)
+		assert.Less(t, tb.start.Sub(stopped), runDuration-runRenew, "released: no wait for expiry")
+		assert.Zero(t, a.State().Losses)
+		assert.Equal(t, int64(1), a.State().Acquisitions, "no term after the shutdown")
+	})
+}
+
 func TestRunReturnsLeadsError(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
 		key := freshKey()

@@ -3,8 +3,11 @@ package nomadbridge_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +26,8 @@ import (
 	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/dynamokv"
 	"github.com/orbit-ci/orbit/shared/lease"
+	"github.com/orbit-ci/orbit/shared/metrics"
+	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/sqsqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -34,9 +39,9 @@ import (
 // two `orbit bridge` instances: one DynamoDB table (the lease) and one SQS
 // run queue, both in moto, and the real Nomad agent at NOMAD_ADDR.
 const (
-	failDuration = 3 * time.Second
+	failDuration = 4 * time.Second
 	failRenew    = 500 * time.Millisecond
-	failMargin   = time.Second
+	failMargin   = 1500 * time.Millisecond
 	// failVisibility is short so that a message the dead bridge received
 	// and never deleted comes back to the survivor within the test.
 	failVisibility = 3 * time.Second
@@ -156,8 +161,9 @@ func newFailover(t *testing.T) *failover {
 	return &failover{live: l, store: store, sqs: q, key: "nomadbridge-" + name, dir: t.TempDir()}
 }
 
-// bridge starts one bridge process named holder.
-func (f *failover) bridge(t *testing.T, holder string) (*nomadbridge.Bridge, *mortal, func()) {
+// bridge starts one bridge process named holder; mod may change its
+// configuration.
+func (f *failover) bridge(t *testing.T, holder string, mod ...func(*nomadbridge.Config)) (*nomadbridge.Bridge, *mortal, func()) {
 	t.Helper()
 	m := &mortal{}
 	lse, err := lease.New(mortalStore{Store: f.store, m: m}, lease.Config{Key: f.key, Holder: holder,
@@ -168,6 +174,9 @@ func (f *failover) bridge(t *testing.T, holder string) (*nomadbridge.Bridge, *mo
 		c.Lease = lse
 		c.Visibility = failVisibility
 		c.Logger = c.Logger.With("bridge", holder)
+		for _, f := range mod {
+			f(c)
+		}
 	})
 	return b, m, stop
 }
@@ -287,9 +296,13 @@ func TestLiveFailover(t *testing.T) {
 // comes next.
 func TestLiveLeaseLostStopsDispatching(t *testing.T) {
 	f := newFailover(t)
-	a, ma, _ := f.bridge(t, "bridge-a")
+	sinkA, sinkB := memmetrics.New(), memmetrics.New()
+	withSink := func(s metrics.Sink) func(*nomadbridge.Config) {
+		return func(c *nomadbridge.Config) { c.Metrics, c.MetricsInterval = s, 50*time.Millisecond }
+	}
+	a, ma, _ := f.bridge(t, "bridge-a", withSink(sinkA))
 	waitLeader(t, a, 30*time.Second)
-	b, _, _ := f.bridge(t, "bridge-b")
+	b, _, _ := f.bridge(t, "bridge-b", withSink(sinkB))
 	first := f.task(t, "before", f.runs("before", false))
 	require.Equal(t, runner.StatusSuccess, f.waitResult(t, first).Result.Status)
 	require.Equal(t, int64(1), a.Stats().Registered)
@@ -310,4 +323,31 @@ func TestLiveLeaseLostStopsDispatching(t *testing.T) {
 	assert.Equal(t, 1, f.runCount(t, "after"))
 	stA, _ := a.LeaseState()
 	assert.Equal(t, int64(1), stA.Losses)
+
+	gauge := func(s *memmetrics.Store, name string) float64 { v, _ := s.Value(name); return v }
+	assert.Eventually(t, func() bool {
+		return gauge(sinkA, nomadbridge.MetricLeaseLeader) == 0 && gauge(sinkB, nomadbridge.MetricLeaseLeader) == 1
+	}, 5*time.Second, 10*time.Millisecond, "the leader gauge follows the lease")
+	assert.Equal(t, 1.0, gauge(sinkA, nomadbridge.MetricLeaseAcquired))
+	assert.GreaterOrEqual(t, gauge(sinkB, nomadbridge.MetricLeaseAcquired), 1.0) // ≥: a slow renewal on a busy machine may end a term
+	for _, tc := range []struct {
+		name   string
+		bridge *nomadbridge.Bridge
+		leader bool
+	}{{"active", b, true}, {"standby", a, false}} {
+		rec := httptest.NewRecorder()
+		tc.bridge.StatusHandler("v1").ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+		assert.Equal(t, http.StatusOK, rec.Code, "%s: a standby is healthy", tc.name)
+		var body struct {
+			Lease lease.State `json:"lease"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+		assert.Equal(t, tc.leader, body.Lease.Leader, tc.name)
+		if tc.leader {
+			assert.Equal(t, "bridge-b", body.Lease.CurrentHolder)
+			assert.GreaterOrEqual(t, body.Lease.Token, int64(2), "the takeover's token")
+		} else {
+			assert.Contains(t, body.Lease.LastError, "bridge process killed", "the standby says why it lost")
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -43,7 +44,10 @@ func dynamoStore(t *testing.T) kv.Store {
 	require.NoError(t, dynamokv.CreateTable(t.Context(), c, name))
 	t.Cleanup(func() {
 		_, err := c.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		assert.NoError(t, err)
+		var gone *types.ResourceNotFoundException
+		if !errors.As(err, &gone) { // a retried delete whose first attempt's answer was lost (moto under load)
+			assert.NoError(t, err)
+		}
 	})
 	s, err := dynamokv.New(c, dynamokv.Config{Table: name})
 	require.NoError(t, err)

@@ -152,6 +152,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock is the time source (default: the real clock).
 	Clock Clock
+	// Lease, when set, makes the bridge active only while it holds this
+	// lease (leader.go): at most one bridge per installation dispatches.
+	// Nil: always active (the embedded shape has one bridge).
+	Lease Lease
 }
 
 // Stats counts what the bridge did since it started.
@@ -291,10 +295,19 @@ func setDefault[T comparable](p *T, v T) {
 	}
 }
 
-// Run dispatches and watches until ctx ends, then returns nil. Failures of
+// Run dispatches and watches until ctx ends, then returns nil; with
+// Config.Lease, only while it holds the lease (leader.go). Failures of
 // Nomad, the queue or the runner API are logged and retried with backoff;
 // they do not stop Run.
 func (b *Bridge) Run(ctx context.Context) error {
+	if b.cfg.Lease != nil {
+		return b.runLeased(ctx)
+	}
+	return b.runActive(ctx)
+}
+
+// runActive is Run while the bridge is active.
+func (b *Bridge) runActive(ctx context.Context) error {
 	b.log.Info("nomadbridge started", "nomad", b.cfg.Nomad.Addr, "driver", b.cfg.Driver,
 		"concurrency", b.cfg.Concurrency, "runner_url", b.cfg.RunnerURL, "vm_pool", b.cfg.Pool != nil)
 	var wg sync.WaitGroup

@@ -47,7 +47,7 @@ func (b *Bridge) Health(ctx context.Context) map[string]error {
 // StatusHandler serves the bridge's GET /health-check and GET /status when
 // it runs on its own (in the embedded shape the API's /status includes
 // Health): 200 when every dependency is healthy, 500 naming what is not.
-// /status adds the bridge's counters.
+// /status adds the bridge's counters and, with a lease, the lease's state.
 func (b *Bridge) StatusHandler(version string) http.Handler {
 	mux := http.NewServeMux()
 	serve := func(withStats bool) http.HandlerFunc {
@@ -66,6 +66,9 @@ func (b *Bridge) StatusHandler(version string) http.Handler {
 			}
 			if withStats {
 				body["version"], body["stats"] = version, b.Stats()
+				if st, ok := b.LeaseState(); ok {
+					body["lease"] = st // a standby is healthy: it is ready to take over
+				}
 			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)

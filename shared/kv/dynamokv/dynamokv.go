@@ -118,7 +118,7 @@ func (s *Store) get(ctx context.Context, pk, sk string) (kv.Item, error) {
 		TableName:      s.table,
 		Key:            primaryKey(pk, sk),
 		ConsistentRead: aws.Bool(true),
-	})
+	}, retries)
 	if err != nil {
 		return kv.Item{}, err
 	}
@@ -163,7 +163,7 @@ func (s *Store) put(ctx context.Context, item kv.Item, cond kv.Condition) (kv.It
 			ConditionExpression:       e.condition(cond),
 			ExpressionAttributeNames:  e.names,
 			ExpressionAttributeValues: e.values,
-		}, retryTransactionConflicts)
+		}, retries, retryTransactionConflicts)
 		if err != nil {
 			return kv.Item{}, conflict(err)
 		}
@@ -180,7 +180,7 @@ func (s *Store) put(ctx context.Context, item kv.Item, cond kv.Condition) (kv.It
 			ExpressionAttributeNames:  e.names,
 			ExpressionAttributeValues: e.values,
 			ReturnValues:              types.ReturnValueUpdatedNew,
-		}, retryTransactionConflicts)
+		}, retries, retryTransactionConflicts)
 		if err == nil {
 			it.Version, err = number(out.Attributes, AttrVersion)
 			return it, err
@@ -198,7 +198,7 @@ func (s *Store) put(ctx context.Context, item kv.Item, cond kv.Condition) (kv.It
 			ConditionExpression:       aws.String(e.expired()),
 			ExpressionAttributeNames:  e.names,
 			ExpressionAttributeValues: e.values,
-		}, retryTransactionConflicts)
+		}, retries, retryTransactionConflicts)
 		if err == nil {
 			return it, nil
 		}
@@ -222,13 +222,38 @@ func (s *Store) Delete(ctx context.Context, pk, sk string, cond kv.Condition) er
 			ConditionExpression:       e.condition(cond),
 			ExpressionAttributeNames:  e.names,
 			ExpressionAttributeValues: e.values,
-		}, retryTransactionConflicts)
+		}, retries, retryTransactionConflicts)
 		err = conflict(err)
 	}
 	if err != nil {
 		return fmt.Errorf("dynamokv: delete %s/%s: %w", pk, sk, err)
 	}
 	return nil
+}
+
+// MinAttempts is the least number of attempts the Store gives a request.
+// Throttling (ProvisionedThroughputExceededException, ThrottlingException,
+// RequestLimitExceeded) and 5xx answers are retried by the client's
+// retryer: the SDK's standard one unless the composition chose another,
+// with exponential backoff and full jitter (a 1 s base for throttles,
+// capped at 20 s) and its retry quota. The SDK's DynamoDB default of 4
+// attempts gives up within seconds of a burst over an on-demand table's
+// capacity; 8 ride out about a minute. A throttled request was not applied,
+// so its retry cannot apply twice; a retried write whose first attempt was
+// applied and whose answer was lost fails its own condition (callers that
+// must tell, such as package lease, read back) and a retried transaction
+// repeats its ClientRequestToken, which DynamoDB makes idempotent.
+const MinAttempts = 8
+
+// retries raises the request's attempts to MinAttempts (a retryer with no
+// limit, MaxAttempts 0, stays as it is).
+func retries(o *dynamodb.Options) {
+	if o.Retryer == nil {
+		return
+	}
+	if n := o.Retryer.MaxAttempts(); n > 0 && n < MinAttempts {
+		o.Retryer = retry.AddWithMaxAttempts(o.Retryer, MinAttempts)
+	}
 }
 
 // retryTransactionConflicts lets the SDK retry a single-item write that

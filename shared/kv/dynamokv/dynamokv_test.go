@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/kv/dynamokv"
 	"github.com/orbit-ci/orbit/shared/kv/kvtest"
 	"github.com/orbit-ci/orbit/shared/testenv"
+	"github.com/orbit-ci/orbit/shared/testenv/awsthrottle"
 )
 
 // client returns a DynamoDB client for ORBIT_DYNAMODB_ENDPOINT (moto_server
@@ -46,6 +48,62 @@ func TestConformance(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	})
+}
+
+// throttles is how many attempts of every call the throttling front
+// refuses: more than the SDK's DynamoDB default retries (3), within
+// MinAttempts.
+const throttles = 5
+
+// portOps are the DynamoDB operations behind the kv port.
+var portOps = []string{"DynamoDB.GetItem", "DynamoDB.PutItem", "DynamoDB.UpdateItem", "DynamoDB.DeleteItem",
+	"DynamoDB.Query", "DynamoDB.TransactWriteItems"}
+
+// TestConformanceThrottled runs the suite with the first 5 attempts of
+// every request throttled (ProvisionedThroughputExceededException,
+// ThrottlingException, RequestLimitExceeded in turn): each call is retried
+// with backoff until it passes, and the suite's contract still holds:
+// conditional writes apply once, concurrent increments lose none.
+func TestConformanceThrottled(t *testing.T) {
+	cfg := testenv.AWS(t, "ORBIT_DYNAMODB_ENDPOINT")
+	front, err := awsthrottle.New(*cfg.BaseEndpoint, throttles, portOps...)
+	require.NoError(t, err)
+	t.Cleanup(front.Close)
+	c := client(t)
+	serial := &serialClient{c: dynamodb.NewFromConfig(front.Config(cfg))}
+	t.Run("suite", func(t *testing.T) {
+		kvtest.Run(t, func(t *testing.T) kv.Store {
+			s, err := dynamokv.New(serial, dynamokv.Config{Table: newTable(t, c)})
+			require.NoError(t, err)
+			return s
+		})
+	})
+	throttled := front.Throttled()
+	for _, op := range portOps {
+		assert.Positive(t, throttled[op], "%s was throttled and retried", op)
+	}
+}
+
+// TestThrottlingBeyondTheRetriesSurfaces: a request still throttled after
+// MinAttempts fails with DynamoDB's typed error, and was never applied.
+func TestThrottlingBeyondTheRetriesSurfaces(t *testing.T) {
+	cfg := testenv.AWS(t, "ORBIT_DYNAMODB_ENDPOINT")
+	front, err := awsthrottle.New(*cfg.BaseEndpoint, dynamokv.MinAttempts, "DynamoDB.PutItem")
+	require.NoError(t, err)
+	t.Cleanup(front.Close)
+	c := client(t)
+	table := newTable(t, c)
+	s, err := dynamokv.New(dynamodb.NewFromConfig(front.Config(cfg)), dynamokv.Config{Table: table})
+	require.NoError(t, err)
+	_, err = s.Put(t.Context(), kv.Item{PK: "p", SK: "s"}, kv.Condition{IfNotExists: true})
+	require.Error(t, err)
+	var api smithy.APIError
+	require.ErrorAs(t, err, &api)
+	assert.Contains(t, []string{"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}, api.ErrorCode())
+	assert.NotErrorIs(t, err, kv.ErrConflict)
+	assert.Equal(t, dynamokv.MinAttempts, front.Throttled()["DynamoDB.PutItem"], "MinAttempts attempts, then the error")
+	_, err = s.Get(t.Context(), "p", "s")
+	assert.ErrorIs(t, err, kv.ErrNotFound, "the throttled write was not applied")
 }
 
 func TestCreateTable(t *testing.T) {

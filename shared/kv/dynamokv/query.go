@@ -102,7 +102,7 @@ func (s *Store) query(ctx context.Context, q kv.Query) (kv.Page, error) {
 	var last map[string]types.AttributeValue
 	for {
 		in.Limit = aws.Int32(int32(limit + 1 - len(page.Items)))
-		out, err := s.client.Query(ctx, in)
+		out, err := s.client.Query(ctx, in, retries)
 		if err != nil {
 			return kv.Page{}, err
 		}

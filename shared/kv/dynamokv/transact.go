@@ -51,7 +51,7 @@ func (s *Store) transact(ctx context.Context, ops []kv.Op) error {
 		_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems:      items,
 			ClientRequestToken: aws.String(crand.Text()),
-		})
+		}, retries)
 		if err == nil {
 			return nil
 		}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -88,7 +89,7 @@ func (q *Queue) Send(ctx context.Context, body []byte, opts queue.SendOptions) (
 		QueueUrl:     aws.String(q.url),
 		MessageBody:  aws.String(string(body)),
 		DelaySeconds: sqsrules.Seconds(opts.Delay),
-	})
+	}, retries)
 	if err != nil {
 		return "", fmt.Errorf("send to %s: %w", q.url, err)
 	}
@@ -113,7 +114,7 @@ func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue
 			types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp,
 		},
-	})
+	}, retries)
 	if err != nil {
 		if ctx.Err() != nil {
 			// The SDK's error wraps the cancellation; say so plainly.
@@ -151,6 +152,30 @@ func convert(m types.Message) (queue.Message, error) {
 	}, nil
 }
 
+// MinAttempts is the least number of attempts the driver gives a request.
+// Throttling (RequestThrottled, ThrottlingException) and 5xx answers are
+// retried by the client's retryer: the SDK's standard one unless the
+// composition chose another, with exponential backoff and full jitter (a
+// 1 s base for throttles, capped at 20 s) and its retry quota. The SDK's
+// default of 3 attempts gives up within seconds of a burst; 8 ride out
+// about a minute. A throttled request was not applied. A retried send whose
+// first attempt was applied and whose answer was lost sends a second copy,
+// as SQS standard queues may do anyway: the queue port delivers at least
+// once, and every consumer is idempotent. A retried delete or visibility
+// change is idempotent.
+const MinAttempts = 8
+
+// retries raises the request's attempts to MinAttempts (a retryer with no
+// limit, MaxAttempts 0, stays as it is).
+func retries(o *sqs.Options) {
+	if o.Retryer == nil {
+		return
+	}
+	if n := o.Retryer.MaxAttempts(); n > 0 && n < MinAttempts {
+		o.Retryer = retry.AddWithMaxAttempts(o.Retryer, MinAttempts)
+	}
+}
+
 // Extend implements queue.Queue.
 func (q *Queue) Extend(ctx context.Context, receipt string, d time.Duration) error {
 	if err := sqsrules.CheckVisibility(d); err != nil {
@@ -160,7 +185,7 @@ func (q *Queue) Extend(ctx context.Context, receipt string, d time.Duration) err
 		QueueUrl:          aws.String(q.url),
 		ReceiptHandle:     aws.String(receipt),
 		VisibilityTimeout: sqsrules.Seconds(d),
-	})
+	}, retries)
 	if err != nil {
 		return fmt.Errorf("extend in %s: %w", q.url, receiptError(err))
 	}
@@ -172,7 +197,7 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 	_, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{
 		QueueUrl:      aws.String(q.url),
 		ReceiptHandle: aws.String(receipt),
-	})
+	}, retries)
 	if err != nil {
 		return fmt.Errorf("delete from %s: %w", q.url, receiptError(err))
 	}
@@ -189,7 +214,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(q.url),
 		AttributeNames: names,
-	})
+	}, retries)
 	if err != nil {
 		return queue.Stats{}, fmt.Errorf("stats of %s: %w", q.url, err)
 	}
@@ -280,7 +305,7 @@ func CreateQueue(ctx context.Context, client CreateAPI, name string, opts Create
 		}
 		attrs[string(types.QueueAttributeNameRedrivePolicy)] = string(policy)
 	}
-	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs}, retries)
 	if err != nil {
 		return "", fmt.Errorf("create queue %s: %w", name, err)
 	}
@@ -291,7 +316,7 @@ func queueARN(ctx context.Context, client CreateAPI, url string) (string, error)
 	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(url),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
+	}, retries)
 	if err != nil {
 		return "", fmt.Errorf("ARN of %s: %w", url, err)
 	}

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -20,6 +22,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/queue/queuetest"
 	"github.com/orbit-ci/orbit/shared/queue/sqsqueue"
 	"github.com/orbit-ci/orbit/shared/testenv"
+	"github.com/orbit-ci/orbit/shared/testenv/awsthrottle"
 )
 
 // client returns an SQS client for ORBIT_SQS_ENDPOINT (moto_server in CI),
@@ -30,7 +33,102 @@ func client(t *testing.T) *sqs.Client {
 }
 
 func TestConformance(t *testing.T) {
-	c := client(t)
+	conformance(t, client(t))
+}
+
+// throttles is how many attempts of every call the throttling front
+// refuses: more than the SDK's default retries (2), within MinAttempts.
+const throttles = 4
+
+// TestConformanceThrottled runs the suite with the first 4 attempts of
+// every request throttled (RequestThrottled, ThrottlingException): each
+// call is retried with backoff until it passes, and the suite's contract
+// (nothing lost, no message delivered outside it) still holds.
+func TestConformanceThrottled(t *testing.T) {
+	c, front := throttledClient(t)
+	t.Run("suite", func(t *testing.T) { conformance(t, c) }) // returns once its parallel tests are done
+	throttled := front.Throttled()
+	for _, op := range portOps {
+		assert.Positive(t, throttled[op], "%s was throttled and retried", op)
+	}
+}
+
+// portOps are the SQS operations behind the queue port (the suite's
+// CreateQueue and DeleteQueue are set-up, not throttled).
+var portOps = []string{"SQS.SendMessage", "SQS.ReceiveMessage", "SQS.ChangeMessageVisibility",
+	"SQS.DeleteMessage", "SQS.GetQueueAttributes"}
+
+// throttledClient returns a client whose requests pass a throttling front
+// before moto.
+func throttledClient(t *testing.T) (*sqs.Client, *awsthrottle.Front) {
+	t.Helper()
+	cfg := testenv.AWS(t, "ORBIT_SQS_ENDPOINT")
+	front, err := awsthrottle.New(*cfg.BaseEndpoint, throttles, portOps...)
+	require.NoError(t, err)
+	t.Cleanup(front.Close)
+	return sqs.NewFromConfig(front.Config(cfg)), front
+}
+
+// TestThrottledSendsAreNotLostOrDuplicated: every send and delete is
+// throttled 4 times; each message arrives exactly once.
+func TestThrottledSendsAreNotLostOrDuplicated(t *testing.T) {
+	c, front := throttledClient(t)
+	ctx := t.Context()
+	name := "orbit-throttled-" + strings.ToLower(rand.Text()[:10])
+	url, err := sqsqueue.CreateQueue(ctx, c, name, sqsqueue.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+	q, err := sqsqueue.New(c, url, sqsqueue.Config{})
+	require.NoError(t, err)
+	const n = 20
+	for i := range n {
+		_, err := q.Send(ctx, []byte(fmt.Sprint("m", i)), queue.SendOptions{})
+		require.NoError(t, err)
+	}
+	seen := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < n && time.Now().Before(deadline) {
+		msgs, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10, Wait: time.Second, Visibility: time.Minute})
+		require.NoError(t, err)
+		for _, m := range msgs {
+			seen[string(m.Body)]++
+			require.NoError(t, q.Delete(ctx, m.Receipt))
+		}
+	}
+	require.Len(t, seen, n, "every message arrived")
+	for body, count := range seen {
+		assert.Equal(t, 1, count, "%s arrived once", body)
+	}
+	msgs, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10, Wait: time.Second})
+	require.NoError(t, err)
+	assert.Empty(t, msgs, "no copy is left")
+	assert.Equal(t, n*throttles, front.Throttled()["SQS.SendMessage"])
+	assert.Equal(t, n, front.Passed()["SQS.SendMessage"], "each send reached SQS once")
+}
+
+// TestThrottlingBeyondTheRetriesSurfaces: a request still throttled after
+// MinAttempts fails with SQS's typed throttling error.
+func TestThrottlingBeyondTheRetriesSurfaces(t *testing.T) {
+	cfg := testenv.AWS(t, "ORBIT_SQS_ENDPOINT")
+	front, err := awsthrottle.New(*cfg.BaseEndpoint, sqsqueue.MinAttempts, portOps...)
+	require.NoError(t, err)
+	t.Cleanup(front.Close)
+	q, err := sqsqueue.New(sqs.NewFromConfig(front.Config(cfg)), *cfg.BaseEndpoint+"/123456789012/none", sqsqueue.Config{})
+	require.NoError(t, err)
+	_, err = q.Send(t.Context(), []byte("x"), queue.SendOptions{})
+	var throttled *types.RequestThrottled
+	var generic smithy.APIError
+	require.Error(t, err)
+	if !errors.As(err, &throttled) {
+		require.ErrorAs(t, err, &generic)
+		assert.Contains(t, []string{"RequestThrottled", "ThrottlingException"}, generic.ErrorCode())
+	}
+	assert.Equal(t, sqsqueue.MinAttempts, front.Throttled()["SQS.SendMessage"], "MinAttempts attempts, then the error")
+	assert.Zero(t, front.Passed()["SQS.SendMessage"])
+}
+
+// conformance runs the queue suite on queues made through c.
+func conformance(t *testing.T, c *sqs.Client) {
 	var b [4]byte
 	_, err := rand.Read(b[:])
 	require.NoError(t, err)

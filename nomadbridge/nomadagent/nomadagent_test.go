@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
-	"github.com/orbit-ci/orbit/shared/testenv"
+	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
 )
 
 func TestReachable(t *testing.T) {
@@ -52,21 +51,8 @@ func TestReachable(t *testing.T) {
 	}
 }
 
-// nomadBinary finds bin/nomad (make tools builds it) or $ORBIT_NOMAD_BIN.
-func nomadBinary(t *testing.T) string {
-	if p := os.Getenv("ORBIT_NOMAD_BIN"); p != "" {
-		return p
-	}
-	p, err := filepath.Abs(filepath.Join("..", "..", "bin", "nomad"))
-	require.NoError(t, err)
-	if _, err := os.Stat(p); err != nil {
-		return testenv.Need(t, "ORBIT_NOMAD_BIN", "no Nomad binary at bin/nomad: make tools builds it")
-	}
-	return p
-}
-
 func TestStartStop(t *testing.T) {
-	bin := nomadBinary(t)
+	bin := nomadtest.Binary(t)
 	if testing.Short() {
 		t.Skip("starts a Nomad agent")
 	}

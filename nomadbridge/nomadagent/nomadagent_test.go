@@ -1,7 +1,12 @@
 package nomadagent_test
 
 import (
+	"fmt"
+	"os"
+	"strings"
+
 	"context"
+	"github.com/hashicorp/nomad/api"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,3 +76,60 @@ func TestStartFailsClearly(t *testing.T) {
 		Binary: filepath.Join(t.TempDir(), "no-such-nomad"), DataDir: t.TempDir()})
 	assert.ErrorContains(t, err, "no-such-nomad")
 }
+
+// TestLogIsBoundedAtInfo: the dev agent logs at INFO (-dev alone logs at
+// DEBUG, 41 MB in four idle minutes) into a log Nomad rotates and prunes,
+// so the logs on disk stay under (max files + 1) × rotate bytes.
+func TestLogIsBoundedAtInfo(t *testing.T) {
+	const rotateBytes, maxFiles = 4096, 2
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "logs", "nomad.log")
+	require.NoError(t, os.MkdirAll(filepath.Dir(logFile), 0o755))
+	a := nomadtest.StartAgent(t, func(c *nomadagent.Config) {
+		c.LogFile, c.LogRotateBytes, c.LogRotateMaxFiles = logFile, rotateBytes, maxFiles
+	})
+	assert.Equal(t, logFile, a.LogFile())
+	// Requests are logged at DEBUG: make some, then make INFO lines by
+	// registering and stopping a job, until the log has rotated.
+	client, err := api.NewClient(&api.Config{Address: a.Addr()})
+	require.NoError(t, err)
+	logs := func() []string {
+		m, err := filepath.Glob(filepath.Join(filepath.Dir(logFile), "nomad*.log"))
+		require.NoError(t, err)
+		return m
+	}
+	rotated := func() int {
+		m, err := filepath.Glob(filepath.Join(filepath.Dir(logFile), "nomad-*.log"))
+		require.NoError(t, err)
+		return len(m)
+	}
+	for i := 0; rotated() < maxFiles; i++ {
+		require.Less(t, i, 200, "the log never rotated: %v", logs())
+		job := api.NewBatchJob(fmt.Sprintf("log-%d", i), fmt.Sprintf("log-%d", i), "global", 50)
+		job.AddDatacenter("*")
+		task := api.NewTask("t", "raw_exec").SetConfig("command", "/bin/true")
+		task.Resources = &api.Resources{CPU: ptr(20), MemoryMB: ptr(20)}
+		job.AddTaskGroup(api.NewTaskGroup("g", 1).AddTask(task))
+		_, _, err := client.Jobs().Register(job, nil)
+		require.NoError(t, err)
+		_, _, err = client.Jobs().Deregister(*job.ID, true, nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, a.Stop())
+
+	files := logs()
+	assert.LessOrEqual(t, len(files), maxFiles+2, "current log + kept rotations + standard error: %v", files)
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		// Nomad rotates before a write once the file is full: one line over.
+		assert.LessOrEqual(t, len(b), rotateBytes+4096, "%s is capped", f)
+		all.Write(b)
+	}
+	assert.Contains(t, all.String(), "[INFO]")
+	assert.NotContains(t, all.String(), "[DEBUG]")
+	assert.NotContains(t, all.String(), "[TRACE]")
+}
+
+func ptr[T any](v T) *T { return &v }

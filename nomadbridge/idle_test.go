@@ -17,7 +17,8 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
 )
 
-// countingProxy forwards to target and counts allocation list requests.
+// countingProxy forwards to target and counts the watches' list requests
+// (allocations and evaluations).
 func countingProxy(t *testing.T, target string) (addr string, allocLists *atomic.Int64) {
 	t.Helper()
 	u, err := url.Parse(target)
@@ -25,7 +26,7 @@ func countingProxy(t *testing.T, target string) (addr string, allocLists *atomic
 	rp := httputil.NewSingleHostReverseProxy(u)
 	allocLists = &atomic.Int64{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/allocations" {
+		if r.URL.Path == "/v1/allocations" || r.URL.Path == "/v1/evaluations" {
 			allocLists.Add(1)
 		}
 		rp.ServeHTTP(w, r)
@@ -48,12 +49,12 @@ func TestIdleBridgeBlocksOnNomad(t *testing.T) {
 		c.WatchWait = 30 * time.Second
 		c.MinBackoff, c.MaxBackoff = 100*time.Millisecond, time.Second
 	})
-	require.Eventually(t, func() bool { return lists.Load() >= 1 }, 30*time.Second, 10*time.Millisecond,
-		"the watch lists allocations")
+	require.Eventually(t, func() bool { return lists.Load() >= 2 }, 30*time.Second, 10*time.Millisecond,
+		"the watches list allocations and evaluations")
 	// Measure over a window: an idle watch holds one blocking query open.
 	start := lists.Load()
 	window := time.NewTimer(3 * time.Second)
 	<-window.C
 	n := lists.Load() - start
-	assert.LessOrEqual(t, n, int64(2), "allocation lists in 3 s while idle")
+	assert.LessOrEqual(t, n, int64(4), "allocation and evaluation lists in 3 s while idle")
 }

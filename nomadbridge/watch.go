@@ -22,6 +22,7 @@ type trackedJob struct {
 	id       string // Nomad job ID
 	log      *slog.Logger
 	reporter TaskReporter // nil when the job carries no token
+	class    string       // the task's resource class
 	// over is set when the runner API said the task is terminal and the
 	// bridge stopped the job: its allocation's end is then no news.
 	over atomic.Bool
@@ -80,6 +81,7 @@ func (b *Bridge) watchLoop(ctx context.Context) {
 			}
 			continue
 		}
+		b.nomadAnswered()
 		var got uint64
 		if meta != nil {
 			got = meta.LastIndex
@@ -248,6 +250,9 @@ func (b *Bridge) lookupJob(ctx context.Context, jobID string) (*trackedJob, erro
 				// a test's): its jobs are not this bridge's to report,
 				// heartbeat or purge.
 				return nil, nil
+			}
+			if rc := t.Meta["orbit_resource_class"]; rc != "" && tj.class == "" {
+				tj.class = rc
 			}
 			if tok := t.Env[agent.EnvTaskToken]; tok != "" && tj.reporter == nil {
 				tj.reporter = b.cfg.RunnerClient(tok)

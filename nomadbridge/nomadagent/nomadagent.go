@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -66,14 +67,23 @@ type Config struct {
 
 // Agent is a running dev agent.
 type Agent struct {
-	cmd     *exec.Cmd
-	addr    string
-	logPath string
-	grace   time.Duration
-	exited  chan struct{}
-	waitErr error
-	logFile *os.File
+	cmd      *exec.Cmd
+	cfg      Config // as started: ports chosen, paths absolute
+	nomadExe string // the binary's resolved path, to recognise its plugins
+	addr     string
+	logPath  string
+	grace    time.Duration
+	exited   chan struct{}
+	waitErr  error
+	logFile  *os.File
 }
+
+// live holds the pids of the agents this process runs, which reapOrphans
+// must spare (they are this process's children and run the nomad binary).
+var live = struct {
+	sync.Mutex
+	pids map[int]bool
+}{pids: map[int]bool{}}
 
 // Start starts the agent and waits until it can run raw_exec tasks.
 func Start(ctx context.Context, cfg Config) (*Agent, error) {
@@ -133,20 +143,38 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		"-data-dir", filepath.Join(dataDir, "data"), "-config", confPath)
 	cmd.Stderr = logFile // Stdout: nil, /dev/null
 	cmd.SysProcAttr = sysProcAttr(cfg.DieWithParent)
-	if err := cmd.Start(); err != nil {
+	// The agent's plugins must not outlive it: adopt them if it dies.
+	_ = adoptOrphans()
+	live.Lock()
+	err = cmd.Start()
+	if err == nil {
+		live.pids[cmd.Process.Pid] = true
+	}
+	live.Unlock()
+	if err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("nomadagent: start %s: %w", cfg.Binary, err)
 	}
+	nomadExe, _ := exec.LookPath(cfg.Binary)
+	if p, err := filepath.EvalSymlinks(nomadExe); err == nil {
+		nomadExe, _ = filepath.Abs(p)
+	}
+	cfg.DataDir = dataDir
 	a := &Agent{
-		cmd:     cmd,
-		addr:    "http://" + net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.HTTPPort)),
-		logPath: cfg.LogFile,
-		grace:   cfg.StopGrace,
-		exited:  make(chan struct{}),
-		logFile: logFile,
+		cmd:      cmd,
+		cfg:      cfg,
+		nomadExe: nomadExe,
+		addr:     "http://" + net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.HTTPPort)),
+		logPath:  cfg.LogFile,
+		grace:    cfg.StopGrace,
+		exited:   make(chan struct{}),
+		logFile:  logFile,
 	}
 	go func() {
 		a.waitErr = cmd.Wait()
+		live.Lock()
+		delete(live.pids, cmd.Process.Pid)
+		live.Unlock()
 		close(a.exited)
 	}()
 	rctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
@@ -168,8 +196,12 @@ func (a *Agent) Pid() int { return a.cmd.Process.Pid }
 // LogFile is the agent's current log (see Config.LogFile).
 func (a *Agent) LogFile() string { return a.logPath }
 
+// Exited is closed once the agent process has exited.
+func (a *Agent) Exited() <-chan struct{} { return a.exited }
+
 // Stop interrupts the agent, kills it if it is still running after the
-// grace, and waits for it to exit. It may be called more than once.
+// grace, waits for it to exit, and kills what it left behind (its logmon
+// and executor plugins, its tasks). It may be called more than once.
 func (a *Agent) Stop() error {
 	select {
 	case <-a.exited:
@@ -185,6 +217,8 @@ func (a *Agent) Stop() error {
 		}
 	}
 	_ = a.logFile.Close()
+	reapOrphans(a.nomadExe, a.cfg.DataDir, a.grace)
+	unmountUnder(a.cfg.DataDir)
 	var ee *exec.ExitError
 	if a.waitErr != nil && !errors.As(a.waitErr, &ee) {
 		return fmt.Errorf("nomadagent: wait for agent: %w", a.waitErr)

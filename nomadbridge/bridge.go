@@ -142,6 +142,9 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the waits after failures (defaults 1 s
 	// and 1 min).
 	MinBackoff, MaxBackoff time.Duration
+	// ProbeInterval is how often an unreachable Nomad is asked whether it
+	// is back; held tasks are dispatched as soon as it answers (default 1 s).
+	ProbeInterval time.Duration
 	// WatchWait is the longest blocking query on allocations (default 1 min).
 	WatchWait time.Duration
 	// Metrics receives the Nomad metrics (metrics.go) every MetricsInterval
@@ -208,6 +211,7 @@ type Bridge struct {
 
 	watch  watchState
 	leases leaseState
+	gate   nomadGate
 	// pollErr is the last metrics poll's error (nil when it succeeded).
 	pollErr atomic.Pointer[error]
 }
@@ -245,6 +249,7 @@ func New(cfg Config) (*Bridge, error) {
 	setDefault(&cfg.MinBackoff, time.Second)
 	setDefault(&cfg.MaxBackoff, time.Minute)
 	setDefault(&cfg.WatchWait, time.Minute)
+	setDefault(&cfg.ProbeInterval, time.Second)
 	setDefault(&cfg.MetricsInterval, 10*time.Second)
 	setDefault(&cfg.PoolInterval, 10*time.Second)
 	if cfg.Metrics == nil {
@@ -317,6 +322,7 @@ func (b *Bridge) runActive(ctx context.Context) error {
 		wg.Go(func() { b.dispatchLoop(ctx, work) })
 	}
 	wg.Go(func() { b.watchLoop(ctx) })
+	wg.Go(func() { b.evalWatchLoop(ctx) })
 	wg.Go(func() { b.heartbeatLoop(ctx) })
 	wg.Go(func() { b.metricsLoop(ctx) })
 	if b.cfg.Pool != nil {
@@ -325,6 +331,7 @@ func (b *Bridge) runActive(ctx context.Context) error {
 	wg.Wait()
 	b.watch.wait()
 	b.leases.wait()
+	b.gate.probes.Wait()
 	b.log.Info("nomadbridge stopped")
 	return nil
 }

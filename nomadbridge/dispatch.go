@@ -76,6 +76,7 @@ func (b *Bridge) dispatchLoop(ctx context.Context, work <-chan queue.Message) {
 func (b *Bridge) process(ctx context.Context, m queue.Message) {
 	b.stats.received.Add(1)
 	wait := b.cfg.MinBackoff
+	var told time.Time // the Nomad outage the task was told about
 	for attempt := 1; ; attempt++ {
 		log, err := b.dispatch(ctx, m)
 		if err == nil || ctx.Err() != nil {
@@ -88,18 +89,20 @@ func (b *Bridge) process(ctx context.Context, m queue.Message) {
 		log.Error("cannot dispatch the task; keeping its message and retrying",
 			"error", err, "attempt", attempt, "retry_in", wait)
 		ectx, cancel := context.WithTimeout(ctx, nomadCallTimeout)
-		err = b.cfg.Queue.Extend(ectx, m.Receipt, wait+b.cfg.Visibility)
+		xerr := b.cfg.Queue.Extend(ectx, m.Receipt, wait+b.cfg.Visibility)
 		cancel()
-		if errors.Is(err, queue.ErrReceiptInvalid) {
+		if errors.Is(xerr, queue.ErrReceiptInvalid) {
 			log.Warn("the message's receipt expired; it will be redelivered")
 			return
-		} else if err != nil && ctx.Err() == nil {
-			log.Warn("extend the message's visibility", "error", err)
+		} else if xerr != nil && ctx.Err() == nil {
+			log.Warn("extend the message's visibility", "error", xerr)
 		}
-		if !b.sleep(ctx, wait) {
+		// Capped, and cut short when Nomad answers again (waiting.go):
+		// held messages go out within seconds of Nomad's return.
+		if !b.holdForNomad(ctx, log, m, err, wait, &told) {
 			return
 		}
-		wait = b.nextBackoff(wait)
+		wait = min(b.nextBackoff(wait), maxDispatchBackoff)
 	}
 }
 

@@ -246,6 +246,7 @@ type fakeRunner struct {
 	finishes   map[string][]runner.TaskResult
 	heartbeats map[string]int
 	finishErr  error
+	waits      map[string][]runner.TaskWaiting
 }
 
 func newFakeRunner() *fakeRunner {
@@ -288,6 +289,22 @@ func (r reporter) Finish(_ context.Context, res runner.TaskResult) error {
 	}
 	r.f.finishes[r.token] = append(r.f.finishes[r.token], res)
 	return nil
+}
+
+func (r reporter) Waiting(_ context.Context, w runner.TaskWaiting) error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if r.f.waits == nil {
+		r.f.waits = map[string][]runner.TaskWaiting{}
+	}
+	r.f.waits[r.token] = append(r.f.waits[r.token], w)
+	return nil
+}
+
+func (f *fakeRunner) waiting(token string) []runner.TaskWaiting {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.waits[token])
 }
 
 func (r reporter) Heartbeat(context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -183,7 +184,14 @@ func TestLiveAllocationStopped(t *testing.T) {
 	task := l.waitResult(t, m)
 	assert.Equal(t, runner.StatusInfrastructureFail, task.Result.Status)
 	assert.Contains(t, task.Result.Message, "allocation stopped by Nomad")
-	assert.Equal(t, runner.StatusCanceled, task.Last(0).Status, "the agent killed its step")
+	// Nomad replaces a stopped allocation: the replacement's agent may
+	// report step 0 running again before the bridge purges the job (the
+	// real API then fails it: the task started again elsewhere). So look
+	// for the stopped agent's report among all of step 0's, not at the
+	// last one (that flaked under load, 4 of 20).
+	assert.True(t, slices.ContainsFunc(task.Steps[0], func(r runner.StepReport) bool {
+		return r.Status == runner.StatusCanceled
+	}), "the agent killed its step: %+v", task.Steps[0])
 	l.waitPurged(t, m.NomadJobID())
 }
 

@@ -34,13 +34,19 @@ var (
 type Nomad struct {
 	Jobs        NomadJobs
 	Allocations NomadAllocations
+	// Evaluations, when set, is watched for blocked evaluations, so a task
+	// Nomad cannot place says why it waits (waiting.go).
+	Evaluations NomadEvaluations
+	// Nodes, when set, names drained and ineligible nodes in those reasons.
+	Nodes NomadNodeList
 	// Addr is the cluster's HTTP address, for log lines and errors.
 	Addr string
 }
 
 // NomadFromClient returns the views of a real Nomad API client.
 func NomadFromClient(c *api.Client) Nomad {
-	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Addr: c.Address()}
+	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Evaluations: c.Evaluations(), Nodes: c.Nodes(),
+		Addr: c.Address()}
 }
 
 // NomadError is a failed Nomad call. Unreachable says whether Nomad could

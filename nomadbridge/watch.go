@@ -22,6 +22,7 @@ type trackedJob struct {
 	id       string // Nomad job ID
 	log      *slog.Logger
 	reporter TaskReporter // nil when the job carries no token
+	class    string       // the task's resource class
 	// over is set when the runner API said the task is terminal and the
 	// bridge stopped the job: its allocation's end is then no news.
 	over atomic.Bool
@@ -55,36 +56,48 @@ func (w *watchState) wait() { w.workers.Wait() }
 // watchLoop follows the allocation list with blocking queries. The first
 // query (index 0) answers at once with every allocation: that is the
 // reconciliation after a restart. A failed query (Nomad restarting) starts
-// over from index 0.
+// over from index 0 after a backoff. watchIndex keeps every later query
+// blocking, so an idle bridge costs Nomad one query per WatchWait.
 func (b *Bridge) watchLoop(ctx context.Context) {
-	var index uint64
-	wait := b.cfg.MinBackoff
+	idx := newWatchIndex(b.cfg.MinBackoff, b.cfg.MaxBackoff)
 	for ctx.Err() == nil {
 		q := b.queryOpts(ctx)
-		q.WaitIndex = index
+		q.WaitIndex = idx.next()
 		q.WaitTime = b.cfg.WatchWait
 		if b.watch.retry.Swap(false) {
-			q.WaitTime = wait
+			q.WaitTime = b.cfg.MinBackoff
 		}
+		start := b.cfg.Clock.Now()
 		allocs, meta, err := b.cfg.Nomad.Allocations.List(q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			b.stats.nomadErrors.Add(1)
+			wait := idx.failed()
 			b.log.Error("watch allocations", "error", b.nomadErr("list allocations", err), "retry_in", wait)
-			index = 0
 			if !b.sleep(ctx, wait) {
 				return
 			}
-			wait = b.nextBackoff(wait)
 			continue
 		}
-		wait = b.cfg.MinBackoff
+		b.nomadAnswered()
+		var got uint64
 		if meta != nil {
-			index = meta.LastIndex
+			got = meta.LastIndex
+		}
+		pause, reset := idx.answered(got, b.cfg.Clock.Now().Sub(start), q.WaitTime)
+		if reset {
+			b.log.Warn("Nomad's allocation index went backwards (its state was reset): listing afresh",
+				"index", got)
 		}
 		b.sync(ctx, allocs)
+		if pause > 0 {
+			b.log.Debug("allocation list answered early without news; pausing", "pause", pause)
+			if !b.sleep(ctx, pause) {
+				return
+			}
+		}
 	}
 }
 
@@ -237,6 +250,9 @@ func (b *Bridge) lookupJob(ctx context.Context, jobID string) (*trackedJob, erro
 				// a test's): its jobs are not this bridge's to report,
 				// heartbeat or purge.
 				return nil, nil
+			}
+			if rc := t.Meta["orbit_resource_class"]; rc != "" && tj.class == "" {
+				tj.class = rc
 			}
 			if tok := t.Env[agent.EnvTaskToken]; tok != "" && tj.reporter == nil {
 				tj.reporter = b.cfg.RunnerClient(tok)

@@ -110,14 +110,23 @@ func devAgent(ctx context.Context, bin, dir string, log *slog.Logger) (string, f
 		return "", nil, fmt.Errorf("nomad binary %s not found: run `make tools` (or set NOMAD_ADDR to use a running agent): %w", bin, err)
 	}
 	fmt.Fprintf(os.Stderr, "starting a Nomad dev agent (%s)…\n", bin)
-	agent, err := nomadagent.Start(ctx, nomadagent.Config{Binary: bin, DataDir: filepath.Join(dir, "data"), LogFile: filepath.Join(dir, "nomad.log")})
+	// The supervisor restarts the agent if it dies (killing what it left).
+	sup, err := nomadagent.Supervise(ctx, nomadagent.SupervisorConfig{
+		Agent:   nomadagent.Config{Binary: bin, DataDir: filepath.Join(dir, "data"), LogFile: filepath.Join(dir, "nomad.log")},
+		OnStart: func(a *nomadagent.Agent) { _ = os.WriteFile(pidFile, []byte(strconv.Itoa(a.Pid())), 0o600) },
+		Logger:  log.With("component", "nomadagent"),
+	})
 	if err != nil {
 		return "", nil, fmt.Errorf("start Nomad dev agent: %w (log: %s)", err, filepath.Join(dir, "nomad.log"))
 	}
-	_ = os.WriteFile(addrFile, []byte(agent.Addr()), 0o600)
-	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(agent.Pid())), 0o600)
-	return agent.Addr(), func() {
-		if err := agent.Stop(); err != nil {
+	_ = os.WriteFile(addrFile, []byte(sup.Addr()), 0o600)
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(sup.Agent().Pid())), 0o600)
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(sctx) }()
+	return sup.Addr(), func() {
+		cancel()
+		if err := <-done; err != nil {
 			log.Warn("stop nomad", "error", err)
 		}
 		os.Remove(addrFile)

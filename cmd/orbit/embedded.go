@@ -189,6 +189,14 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 			}
 			bridge.StatusHandler(version).ServeHTTP(w, r)
 		}),
+		// /status and /health-check: 500 while a dependency is down.
+		Health: api.Checks{"store": api.StoreCheck(kvs), "blob": api.BlobCheck(blobs),
+			"secrets": api.SecretsCheck(masterKeys)}.And(func(ctx context.Context) map[string]error {
+			if bridge == nil {
+				return map[string]error{"nomad": errors.New("the bridge is starting")}
+			}
+			return bridge.Health(ctx) // nomad, run_queue
+		}),
 		Runner:  runner.NewHandler(cond, tokens, log.With("component", "runner"), runner.WithFiles(files)),
 		Blobs:   blobs.Handler(),
 		Logger:  log.With("component", "api"),

@@ -2,7 +2,8 @@
 // in one process) as a child process, for the embedded shape (`orbit up`
 // when NOMAD_ADDR is not set) and for tests.
 //
-//	Start ──▶ write agent.hcl (raw_exec enabled, ports) ──▶ nomad agent -dev
+//	Start ──▶ write agent.hcl (raw_exec enabled, ports, log at INFO into a
+//	          rotated, capped nomad.log) ──▶ nomad agent -dev
 //	      ──▶ wait: HTTP API answers ──▶ a node is ready and eligible
 //	          with raw_exec healthy ──▶ *Agent (Addr)
 //	Stop  ──▶ SIGINT ──grace──▶ SIGKILL
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -38,8 +40,21 @@ type Config struct {
 	// HTTPPort, RPCPort and SerfPort are the agent's ports; 0 picks a free
 	// one from the kernel.
 	HTTPPort, RPCPort, SerfPort int
-	// LogFile receives the agent's output (default DataDir/nomad.log).
+	// LogFile is the agent's log (default DataDir/nomad.log), written by
+	// Nomad itself at LogLevel and rotated: once it holds LogRotateBytes it
+	// is renamed nomad-<unix nanos>.log and a new one begun, and only the
+	// newest LogRotateMaxFiles of those are kept, so the log never takes
+	// more than about (LogRotateMaxFiles+1) × LogRotateBytes. The agent's
+	// standard error (start-up failures, panics) goes beside it, to
+	// nomad.stderr.log (the previous start's kept as nomad.stderr.log.1);
+	// its standard output repeats the log and is discarded.
 	LogFile string
+	// LogLevel is Nomad's log level (default "INFO"; -dev alone logs at
+	// DEBUG, about 10 MB a minute on an idle agent).
+	LogLevel string
+	// LogRotateBytes and LogRotateMaxFiles bound the log (defaults 8 MiB
+	// and 3).
+	LogRotateBytes, LogRotateMaxFiles int
 	// DieWithParent makes the kernel stop the agent when this process dies
 	// (Linux only; ignored elsewhere).
 	DieWithParent bool
@@ -52,14 +67,23 @@ type Config struct {
 
 // Agent is a running dev agent.
 type Agent struct {
-	cmd     *exec.Cmd
-	addr    string
-	logPath string
-	grace   time.Duration
-	exited  chan struct{}
-	waitErr error
-	logFile *os.File
+	cmd      *exec.Cmd
+	cfg      Config // as started: ports chosen, paths absolute
+	nomadExe string // the binary's resolved path, to recognise its plugins
+	addr     string
+	logPath  string
+	grace    time.Duration
+	exited   chan struct{}
+	waitErr  error
+	logFile  *os.File
 }
+
+// live holds the pids of the agents this process runs, which reapOrphans
+// must spare (they are this process's children and run the nomad binary).
+var live = struct {
+	sync.Mutex
+	pids map[int]bool
+}{pids: map[int]bool{}}
 
 // Start starts the agent and waits until it can run raw_exec tasks.
 func Start(ctx context.Context, cfg Config) (*Agent, error) {
@@ -78,6 +102,15 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.StopGrace <= 0 {
 		cfg.StopGrace = 15 * time.Second
 	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "INFO"
+	}
+	if cfg.LogRotateBytes <= 0 {
+		cfg.LogRotateBytes = 8 << 20
+	}
+	if cfg.LogRotateMaxFiles <= 0 {
+		cfg.LogRotateMaxFiles = 3
+	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("nomadagent: data dir: %w", err)
@@ -92,42 +125,64 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 			}
 		}
 	}
+	if cfg.LogFile == "" {
+		cfg.LogFile = filepath.Join(dataDir, "nomad.log")
+	}
+	if cfg.LogFile, err = filepath.Abs(cfg.LogFile); err != nil {
+		return nil, fmt.Errorf("nomadagent: log file: %w", err)
+	}
 	confPath := filepath.Join(dataDir, "agent.hcl")
 	if err := os.WriteFile(confPath, []byte(configHCL(cfg)), 0o644); err != nil {
 		return nil, fmt.Errorf("nomadagent: write config: %w", err)
 	}
-	if cfg.LogFile == "" {
-		cfg.LogFile = filepath.Join(dataDir, "nomad.log")
-	}
-	logFile, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := openStderr(StderrFile(cfg.LogFile))
 	if err != nil {
-		return nil, fmt.Errorf("nomadagent: open log: %w", err)
+		return nil, err
 	}
 	cmd := exec.Command(cfg.Binary, "agent", "-dev", "-bind", cfg.BindAddr,
 		"-data-dir", filepath.Join(dataDir, "data"), "-config", confPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Stderr = logFile // Stdout: nil, /dev/null
 	cmd.SysProcAttr = sysProcAttr(cfg.DieWithParent)
-	if err := cmd.Start(); err != nil {
+	// The agent's plugins must not outlive it: adopt them if it dies.
+	_ = adoptOrphans()
+	live.Lock()
+	err = cmd.Start()
+	if err == nil {
+		live.pids[cmd.Process.Pid] = true
+	}
+	live.Unlock()
+	if err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("nomadagent: start %s: %w", cfg.Binary, err)
 	}
+	nomadExe, _ := exec.LookPath(cfg.Binary)
+	if p, err := filepath.EvalSymlinks(nomadExe); err == nil {
+		nomadExe, _ = filepath.Abs(p)
+	}
+	cfg.DataDir = dataDir
 	a := &Agent{
-		cmd:     cmd,
-		addr:    "http://" + net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.HTTPPort)),
-		logPath: cfg.LogFile,
-		grace:   cfg.StopGrace,
-		exited:  make(chan struct{}),
-		logFile: logFile,
+		cmd:      cmd,
+		cfg:      cfg,
+		nomadExe: nomadExe,
+		addr:     "http://" + net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.HTTPPort)),
+		logPath:  cfg.LogFile,
+		grace:    cfg.StopGrace,
+		exited:   make(chan struct{}),
+		logFile:  logFile,
 	}
 	go func() {
 		a.waitErr = cmd.Wait()
+		live.Lock()
+		delete(live.pids, cmd.Process.Pid)
+		live.Unlock()
 		close(a.exited)
 	}()
 	rctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
 	if err := a.waitReady(rctx); err != nil {
 		_ = a.Stop()
-		return nil, fmt.Errorf("nomadagent: agent at %s not ready (log: %s): %w", a.addr, a.logPath, err)
+		return nil, fmt.Errorf("nomadagent: agent at %s not ready (log: %s, standard error: %s): %w",
+			a.addr, a.logPath, StderrFile(a.logPath), err)
 	}
 	return a, nil
 }
@@ -138,11 +193,15 @@ func (a *Agent) Addr() string { return a.addr }
 // Pid is the agent process's id.
 func (a *Agent) Pid() int { return a.cmd.Process.Pid }
 
-// LogFile is where the agent's output goes.
+// LogFile is the agent's current log (see Config.LogFile).
 func (a *Agent) LogFile() string { return a.logPath }
 
+// Exited is closed once the agent process has exited.
+func (a *Agent) Exited() <-chan struct{} { return a.exited }
+
 // Stop interrupts the agent, kills it if it is still running after the
-// grace, and waits for it to exit. It may be called more than once.
+// grace, waits for it to exit, and kills what it left behind (its logmon
+// and executor plugins, its tasks). It may be called more than once.
 func (a *Agent) Stop() error {
 	select {
 	case <-a.exited:
@@ -158,6 +217,8 @@ func (a *Agent) Stop() error {
 		}
 	}
 	_ = a.logFile.Close()
+	reapOrphans(a.nomadExe, a.cfg.DataDir, a.grace)
+	unmountUnder(a.cfg.DataDir)
 	var ee *exec.ExitError
 	if a.waitErr != nil && !errors.As(a.waitErr, &ee) {
 		return fmt.Errorf("nomadagent: wait for agent: %w", a.waitErr)
@@ -210,9 +271,30 @@ func ready(ctx context.Context, c *api.Client) error {
 	return errors.New("no ready and eligible node yet")
 }
 
+// StderrFile is where the agent whose log is logFile writes its standard
+// error. (Not nomad-….log: Nomad prunes those as its rotated logs.)
+func StderrFile(logFile string) string {
+	return strings.TrimSuffix(logFile, ".log") + ".stderr.log"
+}
+
+// openStderr opens a fresh standard error file, keeping the previous one
+// (a crash's panic) as path.1: two starts' worth at most.
+func openStderr(path string) (*os.File, error) {
+	if err := os.Rename(path, path+".1"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("nomadagent: keep the previous standard error: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("nomadagent: open standard error file: %w", err)
+	}
+	return f, nil
+}
+
 func configHCL(cfg Config) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "bind_addr = %q\n", cfg.BindAddr)
+	fmt.Fprintf(&b, "log_level = %q\nlog_file = %q\nlog_rotate_bytes = %d\nlog_rotate_max_files = %d\n",
+		cfg.LogLevel, cfg.LogFile, cfg.LogRotateBytes, cfg.LogRotateMaxFiles)
 	fmt.Fprintf(&b, "ports {\n  http = %d\n  rpc  = %d\n  serf = %d\n}\n", cfg.HTTPPort, cfg.RPCPort, cfg.SerfPort)
 	b.WriteString("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n")
 	return b.String()

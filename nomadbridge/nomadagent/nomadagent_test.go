@@ -1,11 +1,15 @@
 package nomadagent_test
 
 import (
+	"fmt"
+	"os"
+	"strings"
+
 	"context"
+	"github.com/hashicorp/nomad/api"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
-	"github.com/orbit-ci/orbit/shared/testenv"
+	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
 )
 
 func TestReachable(t *testing.T) {
@@ -52,21 +56,8 @@ func TestReachable(t *testing.T) {
 	}
 }
 
-// nomadBinary finds bin/nomad (make tools builds it) or $ORBIT_NOMAD_BIN.
-func nomadBinary(t *testing.T) string {
-	if p := os.Getenv("ORBIT_NOMAD_BIN"); p != "" {
-		return p
-	}
-	p, err := filepath.Abs(filepath.Join("..", "..", "bin", "nomad"))
-	require.NoError(t, err)
-	if _, err := os.Stat(p); err != nil {
-		return testenv.Need(t, "ORBIT_NOMAD_BIN", "no Nomad binary at bin/nomad: make tools builds it")
-	}
-	return p
-}
-
 func TestStartStop(t *testing.T) {
-	bin := nomadBinary(t)
+	bin := nomadtest.Binary(t)
 	if testing.Short() {
 		t.Skip("starts a Nomad agent")
 	}
@@ -85,3 +76,60 @@ func TestStartFailsClearly(t *testing.T) {
 		Binary: filepath.Join(t.TempDir(), "no-such-nomad"), DataDir: t.TempDir()})
 	assert.ErrorContains(t, err, "no-such-nomad")
 }
+
+// TestLogIsBoundedAtInfo: the dev agent logs at INFO (-dev alone logs at
+// DEBUG, 41 MB in four idle minutes) into a log Nomad rotates and prunes,
+// so the logs on disk stay under (max files + 1) × rotate bytes.
+func TestLogIsBoundedAtInfo(t *testing.T) {
+	const rotateBytes, maxFiles = 4096, 2
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "logs", "nomad.log")
+	require.NoError(t, os.MkdirAll(filepath.Dir(logFile), 0o755))
+	a := nomadtest.StartAgent(t, func(c *nomadagent.Config) {
+		c.LogFile, c.LogRotateBytes, c.LogRotateMaxFiles = logFile, rotateBytes, maxFiles
+	})
+	assert.Equal(t, logFile, a.LogFile())
+	// Requests are logged at DEBUG: make some, then make INFO lines by
+	// registering and stopping a job, until the log has rotated.
+	client, err := api.NewClient(&api.Config{Address: a.Addr()})
+	require.NoError(t, err)
+	logs := func() []string {
+		m, err := filepath.Glob(filepath.Join(filepath.Dir(logFile), "nomad*.log"))
+		require.NoError(t, err)
+		return m
+	}
+	rotated := func() int {
+		m, err := filepath.Glob(filepath.Join(filepath.Dir(logFile), "nomad-*.log"))
+		require.NoError(t, err)
+		return len(m)
+	}
+	for i := 0; rotated() < maxFiles; i++ {
+		require.Less(t, i, 200, "the log never rotated: %v", logs())
+		job := api.NewBatchJob(fmt.Sprintf("log-%d", i), fmt.Sprintf("log-%d", i), "global", 50)
+		job.AddDatacenter("*")
+		task := api.NewTask("t", "raw_exec").SetConfig("command", "/bin/true")
+		task.Resources = &api.Resources{CPU: ptr(20), MemoryMB: ptr(20)}
+		job.AddTaskGroup(api.NewTaskGroup("g", 1).AddTask(task))
+		_, _, err := client.Jobs().Register(job, nil)
+		require.NoError(t, err)
+		_, _, err = client.Jobs().Deregister(*job.ID, true, nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, a.Stop())
+
+	files := logs()
+	assert.LessOrEqual(t, len(files), maxFiles+2, "current log + kept rotations + standard error: %v", files)
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		// Nomad rotates before a write once the file is full: one line over.
+		assert.LessOrEqual(t, len(b), rotateBytes+4096, "%s is capped", f)
+		all.Write(b)
+	}
+	assert.Contains(t, all.String(), "[INFO]")
+	assert.NotContains(t, all.String(), "[DEBUG]")
+	assert.NotContains(t, all.String(), "[TRACE]")
+}
+
+func ptr[T any](v T) *T { return &v }

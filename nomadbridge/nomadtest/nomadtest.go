@@ -64,6 +64,6 @@ func WaitAlloc(ctx context.Context, client *api.Client, jobID string,
 				return a, nil
 			}
 		}
-		index = meta.LastIndex
+		index = max(meta.LastIndex, 1) // index 0 (no allocation yet) would not block
 	}
 }

@@ -59,7 +59,10 @@
 // entry per dispatch of the job, oldest first ({attempt, status, message,
 // parallel_runs}), so each automatic retry after an infrastructure failure
 // is visible; CircleCI's own fields (parallel_runs: the latest attempt) are
-// as CircleCI has them.
+// as CircleCI has them. While a job is queued for a reason the bridge knows
+// (Nomad unreachable, no client of its resource class, node drained) they
+// add "waiting": {reason, since, task_index}, also a "warning" message, and
+// the UI's pipeline page shows it (waiting.go).
 //
 // Operations, UI and mounts:
 //

@@ -38,6 +38,8 @@ type jobDetailsJSON struct {
 	StoppedAt      *time.Time        `json:"stopped_at"`
 	// Attempts is Orbit's: every dispatch of the job (attempts.go).
 	Attempts []attemptJSON `json:"attempts"`
+	// Waiting is Orbit's: why the queued job waits (waiting.go).
+	Waiting *waitingJSON `json:"waiting,omitempty"`
 }
 
 type jobProjectJSON struct {
@@ -199,6 +201,9 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	if j.Message != "" {
 		out.Messages = append(out.Messages, jobMessageJSON{Type: "info", Message: j.Message})
+	}
+	if out.Waiting = s.jobWaiting(ctx, j); out.Waiting != nil {
+		out.Messages = append(out.Messages, jobMessageJSON{Type: "warning", Message: out.Waiting.Reason})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -238,6 +238,8 @@ type uiWorkflow struct {
 
 type uiJob struct {
 	ID, Name, Type, Status, Message string
+	// Waiting is why the queued job waits ("" when unknown).
+	Waiting string
 	// ExecutorNotice says what of the executor was not honoured.
 	ExecutorNotice string
 	Number         int64
@@ -307,6 +309,9 @@ func (s *server) uiJob(ctx context.Context, j store.Job) (uiJob, error) {
 		Number: j.Number, Duration: formatDuration(j.StartedAt, j.StoppedAt), Parallelism: max(j.Parallelism, 1)}
 	for _, req := range j.Requires {
 		uj.Requires = append(uj.Requires, req.Name)
+	}
+	if w := s.jobWaiting(ctx, j); w != nil {
+		uj.Waiting = w.Reason
 	}
 	if inv, err := jobSpec(j); err == nil && inv.Job != nil && s.cfg.HostExecutor {
 		uj.ExecutorNotice = hostExecutorNotice(inv.Job.Executor)

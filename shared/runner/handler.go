@@ -67,6 +67,7 @@ func NewHandler(b Backend, tokens Verifier, log *slog.Logger, opts ...HandlerOpt
 	mux.HandleFunc("POST /task/steps/{n}", h.auth(h.step))
 	mux.HandleFunc("POST /task/finish", h.auth(h.finish))
 	mux.HandleFunc("POST /task/heartbeat", h.auth(h.heartbeat))
+	mux.HandleFunc("POST /task/waiting", h.auth(h.waiting)) // waiting.go
 	h.filesRoutes(mux)
 	return mux
 }

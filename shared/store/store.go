@@ -17,6 +17,7 @@
 //	WORKFLOW#<id>       META                      workflow (GSI1: PIPELINE#<id>#WORKFLOWS / <created>#<id>)
 //	WORKFLOW#<id>       JOB#<name>                job (one partition: read with the workflow, strongly)
 //	JOB#<id>            META                      pointer: job id → workflow and name
+//	JOB#<id>            WAITING                   why the queued job waits (waiting.go)
 //	TASK#<id>           META                      task (one parallel node of one attempt)
 //	TASK#<id>           STEP#<n>                  step
 //	TASK#<id>           OUT#<n>#<seq>             step output chunk

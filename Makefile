@@ -3,7 +3,7 @@ GO      ?= go
 ARGS    ?=
 FUZZTIME ?= 5m
 
-.PHONY: all tools build run test test-short lint fuzz bench clean
+.PHONY: all tools build run test test-short lint fuzz bench chaos clean
 
 all: build
 
@@ -37,6 +37,10 @@ fuzz:
 ## bench: benchmarks with the services they need (figures go to docs/PERFORMANCE.md)
 bench: tools build
 	BENCH=1 ./scripts/test.sh
+
+## chaos: the chaos drills (kill -9, Nomad outages, replays, soak, redelivery storm) → docs/CHAOS.md
+chaos: tools build
+	./scripts/chaos.sh
 
 clean:
 	rm -rf bin/orbit .orbit

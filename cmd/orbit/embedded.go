@@ -19,6 +19,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -171,6 +172,7 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 		return nil, err
 	}
 	sink := memmetrics.New()
+	go func() { _ = metrics.RunRuntime(ctx, sink, 10*time.Second) }()
 	var bridge *nomadbridge.Bridge // set below; /bridge/status asks it
 	handler, err := api.New(api.Config{
 		Store:    st,

@@ -115,64 +115,47 @@ func Run(t *testing.T, newHarness NewHarness) {
 	}
 }
 
-// The suite's machines.
-const (
-	// waitMachine parks on one task and adds its result to the input.
-	waitMachine = `{
-  "StartAt": "Wait",
-  "States": {
-    "Wait": {
-      "Type": "Task",
+// callbackTask is the part every suite machine's Wait state shares: send
+// the token and the state input to the task queue, wait for the answer.
+const callbackTask = `"Type": "Task",
       "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-      "Parameters": {"QueueUrl": "${TaskQueue}", "MessageBody": {"token.$": "$$.Task.Token", "input.$": "$"}},
+      "Parameters": {"QueueUrl": "${TaskQueue}", "MessageBody": {"token.$": "$$.Task.Token", "input.$": "$"}},`
+
+// The suite's machines.
+var (
+	// waitMachine parks on one task and adds its result to the input.
+	waitMachine = `{"StartAt": "Wait", "States": {
+    "Wait": {` + callbackTask + `
       "ResultPath": "$.result",
       "Next": "Done"
     },
     "Done": {"Type": "Pass", "End": true}
-  }
-}`
+  }}`
 	// catchMachine records the task's error in its output.
-	catchMachine = `{
-  "StartAt": "Wait",
-  "States": {
-    "Wait": {
-      "Type": "Task",
-      "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-      "Parameters": {"QueueUrl": "${TaskQueue}", "MessageBody": {"token.$": "$$.Task.Token", "input.$": "$"}},
+	catchMachine = `{"StartAt": "Wait", "States": {
+    "Wait": {` + callbackTask + `
       "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
       "End": true
     },
     "Caught": {"Type": "Pass", "End": true}
-  }
-}`
+  }}`
 	// retryMachine retries InfrastructureFail once, like the job machine.
-	retryMachine = `{
-  "StartAt": "Wait",
-  "States": {
-    "Wait": {
-      "Type": "Task",
-      "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-      "Parameters": {"QueueUrl": "${TaskQueue}", "MessageBody": {"token.$": "$$.Task.Token", "input.$": "$"}},
+	retryMachine = `{"StartAt": "Wait", "States": {
+    "Wait": {` + callbackTask + `
       "Retry": [{"ErrorEquals": ["InfrastructureFail"], "IntervalSeconds": 1, "MaxAttempts": 1, "BackoffRate": 1}],
       "ResultPath": "$.result",
       "End": true
     }
-  }
-}`
-	// heartbeatMachine's task must hear from its worker every 3 seconds.
-	heartbeatMachine = `{
-  "StartAt": "Wait",
-  "States": {
-    "Wait": {
-      "Type": "Task",
-      "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-      "Parameters": {"QueueUrl": "${TaskQueue}", "MessageBody": {"token.$": "$$.Task.Token", "input.$": "$"}},
-      "HeartbeatSeconds": 3,
+  }}`
+	// heartbeatMachine's task must hear from its worker every 4 seconds
+	// (generous: moto_server is one Python process on a busy machine).
+	heartbeatMachine = `{"StartAt": "Wait", "States": {
+    "Wait": {` + callbackTask + `
+      "HeartbeatSeconds": 4,
       "ResultPath": "$.result",
       "End": true
     }
-  }
-}`
+  }}`
 )
 
 // task is one message of a task state.
@@ -442,12 +425,16 @@ func testHeartbeatKeepsOpen(t *testing.T, h Harness) {
 	arn := start(t, h, m, uniqueName("beat"), `{}`)
 	tk := nextTask(t, h)
 	// Beat every quarter second for longer than HeartbeatSeconds.
-	for until := time.Now().Add(4 * time.Second); time.Now().Before(until); {
+	var longest time.Duration // between two answered beats, for the failure message
+	last := time.Now()
+	for until := last.Add(5 * time.Second); time.Now().Before(until); {
 		require.NoError(t, h.Orchestrator.SendTaskHeartbeat(ctx, tk.Token))
+		longest, last = max(longest, time.Since(last)), time.Now()
 		time.Sleep(250 * time.Millisecond) // the worker's heartbeat period
 	}
 	x := describe(t, h, arn)
-	require.Equal(t, orchestrator.StatusRunning, x.Status, "heartbeats keep the task open (error %q)", x.Error)
+	require.Equal(t, orchestrator.StatusRunning, x.Status,
+		"heartbeats keep the task open (error %q; longest gap between beats %s)", x.Error, longest)
 	require.NoError(t, h.Orchestrator.SendTaskSuccess(ctx, tk.Token, json.RawMessage(`1`)))
 	x = waitFinished(t, h, arn)
 	require.Equal(t, orchestrator.StatusSucceeded, x.Status, "error %q cause %q", x.Error, x.Cause)

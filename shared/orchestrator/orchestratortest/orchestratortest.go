@@ -68,6 +68,10 @@ type Deviations struct {
 	// engine skips the check that AWS documents as InvalidName. The name
 	// checks are skipped (starting such an execution would leave it running).
 	NoNameCheck bool
+	// RacyStarts: concurrent starts of one name and input may run the
+	// execution twice under one ARN (moto 5.2.1 checks the name without a
+	// lock); the test then answers both. AWS starts it once.
+	RacyStarts bool
 	// HeartbeatTimeoutAsTimeout: a missed heartbeat fails the task with
 	// States.Timeout. moto 5.2.1; AWS raises States.HeartbeatTimeout.
 	HeartbeatTimeoutAsTimeout bool
@@ -76,8 +80,9 @@ type Deviations struct {
 	// the retry test is skipped. AWS gives each attempt a new token.
 	NoTaskRetry bool
 	// StopWaitsForTask: StopExecution of an execution parked on a task
-	// token takes effect only once the token is answered (moto 5.2.1); the
-	// test answers it. AWS aborts at once and closes the token.
+	// token takes effect only once the token is answered, and the execution
+	// then ends ABORTED or, now and then, FAILED (moto 5.2.1); the test
+	// answers it. AWS aborts at once and closes the token.
 	StopWaitsForTask bool
 }
 
@@ -332,6 +337,15 @@ func testConcurrentStarts(t *testing.T, h Harness) {
 	quiet, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
 	body, err := h.NextTask(quiet)
+	if h.Deviations.RacyStarts {
+		if err == nil { // answer the twin, so that it ends too
+			var twin task
+			require.NoError(t, json.Unmarshal(body, &twin))
+			require.NoError(t, h.Orchestrator.SendTaskSuccess(ctx, twin.Token, json.RawMessage(`{}`)))
+			t.Log("concurrent starts ran the execution twice (Deviations.RacyStarts)")
+		}
+		return
+	}
 	assert.Error(t, err, "a second task message: %s", body)
 }
 
@@ -466,9 +480,13 @@ func testStop(t *testing.T, h Harness) {
 		require.NoError(t, h.Orchestrator.SendTaskSuccess(ctx, tk.Token, json.RawMessage(`{}`)))
 	}
 	x := waitFinished(t, h, arn)
-	require.Equal(t, orchestrator.StatusAborted, x.Status)
-	assertCause(t, h, "Canceled", x.Error, "the stop's error")
-	assertCause(t, h, "canceled by a user", x.Cause, "the stop's cause")
+	if h.Deviations.StopWaitsForTask && x.Status == orchestrator.StatusFailed {
+		t.Logf("the stopped execution ended FAILED (%s), not ABORTED (Deviations.StopWaitsForTask)", x.Error)
+	} else {
+		require.Equal(t, orchestrator.StatusAborted, x.Status)
+		assertCause(t, h, "Canceled", x.Error, "the stop's error")
+		assertCause(t, h, "canceled by a user", x.Cause, "the stop's cause")
+	}
 	assertClosed(t, h, tk, arn)
 
 	err := h.Orchestrator.StopExecution(ctx, arn, "Again", "stopped twice")
@@ -476,7 +494,7 @@ func testStop(t *testing.T, h Harness) {
 		assert.NotErrorIs(t, err, orchestrator.ErrExecutionDoesNotExist, "the execution exists")
 	}
 	again := describe(t, h, arn)
-	assert.Equal(t, orchestrator.StatusAborted, again.Status, "stopping a finished execution keeps its outcome")
+	assert.Equal(t, x.Status, again.Status, "stopping a finished execution keeps its outcome")
 	assert.Equal(t, x.Error, again.Error)
 }
 

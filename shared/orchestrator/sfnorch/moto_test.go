@@ -80,6 +80,7 @@ func TestConformanceOnMoto(t *testing.T) {
 				NoNameCheck:               true,
 				HeartbeatTimeoutAsTimeout: true,
 				NoTaskRetry:               true,
+				RacyStarts:                true,
 				StopWaitsForTask:          true,
 			},
 		}

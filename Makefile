@@ -44,3 +44,17 @@ chaos: tools build
 
 clean:
 	rm -rf bin/orbit .orbit
+
+.PHONY: localstack-up localstack-test localstack-down
+
+## localstack-up: deploy Orbit on LocalStack with cdklocal, plus a Nomad agent and orbit bridge (needs Docker; localstack/README.md)
+localstack-up:
+	./localstack/up.sh
+
+## localstack-test: the end-to-end pipeline on LocalStack (deploys first if needed; needs Docker)
+localstack-test:
+	./localstack/test.sh
+
+## localstack-down: stop LocalStack, Nomad and the bridge and delete their state
+localstack-down:
+	./localstack/down.sh

@@ -117,26 +117,41 @@ func runLease(t *testing.T, store kv.Store, key, holder string) *lease.Lease {
 	return l
 }
 
+// pair is two leases on one key, both running: a leads (its store can be
+// cut off through swA), b stands by and has seen a hold the lease.
+type pair struct {
+	rec   *terms
+	swA   *switchStore
+	a, b  *lease.Lease
+	stopA func()
+}
+
+func startPair(t *testing.T, store kv.Store) *pair {
+	t.Helper()
+	key := freshKey()
+	p := &pair{rec: &terms{}, swA: &switchStore{Store: store}}
+	p.a, p.b = runLease(t, p.swA, key, "a"), runLease(t, store, key, "b")
+	p.stopA = run(t, p.a, p.rec, "a")
+	p.rec.waitLeading(t, "a", 10*time.Second)
+	run(t, p.b, p.rec, "b")
+	require.Eventually(t, func() bool { return p.b.State().CurrentHolder == "a" }, 5*time.Second, 5*time.Millisecond,
+		"b campaigns and sees a hold the lease")
+	return p
+}
+
 // TestRunFailover: the leader dies abruptly (its store gone, its context
 // cancelled, no release); the standby takes over within Duration + Renew
 // and never before the dead leader's last write stood for Duration.
 func TestRunFailover(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
-		key := freshKey()
-		rec := &terms{}
-		swA := &switchStore{Store: store}
-		a, b := runLease(t, swA, key, "a"), runLease(t, store, key, "b")
-		stopA := run(t, a, rec, "a")
-		rec.waitLeading(t, "a", 10*time.Second)
-		run(t, b, rec, "b")
-		// b campaigns for a while, a keeps the lease.
-		require.Eventually(t, func() bool { return b.State().CurrentHolder == "a" }, 5*time.Second, 5*time.Millisecond)
+		p := startPair(t, store)
+		rec, swA, b := p.rec, p.swA, p.b
 		_, bLeads := rec.leading("b")
 		require.False(t, bLeads)
 
 		swA.setDown(true)
 		killed := time.Now()
-		stopA()
+		p.stopA()
 		tb := rec.waitLeading(t, "b", runDuration+runRenew+slack+time.Second)
 		took := tb.start.Sub(killed)
 		t.Logf("takeover %s after the kill (bound %s)", took, runDuration+runRenew)
@@ -151,13 +166,8 @@ func TestRunFailover(t *testing.T) {
 // leading at its first failed renewal, long before the standby takes over.
 func TestRunStepsDownWhenRenewalFails(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
-		key := freshKey()
-		rec := &terms{}
-		swA := &switchStore{Store: store}
-		a, b := runLease(t, swA, key, "a"), runLease(t, store, key, "b")
-		run(t, a, rec, "a")
-		rec.waitLeading(t, "a", 10*time.Second)
-		run(t, b, rec, "b")
+		p := startPair(t, store)
+		rec, swA, a := p.rec, p.swA, p.a
 
 		swA.setDown(true)
 		cut := time.Now()
@@ -188,14 +198,8 @@ func TestRunStepsDownWhenRenewalFails(t *testing.T) {
 // over.
 func TestRunStopsAtValidUntil(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
-		key := freshKey()
-		rec := &terms{}
-		swA := &switchStore{Store: store}
-		a, b := runLease(t, swA, key, "a"), runLease(t, store, key, "b")
-		run(t, a, rec, "a")
-		rec.waitLeading(t, "a", 10*time.Second)
-		run(t, b, rec, "b")
-		require.Eventually(t, func() bool { return b.State().CurrentHolder == "a" }, 5*time.Second, 5*time.Millisecond)
+		p := startPair(t, store)
+		rec, swA, a := p.rec, p.swA, p.a
 
 		validUntil := a.State().ValidUntil
 		swA.setHang(true)
@@ -215,15 +219,10 @@ func TestRunStopsAtValidUntil(t *testing.T) {
 
 func TestRunReleasesOnShutdown(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
-		key := freshKey()
-		rec := &terms{}
-		a, b := runLease(t, store, key, "a"), runLease(t, store, key, "b")
-		stopA := run(t, a, rec, "a")
-		rec.waitLeading(t, "a", 10*time.Second)
-		run(t, b, rec, "b")
-		require.Eventually(t, func() bool { return b.State().CurrentHolder == "a" }, 5*time.Second, 5*time.Millisecond)
+		p := startPair(t, store)
+		rec := p.rec
 		stopped := time.Now()
-		stopA()
+		p.stopA()
 		tb := rec.waitLeading(t, "b", runRenew+slack)
 		assert.Less(t, tb.start.Sub(stopped), runDuration-runRenew, "a released: no wait for expiry")
 		rec.assertNoOverlap(t)

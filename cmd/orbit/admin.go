@@ -26,7 +26,8 @@ const adminUsage = `usage: orbit admin nodes [flags] [list]
   eligibility   allow (on) or refuse (off) new builds on the node; running ones go on
 
 <node> is a node ID, a unique ID prefix or a name.
-Flags: --nomad-addr (default $NOMAD_ADDR, else the dev agent of $ORBIT_DATA, else http://127.0.0.1:4646)
+Flags: --nomad-addr (default $NOMAD_ADDR, else the Nomad that ` + "`orbit up`" + ` on --data uses, else
+       http://127.0.0.1:4646); --data (default $ORBIT_DATA, else .orbit)
 `
 
 // cmdAdmin runs `orbit admin …`.
@@ -37,6 +38,7 @@ func cmdAdmin(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("admin nodes", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("nomad-addr", "", "")
+	dataDir := fs.String("data", envOr("ORBIT_DATA", ".orbit"), "")
 	deadline := fs.Duration("deadline", nomadbridge.DefaultDrainDeadline, "")
 	force := fs.Bool("force", false, "")
 	wait := fs.Bool("wait", false, "")
@@ -44,7 +46,7 @@ func cmdAdmin(ctx context.Context, args []string) error {
 	if err := fs.Parse(flagsFirst(fs, args[1:])); err != nil {
 		return exitError{code: 2, msg: err.Error() + "\n" + adminUsage}
 	}
-	client, err := nomad.NewClient(&nomad.Config{Address: nomadAddrFor(*addr)})
+	client, err := nomad.NewClient(&nomad.Config{Address: nomadAddrFor(*addr, *dataDir)})
 	if err != nil {
 		return fmt.Errorf("nomad client: %w", err)
 	}
@@ -131,18 +133,25 @@ func waitDrained(ctx context.Context, nodes nomadbridge.Nodes, id string) error 
 	}
 }
 
-// nomadAddrFor picks the Nomad address: the flag, $NOMAD_ADDR, the dev
-// agent `orbit up` started for $ORBIT_DATA, or Nomad's default.
-func nomadAddrFor(flagAddr string) string {
+// nomadAddrFile is where `orbit up` records the Nomad address it uses (its
+// own dev agent's or --nomad-addr), in its data directory, while it runs.
+const nomadAddrFile = "nomad_addr"
+
+// nomadAddrFor picks the Nomad address: the flag, $NOMAD_ADDR, the one
+// `orbit up` on dataDir recorded, the dev agent it left there, or Nomad's
+// default.
+func nomadAddrFor(flagAddr, dataDir string) string {
 	if flagAddr != "" {
 		return flagAddr
 	}
 	if a := os.Getenv("NOMAD_ADDR"); a != "" {
 		return a
 	}
-	if b, err := os.ReadFile(filepath.Join(envOr("ORBIT_DATA", ".orbit"), "nomad", "addr")); err == nil {
-		if a := strings.TrimSpace(string(b)); a != "" {
-			return a
+	for _, f := range []string{filepath.Join(dataDir, nomadAddrFile), filepath.Join(dataDir, "nomad", "addr")} {
+		if b, err := os.ReadFile(f); err == nil {
+			if a := strings.TrimSpace(string(b)); a != "" {
+				return a
+			}
 		}
 	}
 	return "http://127.0.0.1:4646"

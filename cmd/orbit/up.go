@@ -50,6 +50,13 @@ func cmdUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer app.close()
+	// `orbit admin nodes` (another shell, maybe without NOMAD_ADDR) reads
+	// the Nomad address from here.
+	addrFile := filepath.Join(app.dataDir, nomadAddrFile)
+	if err := os.WriteFile(addrFile, []byte(app.nomadAddr+"\n"), 0o600); err != nil {
+		log.Warn("record the Nomad address for orbit admin", "path", addrFile, "error", err)
+	}
+	defer os.Remove(addrFile)
 
 	srv := &http.Server{Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -458,7 +458,7 @@ wait:
 	case timedOut:
 		rep.Status = runner.StatusTimedOut
 		rep.Message = fmt.Sprintf("Too long with no output (exceeded %s)", noOutput)
-		_, _ = fmt.Fprintf(s, "\n%s: context deadline exceeded\n", rep.Message)
+		_, _ = fmt.Fprintf(s, "\n%s\n", rep.Message)
 	case canceled:
 		rep.Status, rep.Message = runner.StatusCanceled, "canceled"
 	case code == 0:

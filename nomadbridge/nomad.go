@@ -25,22 +25,34 @@ type NomadAllocations interface {
 	List(q *api.QueryOptions) ([]*api.AllocationListStub, *api.QueryMeta, error)
 }
 
+// NomadVariables is the part of *api.Variables the warm agents use: where
+// the bridge records which task each warm agent took (warm_store.go).
+type NomadVariables interface {
+	CheckedCreate(v *api.Variable, q *api.WriteOptions) (*api.Variable, *api.WriteMeta, error)
+	Read(path string, q *api.QueryOptions) (*api.Variable, *api.QueryMeta, error)
+	PrefixList(prefix string, q *api.QueryOptions) ([]*api.VariableMetadata, *api.QueryMeta, error)
+	Delete(path string, q *api.WriteOptions) (*api.WriteMeta, error)
+}
+
 var (
 	_ NomadJobs        = (*api.Jobs)(nil)
 	_ NomadAllocations = (*api.Allocations)(nil)
+	_ NomadVariables   = (*api.Variables)(nil)
 )
 
 // Nomad is the bridge's view of a Nomad cluster.
 type Nomad struct {
 	Jobs        NomadJobs
 	Allocations NomadAllocations
+	// Variables is needed by warm agents (Config.Warm) only.
+	Variables NomadVariables
 	// Addr is the cluster's HTTP address, for log lines and errors.
 	Addr string
 }
 
 // NomadFromClient returns the views of a real Nomad API client.
 func NomadFromClient(c *api.Client) Nomad {
-	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Addr: c.Address()}
+	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Variables: c.Variables(), Addr: c.Address()}
 }
 
 // NomadError is a failed Nomad call. Unreachable says whether Nomad could

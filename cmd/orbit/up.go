@@ -21,6 +21,11 @@ type upConfig struct {
 	nomadBin  string
 	logFormat string
 	logLevel  string
+	// warmAgents is how many warm build agents wait on Nomad for a task
+	// (resource class medium); warmIdle retires them after that long
+	// without a task.
+	warmAgents int
+	warmIdle   time.Duration
 }
 
 func cmdUp(ctx context.Context, args []string) error {
@@ -32,8 +37,13 @@ func cmdUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.nomadBin, "nomad-bin", envOr("ORBIT_NOMAD_BIN", defaultNomadBin()), "Nomad binary for the dev agent ($ORBIT_NOMAD_BIN)")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr("ORBIT_LOG_FORMAT", "text"), "text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", envOr("ORBIT_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.IntVar(&cfg.warmAgents, "warm-agents", 1, "warm build agents kept waiting on Nomad for a task (0: none; each runs one task and is replaced)")
+	fs.DurationVar(&cfg.warmIdle, "warm-idle-after", 30*time.Minute, "retire the warm agents after this long without a task (0: never); the next task brings them back")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.warmAgents < 0 {
+		return fmt.Errorf("--warm-agents %d: want 0 or more", cfg.warmAgents)
 	}
 	log, err := newLogger(cfg.logFormat, cfg.logLevel)
 	if err != nil {

@@ -66,6 +66,9 @@ func (b *Bridge) StatusHandler(version string) http.Handler {
 			}
 			if withStats {
 				body["version"], body["stats"] = version, b.Stats()
+				if b.warm != nil {
+					body["warm_agents"] = b.WarmStats()
+				}
 			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)

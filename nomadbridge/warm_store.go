@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -370,4 +371,28 @@ func (b *Bridge) warmShutdown(ctx context.Context) {
 	if len(idle) > 0 {
 		b.log.Info("idle warm agents purged at shutdown", "count", len(idle))
 	}
+}
+
+// WarmTasks maps the warm jobs that run a task, of every Orbit
+// installation on the cluster, to their task's id (for `orbit admin
+// nodes`).
+func WarmTasks(ctx context.Context, vars NomadVariables, region string) (map[string]string, error) {
+	q := (&api.QueryOptions{Region: region}).WithContext(ctx)
+	metas, _, err := vars.PrefixList("orbit/warm/", q)
+	if err != nil {
+		return nil, fmt.Errorf("list warm agents' tasks: %w", err)
+	}
+	out := map[string]string{}
+	for _, m := range metas {
+		v, _, err := vars.Read(m.Path, q)
+		if errors.Is(err, api.ErrVariablePathNotFound) || isNotFound(err) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("read warm agent task %s: %w", m.Path, err)
+		}
+		if t, err := warmTaskOf(v.Items); err == nil {
+			out[t.WarmJob] = t.TaskID
+		}
+	}
+	return out, nil
 }

@@ -402,3 +402,30 @@ func TestWarmConfigIsChecked(t *testing.T) {
 		})
 	}
 }
+
+func TestNodesListWarmAgents(t *testing.T) {
+	warm := func(id string) *api.Allocation {
+		return &api.Allocation{ID: "alloc-" + id, JobID: id, ClientStatus: "running",
+			Job: &api.Job{Meta: map[string]string{nomadbridge.MetaWarmClass: "medium"}}}
+	}
+	f := &fakeNodes{
+		nodes:  []*api.NodeListStub{{ID: "a1b2c3d4-0000", Name: "client-a", Status: "ready", SchedulingEligibility: "eligible"}},
+		allocs: map[string][]*api.Allocation{"a1b2c3d4-0000": {warm("orbit-warm-p-medium-1"), warm("orbit-warm-p-medium-2")}},
+	}
+	vars := &fakeVars{vars: map[string]api.VariableItems{
+		"orbit/warm/p/abc": {"warm_job": "orbit-warm-p-medium-2", "token": "secret-token", "task_job": "j", "task_id": "task-9"},
+	}}
+	list, err := nomadbridge.Nodes{API: f, Variables: vars}.List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, []nomadbridge.NodeAlloc{
+		{ID: "alloc-orbit-warm-p-medium-1", JobID: "orbit-warm-p-medium-1", Warm: "medium"},
+		{ID: "alloc-orbit-warm-p-medium-2", JobID: "orbit-warm-p-medium-2", Warm: "medium", TaskID: "task-9"},
+	}, list[0].Running)
+	var out bytes.Buffer
+	require.NoError(t, nomadbridge.WriteNodes(&out, list))
+	assert.Contains(t, out.String(), "Warm agents: 1 idle, 1 running a task")
+	assert.Contains(t, out.String(), "orbit-warm-p-medium-1  warm agent (medium), idle\n")
+	assert.Contains(t, out.String(), "orbit-warm-p-medium-2  warm agent (medium), task task-9\n")
+	assert.NotContains(t, out.String(), "secret-token")
+}

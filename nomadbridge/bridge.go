@@ -286,7 +286,7 @@ func New(cfg Config) (*Bridge, error) {
 		},
 	}
 	if cfg.Warm.ClaimURL != "" {
-		b.warm = newWarmPool(cfg.Warm, cfg.RunnerURL, cfg.Clock.Now())
+		b.warm = newWarmPool(cfg.Warm, cfg.RunnerURL)
 	}
 	b.watch.init()
 	b.leases.init()

@@ -155,7 +155,7 @@ type warmPool struct {
 	claimed, cold, registered, retired atomic.Int64
 }
 
-func newWarmPool(cfg WarmConfig, runnerURL string, now time.Time) *warmPool {
+func newWarmPool(cfg WarmConfig, runnerURL string) *warmPool {
 	setDefault(&cfg.IdleAfter, 30*time.Minute)
 	setDefault(&cfg.ClaimWait, 25*time.Second)
 	setDefault(&cfg.AcceptTimeout, 2*time.Second)
@@ -164,9 +164,6 @@ func newWarmPool(cfg WarmConfig, runnerURL string, now time.Time) *warmPool {
 	p := &warmPool{cfg: cfg, name: hex.EncodeToString(sum[:4]), agents: map[string]*warmAgent{},
 		waiting: map[string][]*warmAgent{}, byTask: map[string]string{}, demand: map[string]time.Time{},
 		ready: make(chan struct{}), kick: make(chan struct{}, 1)}
-	for c := range cfg.Agents {
-		p.demand[c] = now
-	}
 	return p
 }
 

@@ -192,6 +192,12 @@ func (b *Bridge) warmLoop(ctx context.Context) {
 		}
 		wait = b.nextBackoff(wait)
 	}
+	// The idle period counts from now: recovery may have taken a while.
+	p.mu.Lock()
+	for c := range p.cfg.Agents {
+		p.demand[c] = b.cfg.Clock.Now()
+	}
+	p.mu.Unlock()
 	close(p.ready)
 	for {
 		b.warmReconcile(ctx)

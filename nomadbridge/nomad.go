@@ -34,7 +34,14 @@ type NomadVariables interface {
 	Delete(path string, q *api.WriteOptions) (*api.WriteMeta, error)
 }
 
+// NomadNodeInfo is the part of *api.Nodes the warm agents use: a task is
+// not given to a warm agent on a node that takes no new builds.
+type NomadNodeInfo interface {
+	Info(nodeID string, q *api.QueryOptions) (*api.Node, *api.QueryMeta, error)
+}
+
 var (
+	_ NomadNodeInfo    = (*api.Nodes)(nil)
 	_ NomadJobs        = (*api.Jobs)(nil)
 	_ NomadAllocations = (*api.Allocations)(nil)
 	_ NomadVariables   = (*api.Variables)(nil)
@@ -46,13 +53,16 @@ type Nomad struct {
 	Allocations NomadAllocations
 	// Variables is needed by warm agents (Config.Warm) only.
 	Variables NomadVariables
+	// Nodes, when set, keeps tasks off warm agents on draining or
+	// ineligible nodes.
+	Nodes NomadNodeInfo
 	// Addr is the cluster's HTTP address, for log lines and errors.
 	Addr string
 }
 
 // NomadFromClient returns the views of a real Nomad API client.
 func NomadFromClient(c *api.Client) Nomad {
-	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Variables: c.Variables(), Addr: c.Address()}
+	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Variables: c.Variables(), Nodes: c.Nodes(), Addr: c.Address()}
 }
 
 // NomadError is a failed Nomad call. Unreachable says whether Nomad could

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/nomad/api"
+
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runqueue"
@@ -122,6 +124,8 @@ type warmAgent struct {
 	retired bool
 	// seen is when the agent last polled (or was registered or adopted).
 	seen time.Time
+	// node is the Nomad node it runs on, as its claims say.
+	node string
 }
 
 type warmOffer struct {
@@ -248,7 +252,7 @@ func (b *Bridge) dispatchWarm(ctx context.Context, log *slog.Logger, m queue.Mes
 	if !b.warmable(msg) || p.cfg.Agents[class] == 0 {
 		return false, nil
 	}
-	a, o := p.offerTask(class, msg)
+	a, o := b.offerWarm(ctx, log, class, msg)
 	if a == nil {
 		p.cold.Add(1)
 		b.cfg.Metrics.Count(MetricWarmCold, 1, classDim(class))
@@ -302,24 +306,69 @@ func (p *warmPool) taskOn(taskJob string) (string, bool) {
 	return w, ok
 }
 
-// offerTask offers msg's task to the longest-waiting agent of class.
-func (p *warmPool) offerTask(class string, msg runqueue.Message) (*warmAgent, *warmOffer) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	q := p.waiting[class]
-	defer func() { p.waiting[class] = q }()
-	for len(q) > 0 {
-		a := q[0]
-		q = q[1:]
-		if a.state != warmWaiting || a.retired {
+// offerWarm offers msg's task to the longest-waiting agent of class whose
+// node takes new builds; agents on draining or ineligible nodes are
+// retired (the pool replaces them where Nomad can place them).
+func (b *Bridge) offerWarm(ctx context.Context, log *slog.Logger, class string, msg runqueue.Message) (*warmAgent, *warmOffer) {
+	p := b.warm
+	for {
+		p.mu.Lock()
+		var a *warmAgent
+		for _, x := range p.waiting[class] {
+			if x.state == warmWaiting && !x.retired {
+				a = x
+				break
+			}
+		}
+		node := ""
+		if a != nil {
+			node = a.node
+		}
+		p.mu.Unlock()
+		if a == nil {
+			return nil, nil
+		}
+		if why := b.nodeRefusesBuilds(ctx, node); why != "" {
+			log.Info("warm agent's node takes no new builds: retiring the agent", "nomad_job_id", a.id, "node_id", node, "reason", why)
+			p.mu.Lock()
+			p.retire(a)
+			p.mu.Unlock()
+			p.poke()
 			continue
 		}
-		o := &warmOffer{claim: randomHex(12), msg: msg, result: make(chan warmResult, 1)}
-		a.state, a.offer = warmOffered, o
-		close(a.wake)
-		return a, o
+		p.mu.Lock()
+		if a.state == warmWaiting && !a.retired { // else another dispatch took it: look again
+			p.removeWaiting(a)
+			o := &warmOffer{claim: randomHex(12), msg: msg, result: make(chan warmResult, 1)}
+			a.state, a.offer = warmOffered, o
+			close(a.wake)
+			p.mu.Unlock()
+			return a, o
+		}
+		p.mu.Unlock()
 	}
-	return nil, nil
+}
+
+// nodeRefusesBuilds says why a node takes no new builds ("" when it does,
+// or when that cannot be known: Nomad decides for cold jobs anyway).
+func (b *Bridge) nodeRefusesBuilds(ctx context.Context, nodeID string) string {
+	if b.cfg.Nomad.Nodes == nil || nodeID == "" {
+		return ""
+	}
+	nctx, cancel := context.WithTimeout(ctx, runnerCheckTimeout)
+	defer cancel()
+	n, _, err := b.cfg.Nomad.Nodes.Info(nodeID, b.queryOpts(nctx))
+	switch {
+	case err != nil || n == nil:
+		return ""
+	case n.DrainStrategy != nil:
+		return "draining"
+	case n.SchedulingEligibility == api.NodeSchedulingIneligible:
+		return "ineligible"
+	case n.Status != api.NodeStatusReady:
+		return "node " + n.Status
+	}
+	return ""
 }
 
 // awaitAccept waits for the agent's accept of o, up to AcceptTimeout; then

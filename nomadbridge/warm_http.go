@@ -88,6 +88,9 @@ func (b *Bridge) warmClaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.seen = b.cfg.Clock.Now()
+	if req.Node != "" {
+		a.node = req.Node
+	}
 	if a.state != warmWaiting {
 		a.state, a.wake = warmWaiting, make(chan struct{})
 		p.waiting[a.class] = append(p.waiting[a.class], a)

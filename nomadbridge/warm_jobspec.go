@@ -22,6 +22,7 @@ func (s JobSpec) warmJob(id, class, pool, claimURL string, secret []byte) *api.J
 	env[agent.EnvWarmClaimURL] = claimURL
 	env[agent.EnvWarmID] = id
 	env[agent.EnvWarmToken] = warmToken(secret, id)
+	env[agent.EnvWarmNode] = "${node.unique.id}"
 	// The claim URL's host bypasses the proxy too.
 	ProxyEnv{HTTP: s.Proxy.HTTP, HTTPS: s.Proxy.HTTPS, No: env["NO_PROXY"]}.env(claimURL, env)
 	task := s.hostTask(env)

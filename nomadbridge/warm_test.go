@@ -429,3 +429,30 @@ func TestNodesListWarmAgents(t *testing.T) {
 	assert.Contains(t, out.String(), "orbit-warm-p-medium-2  warm agent (medium), task task-9\n")
 	assert.NotContains(t, out.String(), "secret-token")
 }
+
+// nodeInfo is a fake *api.Nodes Info.
+type nodeInfo map[string]*api.Node
+
+func (n nodeInfo) Info(id string, _ *api.QueryOptions) (*api.Node, *api.QueryMeta, error) {
+	return n[id], &api.QueryMeta{}, nil
+}
+
+func TestWarmAgentOnADrainingNodeGetsNoTask(t *testing.T) {
+	nodes := nodeInfo{
+		"drained": {ID: "drained", Status: api.NodeStatusReady, SchedulingEligibility: api.NodeSchedulingIneligible,
+			DrainStrategy: &api.DrainStrategy{}},
+	}
+	u := newWarmUnit(t, func(c *nomadbridge.Config) { c.Nomad.Nodes = nodes })
+	u.start(t)
+	w := u.oneWarmJob(t)
+	c := u.client(t, w)
+	c.Node = "drained"
+	got := claim(c)
+	u.waitingAgents(t, 1)
+	m := message("t1")
+	send(t, u.q, encode(t, m))
+	eventually(t, func() bool { return u.jobs.get(m.NomadJobID()) != nil }, "cold job registered (Nomad places it)")
+	assert.Contains(t, <-got, "retired", "the agent on the draining node is retired")
+	eventually(t, func() bool { return u.jobs.get(w) == nil }, "its warm job purged")
+	assert.Equal(t, int64(0), u.bridge.WarmStats().Claimed)
+}

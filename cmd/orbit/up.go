@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -37,7 +38,11 @@ func cmdUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.nomadBin, "nomad-bin", envOr("ORBIT_NOMAD_BIN", defaultNomadBin()), "Nomad binary for the dev agent ($ORBIT_NOMAD_BIN)")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr("ORBIT_LOG_FORMAT", "text"), "text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", envOr("ORBIT_LOG_LEVEL", "info"), "debug, info, warn or error")
-	fs.IntVar(&cfg.warmAgents, "warm-agents", 1, "warm build agents kept waiting on Nomad for a task (0: none; each runs one task and is replaced)")
+	warmDefault, err := strconv.Atoi(envOr("ORBIT_WARM_AGENTS", "1"))
+	if err != nil {
+		return fmt.Errorf("ORBIT_WARM_AGENTS=%q: want a number", os.Getenv("ORBIT_WARM_AGENTS"))
+	}
+	fs.IntVar(&cfg.warmAgents, "warm-agents", warmDefault, "warm build agents kept waiting on Nomad for a task (0: none; each runs one task and is replaced) ($ORBIT_WARM_AGENTS)")
 	fs.DurationVar(&cfg.warmIdle, "warm-idle-after", 30*time.Minute, "retire the warm agents after this long without a task (0: never); the next task brings them back")
 	if err := fs.Parse(args); err != nil {
 		return err

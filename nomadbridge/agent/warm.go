@@ -47,11 +47,16 @@ const (
 	EnvWarmClaimURL = "ORBIT_WARM_CLAIM_URL"
 	EnvWarmToken    = "ORBIT_WARM_TOKEN"
 	EnvWarmID       = "ORBIT_WARM_ID"
+	// EnvWarmNode is the Nomad node the agent runs on, sent with each
+	// claim so that the bridge keeps tasks off draining nodes.
+	EnvWarmNode = "ORBIT_WARM_NODE"
 )
 
 // WarmRequest is the body of POST /claim and /accept.
 type WarmRequest struct {
 	WarmID string `json:"warm_id"`
+	// Node is the Nomad node ID the agent runs on (/claim only).
+	Node string `json:"node,omitempty"`
 	// Claim is the offer being accepted (/accept only).
 	Claim string `json:"claim,omitempty"`
 }
@@ -71,8 +76,8 @@ var ErrRetired = errors.New("agent: warm agent retired by the bridge")
 type WarmClient struct {
 	// URL is the claim base URL (ORBIT_WARM_CLAIM_URL).
 	URL string
-	// ID and Token identify the warm agent.
-	ID, Token string
+	// ID and Token identify the warm agent; Node is where it runs.
+	ID, Token, Node string
 	// HTTP makes the requests; it must not time out before the long poll
 	// does (default: no overall timeout).
 	HTTP *http.Client
@@ -108,7 +113,7 @@ func (c WarmClient) Claim(ctx context.Context) (string, error) {
 		return nil
 	}
 	for {
-		code, body, err := c.post(ctx, "/claim", WarmRequest{WarmID: c.ID})
+		code, body, err := c.post(ctx, "/claim", WarmRequest{WarmID: c.ID, Node: c.Node})
 		switch {
 		case ctx.Err() != nil:
 			return "", ctx.Err()
@@ -190,7 +195,8 @@ func (c WarmClient) post(ctx context.Context, path string, v any) (int, []byte, 
 // claimWarm claims a task for the warm agent whose environment getenv
 // reads (EnvWarmClaimURL, EnvWarmToken, EnvWarmID).
 func claimWarm(ctx context.Context, getenv func(string) string, log *slog.Logger) (string, error) {
-	c := WarmClient{URL: getenv(EnvWarmClaimURL), ID: getenv(EnvWarmID), Token: getenv(EnvWarmToken), Logger: log}
+	c := WarmClient{URL: getenv(EnvWarmClaimURL), ID: getenv(EnvWarmID), Token: getenv(EnvWarmToken),
+		Node: getenv(EnvWarmNode), Logger: log}
 	if c.ID == "" || c.Token == "" {
 		return "", fmt.Errorf("agent: a warm agent needs %s and %s besides %s", EnvWarmID, EnvWarmToken, EnvWarmClaimURL)
 	}

@@ -151,6 +151,8 @@ type Config struct {
 	// (default: discarded; 10 s).
 	Metrics         metrics.Sink
 	MetricsInterval time.Duration
+	// Warm keeps warm agents on Nomad (warm.go; default: none).
+	Warm WarmConfig
 	// Logger receives the bridge's log lines (default: discarded).
 	Logger *slog.Logger
 	// Clock is the time source (default: the real clock).
@@ -212,6 +214,7 @@ type Bridge struct {
 	watch  watchState
 	leases leaseState
 	gate   nomadGate
+	warm   *warmPool // nil without warm agents
 	// pollErr is the last metrics poll's error (nil when it succeeded).
 	pollErr atomic.Pointer[error]
 }
@@ -229,6 +232,9 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, errors.New("nomadbridge: Config.Agent.Path is required")
 	case cfg.Driver != "" && cfg.Driver != "raw_exec" && cfg.Driver != "exec":
 		return nil, fmt.Errorf("nomadbridge: driver %q is not supported (raw_exec or exec)", cfg.Driver)
+	}
+	if err := checkWarm(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -288,6 +294,9 @@ func New(cfg Config) (*Bridge, error) {
 			ResourceScale: cfg.ResourceScale,
 		},
 	}
+	if cfg.Warm.ClaimURL != "" {
+		b.warm = newWarmPool(cfg.Warm, cfg.RunnerURL)
+	}
 	b.watch.init()
 	b.leases.init()
 	return b, nil
@@ -321,7 +330,16 @@ func (b *Bridge) runActive(ctx context.Context) error {
 	for range b.cfg.Concurrency {
 		wg.Go(func() { b.dispatchLoop(ctx, work) })
 	}
-	wg.Go(func() { b.watchLoop(ctx) })
+	if b.warm != nil {
+		wg.Go(func() { b.warmLoop(ctx) })
+	}
+	wg.Go(func() {
+		// After a restart, warm jobs are told from busy ones only once
+		// the pool is recovered.
+		if b.warmReady(ctx) {
+			b.watchLoop(ctx)
+		}
+	})
 	wg.Go(func() { b.evalWatchLoop(ctx) })
 	wg.Go(func() { b.heartbeatLoop(ctx) })
 	wg.Go(func() { b.metricsLoop(ctx) })

@@ -137,6 +137,9 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		log.Warn("cannot ask the runner API whether the task is terminal; dispatching it anyway", "error", err)
 	}
 
+	if handled, err := b.dispatchWarm(ctx, log, m, msg); handled || err != nil {
+		return log, err
+	}
 	if b.cfg.Pool != nil && needsVM(msg.Executor) {
 		return b.leaseVM(ctx, log, m, msg, rep)
 	}

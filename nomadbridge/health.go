@@ -69,6 +69,9 @@ func (b *Bridge) StatusHandler(version string) http.Handler {
 				if st, ok := b.LeaseState(); ok {
 					body["lease"] = st // a standby is healthy: it is ready to take over
 				}
+				if b.warm != nil {
+					body["warm_agents"] = b.WarmStats()
+				}
 			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)

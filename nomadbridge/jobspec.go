@@ -132,26 +132,11 @@ func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskPlacement) (*api.Jo
 	if s.Agent.Path == "" {
 		return nil, errors.New("nomadbridge: agent path is empty")
 	}
-	dcs := s.Datacenters
-	if len(dcs) == 0 {
-		dcs = []string{"*"}
-	}
 	env := s.agentEnv(m)
 	env[agent.EnvTaskDir] = "${NOMAD_TASK_DIR}"
 
 	id := m.NomadJobID()
-	group := &api.TaskGroup{
-		Name:  ptr(GroupName),
-		Count: ptr(1),
-		RestartPolicy: &api.RestartPolicy{
-			Attempts: ptr(0),
-			Mode:     ptr("fail"),
-		},
-		ReschedulePolicy: &api.ReschedulePolicy{
-			Attempts:  ptr(0),
-			Unlimited: ptr(false),
-		},
-	}
+	group := newGroup()
 	var primary *api.Task
 	if s.Docker != nil && (m.Executor == "docker" || m.Executor == "") {
 		primary = s.dockerTasks(group, m, spec, env)
@@ -172,18 +157,45 @@ func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskPlacement) (*api.Jo
 		}
 		group.Constraints = append(group.Constraints, api.NewConstraint("${node.class}", "regexp", class))
 	}
+	return s.batchJob(id, taskMeta(m), group), nil
+}
+
+// newGroup is the task group of every Orbit job: one allocation, no Nomad
+// restarts or reschedules (Orbit retries, as a new job).
+func newGroup() *api.TaskGroup {
+	return &api.TaskGroup{
+		Name:  ptr(GroupName),
+		Count: ptr(1),
+		RestartPolicy: &api.RestartPolicy{
+			Attempts: ptr(0),
+			Mode:     ptr("fail"),
+		},
+		ReschedulePolicy: &api.ReschedulePolicy{
+			Attempts:  ptr(0),
+			Unlimited: ptr(false),
+		},
+	}
+}
+
+// batchJob is the Nomad batch job id of one group, in s's datacenters and
+// region.
+func (s JobSpec) batchJob(id string, meta map[string]string, group *api.TaskGroup) *api.Job {
+	dcs := s.Datacenters
+	if len(dcs) == 0 {
+		dcs = []string{"*"}
+	}
 	job := &api.Job{
 		ID:          ptr(id),
 		Name:        ptr(id),
 		Type:        ptr(api.JobTypeBatch),
 		Datacenters: slices.Clone(dcs),
-		Meta:        taskMeta(m),
+		Meta:        meta,
 		TaskGroups:  []*api.TaskGroup{group},
 	}
 	if s.Region != "" {
 		job.Region = ptr(s.Region)
 	}
-	return job, nil
+	return job
 }
 
 // taskMeta labels what runs m's task (a Nomad job's meta, a VM lease's)

@@ -46,14 +46,19 @@ type NodeStatus struct {
 // NodeAlloc is a running allocation.
 type NodeAlloc struct {
 	ID, JobID string
-	// TaskID is Orbit's task id ("" for a job that is not Orbit's).
+	// TaskID is Orbit's task id ("" for a job that is not Orbit's, or an
+	// idle warm agent).
 	TaskID string
+	// Warm is the resource class of a warm agent ("" for other jobs).
+	Warm string
 }
 
 // Nodes administers Nomad clients.
 type Nodes struct {
 	API    NomadNodes
 	Region string
+	// Variables, when set, tell which warm agents run a task (List).
+	Variables NomadVariables
 }
 
 func (n Nodes) query(ctx context.Context) *api.QueryOptions {
@@ -84,7 +89,7 @@ func (n Nodes) List(ctx context.Context) ([]NodeStatus, error) {
 			}
 			na := NodeAlloc{ID: a.ID, JobID: a.JobID}
 			if a.Job != nil {
-				na.TaskID = a.Job.Meta[MetaTaskID]
+				na.TaskID, na.Warm = a.Job.Meta[MetaTaskID], a.Job.Meta[MetaWarmClass]
 			}
 			ns.Running = append(ns.Running, na)
 		}
@@ -92,7 +97,31 @@ func (n Nodes) List(ctx context.Context) ([]NodeStatus, error) {
 		out = append(out, ns)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, n.warmTasks(ctx, out)
+}
+
+// warmTasks fills in the tasks of busy warm agents.
+func (n Nodes) warmTasks(ctx context.Context, nodes []NodeStatus) error {
+	if n.Variables == nil {
+		return nil
+	}
+	var tasks map[string]string
+	for i := range nodes {
+		for j := range nodes[i].Running {
+			a := &nodes[i].Running[j]
+			if a.Warm == "" {
+				continue
+			}
+			if tasks == nil {
+				var err error
+				if tasks, err = WarmTasks(ctx, n.Variables, n.Region); err != nil {
+					return err
+				}
+			}
+			a.TaskID = tasks[a.JobID]
+		}
+	}
+	return nil
 }
 
 // Find resolves a node by ID, unique ID prefix or name.
@@ -187,6 +216,20 @@ func WriteNodes(w io.Writer, nodes []NodeStatus) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	idle, busy := 0, 0
+	for _, n := range nodes {
+		for _, a := range n.Running {
+			switch {
+			case a.Warm != "" && a.TaskID == "":
+				idle++
+			case a.Warm != "":
+				busy++
+			}
+		}
+	}
+	if idle+busy > 0 {
+		fmt.Fprintf(w, "\nWarm agents: %d idle, %d running a task (each runs one task, then is replaced)\n", idle, busy)
+	}
 	for _, n := range nodes {
 		if len(n.Running) == 0 {
 			continue
@@ -194,7 +237,12 @@ func WriteNodes(w io.Writer, nodes []NodeStatus) error {
 		fmt.Fprintf(w, "\n%s runs:\n", n.Name)
 		for _, a := range n.Running {
 			task := "(not Orbit's)"
-			if a.TaskID != "" {
+			switch {
+			case a.Warm != "" && a.TaskID == "":
+				task = "warm agent (" + a.Warm + "), idle"
+			case a.Warm != "":
+				task = "warm agent (" + a.Warm + "), task " + a.TaskID
+			case a.TaskID != "":
 				task = "task " + a.TaskID
 			}
 			fmt.Fprintf(w, "  %s  %s  %s\n", short(a.ID), a.JobID, task)

@@ -25,9 +25,28 @@ type NomadAllocations interface {
 	List(q *api.QueryOptions) ([]*api.AllocationListStub, *api.QueryMeta, error)
 }
 
+// NomadVariables is the part of *api.Variables the warm agents use: where
+// the bridge records which task each warm agent took (warm_store.go).
+type NomadVariables interface {
+	CheckedCreate(v *api.Variable, q *api.WriteOptions) (*api.Variable, *api.WriteMeta, error)
+	Read(path string, q *api.QueryOptions) (*api.Variable, *api.QueryMeta, error)
+	PrefixList(prefix string, q *api.QueryOptions) ([]*api.VariableMetadata, *api.QueryMeta, error)
+	Delete(path string, q *api.WriteOptions) (*api.WriteMeta, error)
+}
+
+// NomadNodeReader is the part of *api.Nodes the bridge reads: List names
+// drained and ineligible nodes in waiting reasons (waiting.go), Info keeps
+// a task off a warm agent on such a node (warm.go).
+type NomadNodeReader interface {
+	List(q *api.QueryOptions) ([]*api.NodeListStub, *api.QueryMeta, error)
+	Info(nodeID string, q *api.QueryOptions) (*api.Node, *api.QueryMeta, error)
+}
+
 var (
+	_ NomadNodeReader  = (*api.Nodes)(nil)
 	_ NomadJobs        = (*api.Jobs)(nil)
 	_ NomadAllocations = (*api.Allocations)(nil)
+	_ NomadVariables   = (*api.Variables)(nil)
 )
 
 // Nomad is the bridge's view of a Nomad cluster.
@@ -37,16 +56,19 @@ type Nomad struct {
 	// Evaluations, when set, is watched for blocked evaluations, so a task
 	// Nomad cannot place says why it waits (waiting.go).
 	Evaluations NomadEvaluations
-	// Nodes, when set, names drained and ineligible nodes in those reasons.
-	Nodes NomadNodeList
+	// Variables is needed by warm agents (Config.Warm) only.
+	Variables NomadVariables
+	// Nodes, when set, names drained and ineligible nodes in waiting
+	// reasons and keeps tasks off warm agents on such nodes.
+	Nodes NomadNodeReader
 	// Addr is the cluster's HTTP address, for log lines and errors.
 	Addr string
 }
 
 // NomadFromClient returns the views of a real Nomad API client.
 func NomadFromClient(c *api.Client) Nomad {
-	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Evaluations: c.Evaluations(), Nodes: c.Nodes(),
-		Addr: c.Address()}
+	return Nomad{Jobs: c.Jobs(), Allocations: c.Allocations(), Evaluations: c.Evaluations(), Variables: c.Variables(),
+		Nodes: c.Nodes(), Addr: c.Address()}
 }
 
 // NomadError is a failed Nomad call. Unreachable says whether Nomad could

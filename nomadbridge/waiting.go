@@ -45,16 +45,7 @@ type NomadEvaluations interface {
 	List(q *api.QueryOptions) ([]*api.Evaluation, *api.QueryMeta, error)
 }
 
-// NomadNodeList is the part of *api.Nodes the bridge uses to name drained
-// nodes.
-type NomadNodeList interface {
-	List(q *api.QueryOptions) ([]*api.NodeListStub, *api.QueryMeta, error)
-}
-
-var (
-	_ NomadEvaluations = (*api.Evaluations)(nil)
-	_ NomadNodeList    = (*api.Nodes)(nil)
-)
+var _ NomadEvaluations = (*api.Evaluations)(nil)
 
 // maxDispatchBackoff caps the wait between dispatch attempts of a held
 // message; the gate releases it sooner when Nomad answers.

@@ -113,6 +113,7 @@ func terminal(a *api.AllocationListStub) bool {
 // terminal allocations of Orbit's jobs are reported and their jobs purged
 // (in the background), running ones get heartbeats.
 func (b *Bridge) sync(ctx context.Context, allocs []*api.AllocationListStub) {
+	b.warmObserve(allocs)
 	w := &b.watch
 	byJob := map[string][]*api.AllocationListStub{}
 	present := map[string]bool{}
@@ -235,6 +236,9 @@ func (b *Bridge) lookupJob(ctx context.Context, jobID string) (*trackedJob, erro
 	job, _, err := b.cfg.Nomad.Jobs.Info(jobID, b.queryOpts(nctx))
 	if err != nil {
 		return nil, err
+	}
+	if job != nil && job.Meta[MetaWarmClass] != "" {
+		return b.lookupWarm(jobID), nil
 	}
 	if job == nil || job.Meta[MetaTaskID] == "" {
 		return nil, nil

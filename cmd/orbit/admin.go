@@ -19,7 +19,8 @@ const adminUsage = `usage: orbit admin nodes [flags] [list]
        orbit admin nodes [flags] drain <node> [--deadline 5h | --force] [--wait] [--disable]
        orbit admin nodes [flags] eligibility <node> on|off
 
-  list          Nomad clients with their running allocations (the Orbit task of each)
+  list          Nomad clients with their running allocations (the Orbit task of each, and
+                the warm agents: idle, or the task each took)
   drain         stop placing builds on the node; running ones finish (within --deadline,
                 default 5h, the job timeout; --force stops them now and Orbit retries them
                 elsewhere); --wait returns once no allocation runs there; --disable ends a drain
@@ -50,7 +51,7 @@ func cmdAdmin(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("nomad client: %w", err)
 	}
-	nodes := nomadbridge.Nodes{API: client.Nodes()}
+	nodes := nomadbridge.Nodes{API: client.Nodes(), Variables: client.Variables()}
 	rest := fs.Args()
 	if len(rest) == 0 || rest[0] == "list" {
 		list, err := nodes.List(ctx)

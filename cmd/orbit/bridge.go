@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,7 +31,7 @@ import (
 // and the build agents in them, keep running, and the next `orbit up` on the
 // same data directory reuses it and recovers their outcomes. A clean
 // shutdown stops it.
-func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, runq queue.Queue, sink metrics.Sink, log *slog.Logger) (*nomadbridge.Bridge, string, func(), error) {
+func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, key []byte, runq queue.Queue, sink metrics.Sink, log *slog.Logger) (*nomadbridge.Bridge, string, func(), error) {
 	addr, stop := cfg.nomadAddr, func() {}
 	if addr == "" {
 		var err error
@@ -83,6 +85,7 @@ func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, run
 		Metrics:           sink,
 		Proxy:             nomadbridge.ProxyFromEnvironment(os.Getenv),
 		CACertDir:         caDir,
+		Warm:              warmConfig(cfg, baseURL, key),
 		Logger:            log.With("component", "nomadbridge"),
 	})
 	if err != nil {
@@ -159,3 +162,24 @@ func stopPID(pidFile string) {
 	os.Remove(pidFile)
 	os.Remove(filepath.Join(filepath.Dir(pidFile), "addr"))
 }
+
+// warmConfig keeps cfg.warmAgents warm agents of the default resource
+// class; they claim their task at /bridge/warm of the embedded server.
+// With 0 the pool still finishes what warm agents of a previous run took.
+func warmConfig(cfg upConfig, baseURL string, key []byte) nomadbridge.WarmConfig {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("orbit warm agents"))
+	idle := cfg.warmIdle
+	if idle == 0 {
+		idle = -1 // never
+	}
+	return nomadbridge.WarmConfig{
+		Agents:    map[string]int{"medium": cfg.warmAgents},
+		ClaimURL:  baseURL + warmPath,
+		Secret:    m.Sum(nil),
+		IdleAfter: idle,
+	}
+}
+
+// warmPath is where the embedded server mounts the bridge's WarmHandler.
+const warmPath = "/bridge/warm"

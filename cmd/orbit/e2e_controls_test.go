@@ -240,7 +240,8 @@ workflows:
 func TestE2ECancel(t *testing.T) {
 	dir := t.TempDir()
 	repo := gitRepo(t, map[string]string{".circleci/config.yml": sleepConfig(dir)})
-	p := startOrbit(t, t.TempDir(), freeAddr(t))
+	// Cold jobs: the test follows the task by its Nomad job, named by pipeline.
+	p := startOrbit(t, t.TempDir(), freeAddr(t), "ORBIT_WARM_AGENTS=0")
 	nc := nomadClient(t)
 	slug := p.follow(repo, "acme", "cancel")
 

@@ -209,10 +209,15 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 	}
 	e.handler = handler
 
-	bridge, nomadAddr, stopNomad, err := startBridge(ctx, cfg, e.dataDir, baseURL, runq, sink, log)
+	bridge, nomadAddr, stopNomad, err := startBridge(ctx, cfg, e.dataDir, baseURL, key, runq, sink, log)
 	if err != nil {
 		return nil, err
 	}
+	// Warm agents long-poll the bridge, not the API (see nomadbridge/warm.go).
+	top := http.NewServeMux()
+	top.Handle(warmPath+"/", http.StripPrefix(warmPath, bridge.WarmHandler()))
+	top.Handle("/", handler)
+	e.handler = top
 	e.nomadAddr = nomadAddr
 	e.closers = append(e.closers, stopNomad)
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type upConfig struct {
 	nomadBin  string
 	logFormat string
 	logLevel  string
+	// warmAgents is how many warm build agents wait on Nomad for a task
+	// (resource class medium); warmIdle retires them after that long
+	// without a task.
+	warmAgents int
+	warmIdle   time.Duration
 }
 
 func cmdUp(ctx context.Context, args []string) error {
@@ -32,8 +38,17 @@ func cmdUp(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.nomadBin, "nomad-bin", envOr("ORBIT_NOMAD_BIN", defaultNomadBin()), "Nomad binary for the dev agent ($ORBIT_NOMAD_BIN)")
 	fs.StringVar(&cfg.logFormat, "log-format", envOr("ORBIT_LOG_FORMAT", "text"), "text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", envOr("ORBIT_LOG_LEVEL", "info"), "debug, info, warn or error")
+	warmDefault, err := strconv.Atoi(envOr("ORBIT_WARM_AGENTS", "1"))
+	if err != nil {
+		return fmt.Errorf("ORBIT_WARM_AGENTS=%q: want a number", os.Getenv("ORBIT_WARM_AGENTS"))
+	}
+	fs.IntVar(&cfg.warmAgents, "warm-agents", warmDefault, "warm build agents kept waiting on Nomad for a task (0: none; each runs one task and is replaced) ($ORBIT_WARM_AGENTS)")
+	fs.DurationVar(&cfg.warmIdle, "warm-idle-after", 30*time.Minute, "retire the warm agents after this long without a task (0: never); the next task brings them back")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.warmAgents < 0 {
+		return fmt.Errorf("--warm-agents %d: want 0 or more", cfg.warmAgents)
 	}
 	log, err := newLogger(cfg.logFormat, cfg.logLevel)
 	if err != nil {

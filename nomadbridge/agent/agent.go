@@ -225,6 +225,20 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (Config, error) {
 // code; cmd/orbit passes it to os.Exit. Logs go to stderr as text.
 func Main(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if getenv(EnvWarmClaimURL) != "" {
+		tok, err := claimWarm(ctx, getenv, log)
+		switch {
+		case errors.Is(err, ErrRetired):
+			log.Info("warm agent retired before it got a task")
+			return ExitSuccess
+		case ctx.Err() != nil:
+			return ExitCanceled
+		case err != nil:
+			log.Error("warm agent cannot claim a task", "error", err)
+			return ExitInfrastructureFail
+		}
+		getenv = withTaskToken(getenv, tok)
+	}
 	cfg, err := fromEnv(getenv, log)
 	if err != nil {
 		log.Error("cannot start the build agent", "error", err)

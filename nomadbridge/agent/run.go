@@ -60,6 +60,9 @@ type taskRun struct {
 
 	mu     sync.Mutex
 	groups []int // process groups started, killed at the end
+	// reporting holds, per step, a channel closed once its "running"
+	// report is done: output and the step's final report wait for it.
+	reporting map[int]chan struct{}
 }
 
 func newTaskRun(parent context.Context, cfg Config, spec runner.TaskSpec) (*taskRun, error) {
@@ -150,11 +153,16 @@ func (r *taskRun) run() (Outcome, error) {
 	if r.cfg.HostDriver != "" && r.spec.Image != "" {
 		r.log.Info("host executor: steps run on this machine; the image is recorded, not pulled", "image", r.spec.Image)
 	}
-	if err := r.cfg.Client.Start(r.ctx, runner.TaskStart{Host: r.cfg.Host}); err != nil {
+	// The test timings are fetched while the start is reported: one round
+	// trip less before the first step.
+	timings := make(chan struct{})
+	go func() { defer close(timings); r.fetchTimings() }()
+	err := r.cfg.Client.Start(r.ctx, runner.TaskStart{Host: r.cfg.Host})
+	<-timings
+	if err != nil {
 		r.fail(err)
 		return r.stopped()
 	}
-	r.fetchTimings()
 	r.startPrimaryCommand()
 	failed := false
 	for i, st := range r.spec.Steps {
@@ -183,7 +191,7 @@ func (r *taskRun) run() (Outcome, error) {
 	if failed {
 		out = OutcomeFailed
 	}
-	err := r.cfg.Client.Finish(r.ctx, runner.TaskResult{Status: string(out)})
+	err = r.cfg.Client.Finish(r.ctx, runner.TaskResult{Status: string(out)})
 	switch {
 	case errors.Is(err, runner.ErrTaskGone):
 		return OutcomeCanceled, nil
@@ -224,11 +232,16 @@ type prepared struct {
 func (r *taskRun) runStep(i int, st runner.Step) string {
 	log := r.log.With("step", i, "name", st.Name, "type", st.Type)
 	started := r.cfg.Clock.Now()
-	if err := r.cfg.Client.Step(r.ctx, i, runner.StepReport{Status: runner.StatusRunning, StartedAt: started}); err != nil {
-		r.fail(err)
-		return runner.StatusCanceled
+	fn, builtin := builtins[st.Type]
+	if builtin {
+		if err := r.cfg.Client.Step(r.ctx, i, runner.StepReport{Status: runner.StatusRunning, StartedAt: started}); err != nil {
+			r.fail(err)
+			return runner.StatusCanceled
+		}
+	} else {
+		r.reportRunning(i, started)
 	}
-	if fn, ok := builtins[st.Type]; ok {
+	if builtin {
 		rep := r.runBuiltin(i, st, fn, runner.StepReport{StartedAt: started})
 		log.Info("step ended", "status", rep.Status)
 		r.reportStep(i, rep)
@@ -290,7 +303,38 @@ func derefInt(p *int) any {
 	return *p
 }
 
+// reportRunning sends step i's "running" report while its process starts
+// (a round trip less before the step runs); awaitRunning orders the
+// step's output and final report after it, so the runner API sees the same
+// sequence. A failed report stops the run (r.fail), which kills the step.
+func (r *taskRun) reportRunning(i int, started time.Time) {
+	done := make(chan struct{})
+	r.mu.Lock()
+	if r.reporting == nil {
+		r.reporting = map[int]chan struct{}{}
+	}
+	r.reporting[i] = done
+	r.mu.Unlock()
+	go func() {
+		defer close(done)
+		if err := r.cfg.Client.Step(r.ctx, i, runner.StepReport{Status: runner.StatusRunning, StartedAt: started}); err != nil {
+			r.fail(err)
+		}
+	}()
+}
+
+// awaitRunning waits until step i's "running" report is done.
+func (r *taskRun) awaitRunning(i int) {
+	r.mu.Lock()
+	ch := r.reporting[i]
+	r.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
 func (r *taskRun) reportStep(i int, rep runner.StepReport) {
+	r.awaitRunning(i)
 	ctx, cancel := r.reportCtx()
 	defer cancel()
 	if err := r.cfg.Client.Step(ctx, i, rep); err != nil && r.ctx.Err() == nil {
@@ -303,6 +347,7 @@ func (r *taskRun) newStreamer(i int) *streamer {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.ctx))
 	stop := context.AfterFunc(r.ctx, func() { time.AfterFunc(reportGrace, cancel) })
 	s := newStreamer(ctx, func(ctx context.Context, seq int, data []byte) error {
+		r.awaitRunning(i)
 		return r.cfg.Client.StepOutput(ctx, i, seq, data)
 	}, r.cfg.ChunkInterval, r.cfg.MaxChunk, r.cfg.MaxStepOutput, r.mask, r.fail)
 	r.notices.Do(func() {

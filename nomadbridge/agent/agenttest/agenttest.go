@@ -269,6 +269,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		t.Started, t.Host = true, st.Host
 	case r.Method == http.MethodPost && path == "/task/heartbeat":
+		if t.Result != nil { // as the runner API: a terminal task's heartbeat is 410
+			jsonError(w, http.StatusGone, "task is terminal")
+			return
+		}
 		t.Heartbeats++
 	case r.Method == http.MethodPost && path == "/task/finish":
 		var res runner.TaskResult

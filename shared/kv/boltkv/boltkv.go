@@ -186,9 +186,16 @@ func (s *Store) Transact(ctx context.Context, ops []kv.Op) error {
 		return nil
 	}
 	err = s.write(ctx, func(b buckets, now time.Time) error {
+		// Every condition is checked before anything is written (an item
+		// appears in one operation only, so the checks are independent of
+		// the writes): a transaction that fails writes nothing.
+		for i, op := range ops {
+			if _, _, _, err := b.check(tableKey(op.Item.PK, op.Item.SK), op.Cond, now); err != nil {
+				return fmt.Errorf("operation %d on %s/%s: %w", i, op.Item.PK, op.Item.SK, err)
+			}
+		}
 		for i, op := range ops {
 			if _, err := b.apply(op, now); err != nil {
-				// Returning the error rolls the whole transaction back.
 				return fmt.Errorf("operation %d on %s/%s: %w", i, op.Item.PK, op.Item.SK, err)
 			}
 		}
@@ -259,18 +266,9 @@ func (b buckets) load(tkey []byte) (it kv.Item, ttl int64, found bool, err error
 // transaction makes the check and the write atomic.
 func (b buckets) apply(op kv.Op, now time.Time) (kv.Item, error) {
 	tkey := tableKey(op.Item.PK, op.Item.SK)
-	old, ttl, found, err := b.load(tkey)
+	old, found, live, err := b.check(tkey, op.Cond, now)
 	if err != nil {
 		return kv.Item{}, err
-	}
-	live := found && !kvreq.Expired(ttl, now)
-	switch {
-	case op.Cond.IfNotExists && live:
-		return kv.Item{}, fmt.Errorf("%w: item exists (version %d)", kv.ErrConflict, old.Version)
-	case op.Cond.IfVersion != 0 && !live:
-		return kv.Item{}, fmt.Errorf("%w: item does not exist, want version %d", kv.ErrConflict, op.Cond.IfVersion)
-	case op.Cond.IfVersion != 0 && old.Version != op.Cond.IfVersion:
-		return kv.Item{}, fmt.Errorf("%w: item has version %d, want %d", kv.ErrConflict, old.Version, op.Cond.IfVersion)
 	}
 	switch op.Kind {
 	case kv.OpCheck:
@@ -298,6 +296,25 @@ func (b buckets) apply(op kv.Op, now time.Time) (kv.Item, error) {
 		return it, b.reindex(tkey, it)
 	}
 	return kv.Item{}, fmt.Errorf("%w: unknown operation kind %d", kv.ErrInvalid, op.Kind)
+}
+
+// check loads the stored item with the items key and checks cond against
+// it. It writes nothing, so a failed check leaves the transaction clean.
+func (b buckets) check(tkey []byte, cond kv.Condition, now time.Time) (old kv.Item, found, live bool, err error) {
+	old, ttl, found, err := b.load(tkey)
+	if err != nil {
+		return kv.Item{}, false, false, err
+	}
+	live = found && !kvreq.Expired(ttl, now)
+	switch {
+	case cond.IfNotExists && live:
+		err = fmt.Errorf("%w: item exists (version %d)", kv.ErrConflict, old.Version)
+	case cond.IfVersion != 0 && !live:
+		err = fmt.Errorf("%w: item does not exist, want version %d", kv.ErrConflict, cond.IfVersion)
+	case cond.IfVersion != 0 && old.Version != cond.IfVersion:
+		err = fmt.Errorf("%w: item has version %d, want %d", kv.ErrConflict, old.Version, cond.IfVersion)
+	}
+	return old, found, live, err
 }
 
 // remove deletes a stored item and its index entries.

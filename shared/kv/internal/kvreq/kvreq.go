@@ -90,6 +90,26 @@ func Item(it kv.Item) error {
 	return nil
 }
 
+// MaxCounterName is the longest counter name Add accepts.
+const MaxCounterName = 64
+
+// Counter checks an Add: the item's key and the counter's name, 1–64
+// characters of [a-z0-9_] (safe as a DynamoDB attribute name and a JSON key).
+func Counter(pk, sk, name string) error {
+	if err := Key(pk, sk); err != nil {
+		return err
+	}
+	if name == "" || len(name) > MaxCounterName {
+		return fmt.Errorf("%w: counter name %q is not 1 to %d characters", kv.ErrInvalid, name, MaxCounterName)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return fmt.Errorf("%w: counter name %q has %q (want a-z, 0-9, _)", kv.ErrInvalid, name, r)
+		}
+	}
+	return nil
+}
+
 // Condition checks a condition: IfNotExists and IfVersion exclude each
 // other, and versions start at 1.
 func Condition(c kv.Condition) error {

@@ -1,7 +1,9 @@
 // Package boltkv is the embedded driver of the kv port (see package kv),
 // storing items in a bbolt file. It is exact: conditions, versions,
 // transactions and index updates all happen inside one bbolt write
-// transaction, and index queries see every committed write at once (they are
+// transaction (writes that arrive together share one, see commit.go: a
+// bbolt commit is an fsync, milliseconds, and it dominated every request
+// that wrote), and index queries see every committed write at once (they are
 // never stale, unlike DynamoDB's).
 //
 // Items live under one top-level bucket (Config.Bucket) in three nested
@@ -42,6 +44,7 @@ type Store struct {
 	bucket        []byte
 	now           func() time.Time
 	sweepInterval time.Duration
+	commits       *committer
 }
 
 var _ kv.Store = (*Store)(nil)
@@ -93,6 +96,7 @@ func New(db *bolt.DB, cfg Config) (*Store, error) {
 	if s.sweepInterval <= 0 {
 		s.sweepInterval = time.Minute
 	}
+	s.commits = &committer{s: s}
 	err := db.Update(func(tx *bolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists(s.bucket)
 		if err != nil {
@@ -188,7 +192,8 @@ func (s *Store) Transact(ctx context.Context, ops []kv.Op) error {
 	err = s.write(ctx, func(b buckets, now time.Time) error {
 		// Every condition is checked before anything is written (an item
 		// appears in one operation only, so the checks are independent of
-		// the writes): a transaction that fails writes nothing.
+		// the writes): a transaction that fails writes nothing, which lets it
+		// share a commit with other writes (commit.go).
 		for i, op := range ops {
 			if _, _, _, err := b.check(tableKey(op.Item.PK, op.Item.SK), op.Cond, now); err != nil {
 				return fmt.Errorf("operation %d on %s/%s: %w", i, op.Item.PK, op.Item.SK, err)
@@ -216,13 +221,7 @@ func (s *Store) write(ctx context.Context, fn func(buckets, time.Time) error, in
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b, err := s.buckets(tx)
-		if err != nil {
-			return err
-		}
-		return fn(b, s.now())
-	})
+	return s.commits.do(fn)
 }
 
 // buckets are the store's buckets inside one bbolt transaction.

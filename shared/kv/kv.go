@@ -48,6 +48,11 @@ var (
 	ErrInvalid = errors.New("kv: invalid request")
 )
 
+// MaxDataBytes is the largest Item.Data a driver stores; a larger one is
+// ErrInvalid. Callers that store documents of user-controlled size check
+// against it first, to say what was too large in their own terms.
+const MaxDataBytes = 350 * 1024
+
 // MaxTransactItems is DynamoDB's limit on operations in one transaction.
 const MaxTransactItems = 25
 

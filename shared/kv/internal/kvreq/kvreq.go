@@ -20,7 +20,7 @@ const (
 	// MaxSortKeyBytes is the longest sort key (table or index).
 	MaxSortKeyBytes = 1024
 	// MaxDataBytes is the largest Item.Data (see kv.Item).
-	MaxDataBytes = 350 * 1024
+	MaxDataBytes = kv.MaxDataBytes
 	// DefaultLimit is the page size of a Query with Limit 0.
 	DefaultLimit = 100
 	// MaxLimit caps Query.Limit.

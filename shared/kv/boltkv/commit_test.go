@@ -1,6 +1,7 @@
 package boltkv_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -82,4 +83,58 @@ func BenchmarkPutParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestUpdateSharesCommits runs functions given to Update beside kv writes:
+// one that writes and then fails leaves nothing behind and returns its own
+// error, and every other write of its group still commits.
+func TestUpdateSharesCommits(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "shared.db"), 0o600, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	s, err := boltkv.New(db, boltkv.Config{})
+	require.NoError(t, err)
+	require.NoError(t, s.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err }))
+	errBroken := errors.New("broken write")
+	const writers = 40
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			key := []byte(fmt.Sprintf("k%02d", i))
+			switch i % 4 {
+			case 0: // writes, then fails: rolled back
+				err := s.Update(func(tx *bolt.Tx) error {
+					if err := tx.Bucket([]byte("other")).Put(key, []byte("partial")); err != nil {
+						return err
+					}
+					return errBroken
+				})
+				assert.ErrorIs(t, err, errBroken)
+			case 1:
+				assert.NoError(t, s.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("other")).Put(key, []byte("v")) }))
+			default:
+				_, err := s.Put(t.Context(), kv.Item{PK: "p", SK: string(key)}, kv.Condition{})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		for i := range writers {
+			v := tx.Bucket([]byte("other")).Get([]byte(fmt.Sprintf("k%02d", i)))
+			switch i % 4 {
+			case 0:
+				assert.Nil(t, v, "failed write %d left data", i)
+			case 1:
+				assert.Equal(t, "v", string(v), "write %d", i)
+			}
+		}
+		return nil
+	}))
+	for i := range writers {
+		if i%4 >= 2 {
+			_, err := s.Get(t.Context(), "p", fmt.Sprintf("k%02d", i))
+			assert.NoError(t, err, "kv write %d", i)
+		}
+	}
 }

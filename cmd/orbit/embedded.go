@@ -89,11 +89,13 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 		return nil, err
 	}
 	st := store.New(kvs, nil)
-	dlq, err := boltqueue.New(db, "run-dead-letter", boltqueue.Config{})
+	// Every writer of the file commits through the kv store's group
+	// committer: bbolt has one writer at a time and each commit is an fsync.
+	dlq, err := boltqueue.New(db, "run-dead-letter", boltqueue.Config{Update: kvs.Update})
 	if err != nil {
 		return nil, err
 	}
-	runq, err := boltqueue.New(db, "run", boltqueue.Config{Visibility: time.Minute, MaxReceives: 100, DeadLetter: dlq})
+	runq, err := boltqueue.New(db, "run", boltqueue.Config{Visibility: time.Minute, MaxReceives: 100, DeadLetter: dlq, Update: kvs.Update})
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +119,7 @@ func startEmbedded(ctx context.Context, cfg upConfig, listenAddr string, log *sl
 	if err != nil {
 		return nil, err
 	}
+	execStore.Update = kvs.Update
 	engine, err := local.New(local.Config{Store: execStore, Logger: log.With("component", "statemachines")})
 	if err != nil {
 		return nil, err

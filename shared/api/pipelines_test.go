@@ -2,9 +2,14 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,4 +217,46 @@ func numbers(items any) []float64 {
 		out = append(out, it.(obj)["number"].(float64))
 	}
 	return out
+}
+
+// TestTriggerConcurrentClients is issue 9's lost triggers through the API:
+// 100 clients posting at once over HTTP all get 201, and the pipelines are
+// numbered without a gap (the seed made #1).
+func TestTriggerConcurrentClients(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e.st)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	const clients = 100
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		numbers []int64
+	)
+	for range clients {
+		wg.Go(func() {
+			resp, err := srv.Client().Post(srv.URL+"/api/v2/project/local/acme/api/pipeline", "application/json", strings.NewReader(`{"branch":"main"}`))
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Number  int64  `json:"number"`
+				Message string `json:"message"`
+			}
+			assert.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			if assert.Equal(t, http.StatusCreated, resp.StatusCode, body.Message) {
+				mu.Lock()
+				numbers = append(numbers, body.Number)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(numbers)
+	want := make([]int64, clients)
+	for i := range want {
+		want[i] = int64(i + 2)
+	}
+	assert.Equal(t, want, numbers)
 }

@@ -416,3 +416,36 @@ func TestUnknownProject(t *testing.T) {
 	_, err := h.c.Trigger(context.Background(), TriggerRequest{ProjectSlug: "local/nobody/none"})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestConfigTooLarge is issue 9's defect 6: a config over the limit errors
+// the pipeline at once with its size (no error for the machine to retry,
+// nothing stored), and so does one whose stored form would be too large.
+func TestConfigTooLarge(t *testing.T) {
+	huge := "version: 2.1\n# " + strings.Repeat("x", 10_000_000) + "\n"
+	// Under the file limit, but every '<' is stored as the six bytes
+	// "\u003c", over the store's item limit.
+	escaped := "version: 2.1\n# " + strings.Repeat("<", 200_000) + "\n"
+	tests := []struct {
+		name, src, wantMsg string
+	}{
+		{"10 MB file", huge, ".circleci/config.yml is 10.0 MB; the limit is 256 KiB"},
+		{"stored form too large", escaped, "the limit is 350 KiB"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, fakeSource{"rev-main": tc.src})
+			p, err := h.c.Trigger(t.Context(), TriggerRequest{ProjectSlug: "local/acme/app"})
+			require.NoError(t, err)
+			assert.False(t, h.call(Request{Action: "fetch_config", PipelineID: p.ID}).OK)
+			got, err := h.st.GetPipeline(t.Context(), p.ID)
+			require.NoError(t, err)
+			assert.Equal(t, status.PipelineErrored, got.State)
+			require.Len(t, got.Errors, 1)
+			assert.Equal(t, "config", got.Errors[0].Type)
+			assert.Contains(t, got.Errors[0].Message, tc.wantMsg)
+			assert.NotContains(t, got.Errors[0].Message, "boltkv")
+			_, err = h.st.GetPipelineConfig(t.Context(), p.ID)
+			assert.ErrorIs(t, err, store.ErrNotFound, "nothing stored")
+		})
+	}
+}

@@ -17,6 +17,12 @@ import (
 // ErrBadTrigger: the trigger request is invalid (the API answers 400).
 var ErrBadTrigger = errors.New("invalid trigger")
 
+// MaxConfigBytes is the largest configuration file a pipeline reads (256
+// KiB; docs in README.md "Limits"). A larger file errors the pipeline at
+// once with its size, before anything is stored or compiled: it cannot
+// succeed on a retry.
+const MaxConfigBytes = 256 * 1024
+
 // TriggerRequest asks for a new pipeline.
 type TriggerRequest struct {
 	ProjectSlug string
@@ -127,8 +133,12 @@ func (c *Conductor) fetchConfig(ctx context.Context, id string) (bool, error) {
 		}
 		return false, err
 	}
+	if len(src) > MaxConfigBytes {
+		return false, c.errored(ctx, id, store.PipelineError{Type: "config",
+			Message: fmt.Sprintf("%s is %s; the limit is %s", c.cfg.ConfigPath, store.Size(len(src)), store.Size(MaxConfigBytes))})
+	}
 	if err := c.st.PutPipelineConfig(ctx, id, store.PipelineConfig{Source: string(src)}); err != nil {
-		return false, err
+		return false, c.tooLarge(ctx, id, err)
 	}
 	_, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
 		p.VCS.Revision = rev
@@ -198,7 +208,7 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 	}
 	cfg.Plan = raw
 	if err := c.st.PutPipelineConfig(ctx, id, cfg); err != nil {
-		return false, err
+		return false, c.tooLarge(ctx, id, err)
 	}
 	return true, nil
 }
@@ -230,6 +240,19 @@ func (c *Conductor) recordWarnings(ctx context.Context, id string, warnings conf
 		return fmt.Errorf("record config warnings of pipeline %s: %w", id, err)
 	}
 	return nil
+}
+
+// tooLarge errors the pipeline when err says its configuration is too large
+// to store (permanent: a retry would fail the same way) and returns other
+// errors as they are, to be retried.
+func (c *Conductor) tooLarge(ctx context.Context, id string, err error) error {
+	var big *store.TooLargeError
+	if !errors.As(err, &big) {
+		return err
+	}
+	return c.errored(ctx, id, store.PipelineError{Type: "config",
+		Message: fmt.Sprintf("the configuration (%s with its compiled form) is %s once stored; the limit is %s",
+			c.cfg.ConfigPath, store.Size(big.Size), store.Size(big.Limit))})
 }
 
 // triggerSource is pipeline.trigger_source for a trigger type.

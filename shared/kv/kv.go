@@ -23,6 +23,12 @@
 //   - Transact applies at most MaxTransactItems operations all or nothing; if
 //     any condition fails none is applied and the error matches ErrConflict.
 //     An item may appear in only one operation of a transaction.
+//   - Add increments a named counter of a counter item atomically on the
+//     store's side: it never fails for contention, however many callers add
+//     at once, and no two callers see the same value. A counter item holds
+//     only counters: it is written by Add alone (its Data is the driver's
+//     business; read a counter with Add and delta 0), never by Put, and does
+//     not expire.
 //   - All methods are safe for concurrent use.
 package kv
 
@@ -41,6 +47,11 @@ var (
 	// ErrInvalid: the request itself is malformed (empty key, too many items…).
 	ErrInvalid = errors.New("kv: invalid request")
 )
+
+// MaxDataBytes is the largest Item.Data a driver stores; a larger one is
+// ErrInvalid. Callers that store documents of user-controlled size check
+// against it first, to say what was too large in their own terms.
+const MaxDataBytes = 350 * 1024
 
 // MaxTransactItems is DynamoDB's limit on operations in one transaction.
 const MaxTransactItems = 25
@@ -143,4 +154,9 @@ type Store interface {
 	Query(ctx context.Context, q Query) (Page, error)
 	// Transact applies ops all or nothing.
 	Transact(ctx context.Context, ops []Op) error
+	// Add adds delta to the counter named counter of the counter item
+	// (pk, sk), creating the item and the counter at 0 when missing, and
+	// returns the counter's new value. Counter names are 1–64 characters of
+	// [a-z0-9_]; anything else is ErrInvalid.
+	Add(ctx context.Context, pk, sk, counter string, delta int64) (int64, error)
 }

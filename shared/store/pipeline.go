@@ -150,11 +150,16 @@ func (s *Store) UpdatePipeline(ctx context.Context, id string, fn func(*Pipeline
 	return p, nil
 }
 
-// PutPipelineConfig stores a pipeline's config source and plan.
+// PutPipelineConfig stores a pipeline's config source and plan. A record
+// too large to store is a *TooLargeError, checked before anything is
+// written: it is permanent, so callers must not retry it.
 func (s *Store) PutPipelineConfig(ctx context.Context, id string, c PipelineConfig) error {
 	it, err := item("PIPELINE#"+id, "CONFIG", c)
 	if err != nil {
 		return err
+	}
+	if len(it.Data) > kv.MaxDataBytes {
+		return &TooLargeError{What: "the configuration of pipeline " + id, Size: len(it.Data), Limit: kv.MaxDataBytes}
 	}
 	if _, err := s.kv.Put(ctx, it, kv.Condition{}); err != nil {
 		return fmt.Errorf("store config of pipeline %s: %w", id, err)

@@ -9,7 +9,7 @@
 // Key layout (single table, see DESIGN.md):
 //
 //	PROJECT#<slug>      META                      project (GSI1: PROJECTS / slug)
-//	PROJECT#<slug>      COUNTERS                  pipeline and job numbers
+//	PROJECT#<slug>      COUNTERS                  pipeline and job numbers (kv counters)
 //	PROJECT#<slug>      JOBNUM#<n>                pointer: job number → job
 //	PROJECT#<slug>      SCHEDULE#<key>            a schedule's last evaluated minute
 //	PIPELINE#<id>       META                      pipeline (GSI1: PROJECT#<slug>#PIPELINES / <number>)

@@ -80,6 +80,13 @@ var (
 // BoltStore is a Store and Archive in a bbolt database, in its own buckets.
 type BoltStore struct {
 	db *bolt.DB
+	// Update runs the store's write transactions; NewBoltStore sets it to
+	// db.Update. Replace it with a group committer (a function with
+	// bolt.DB.Update's signature that shares one transaction among the
+	// writes arriving together) so that saving a snapshot at each state
+	// does not cost an fsync of its own. Functions given to it may run more
+	// than once, as with bolt.DB.Batch.
+	Update func(func(*bolt.Tx) error) error
 	// MaxFinished caps the archived finished executions; the oldest are
 	// pruned first. Default 10000.
 	MaxFinished int
@@ -103,7 +110,7 @@ func NewBoltStore(db *bolt.DB) (*BoltStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create state machine buckets: %w", err)
 	}
-	return &BoltStore{db: db, MaxFinished: 10000}, nil
+	return &BoltStore{db: db, Update: db.Update, MaxFinished: 10000}, nil
 }
 
 // Save implements Store.
@@ -112,14 +119,14 @@ func (s *BoltStore) Save(_ context.Context, snap Snapshot) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRunning).Put([]byte(snap.ExecutionArn), data)
 	})
 }
 
 // Delete implements Store.
 func (s *BoltStore) Delete(_ context.Context, execID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRunning).Delete([]byte(execID))
 	})
 }
@@ -147,7 +154,7 @@ func (s *BoltStore) Archive(_ context.Context, snap Snapshot) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *bolt.Tx) error {
 		id := []byte(snap.ExecutionArn)
 		if err := tx.Bucket(bucketRunning).Delete(id); err != nil {
 			return err

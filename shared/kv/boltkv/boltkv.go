@@ -1,7 +1,9 @@
 // Package boltkv is the embedded driver of the kv port (see package kv),
 // storing items in a bbolt file. It is exact: conditions, versions,
 // transactions and index updates all happen inside one bbolt write
-// transaction, and index queries see every committed write at once (they are
+// transaction (writes that arrive together share one, see commit.go: a
+// bbolt commit is an fsync, milliseconds, and it dominated every request
+// that wrote), and index queries see every committed write at once (they are
 // never stale, unlike DynamoDB's).
 //
 // Items live under one top-level bucket (Config.Bucket) in three nested
@@ -42,6 +44,7 @@ type Store struct {
 	bucket        []byte
 	now           func() time.Time
 	sweepInterval time.Duration
+	commits       *committer
 }
 
 var _ kv.Store = (*Store)(nil)
@@ -93,6 +96,7 @@ func New(db *bolt.DB, cfg Config) (*Store, error) {
 	if s.sweepInterval <= 0 {
 		s.sweepInterval = time.Minute
 	}
+	s.commits = &committer{s: s}
 	err := db.Update(func(tx *bolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists(s.bucket)
 		if err != nil {
@@ -186,9 +190,17 @@ func (s *Store) Transact(ctx context.Context, ops []kv.Op) error {
 		return nil
 	}
 	err = s.write(ctx, func(b buckets, now time.Time) error {
+		// Every condition is checked before anything is written (an item
+		// appears in one operation only, so the checks are independent of
+		// the writes): a transaction that fails writes nothing, which lets it
+		// share a commit with other writes (commit.go).
+		for i, op := range ops {
+			if _, _, _, err := b.check(tableKey(op.Item.PK, op.Item.SK), op.Cond, now); err != nil {
+				return fmt.Errorf("operation %d on %s/%s: %w", i, op.Item.PK, op.Item.SK, err)
+			}
+		}
 		for i, op := range ops {
 			if _, err := b.apply(op, now); err != nil {
-				// Returning the error rolls the whole transaction back.
 				return fmt.Errorf("operation %d on %s/%s: %w", i, op.Item.PK, op.Item.SK, err)
 			}
 		}
@@ -209,13 +221,7 @@ func (s *Store) write(ctx context.Context, fn func(buckets, time.Time) error, in
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b, err := s.buckets(tx)
-		if err != nil {
-			return err
-		}
-		return fn(b, s.now())
-	})
+	return s.commits.do(fn)
 }
 
 // buckets are the store's buckets inside one bbolt transaction.
@@ -259,18 +265,9 @@ func (b buckets) load(tkey []byte) (it kv.Item, ttl int64, found bool, err error
 // transaction makes the check and the write atomic.
 func (b buckets) apply(op kv.Op, now time.Time) (kv.Item, error) {
 	tkey := tableKey(op.Item.PK, op.Item.SK)
-	old, ttl, found, err := b.load(tkey)
+	old, found, live, err := b.check(tkey, op.Cond, now)
 	if err != nil {
 		return kv.Item{}, err
-	}
-	live := found && !kvreq.Expired(ttl, now)
-	switch {
-	case op.Cond.IfNotExists && live:
-		return kv.Item{}, fmt.Errorf("%w: item exists (version %d)", kv.ErrConflict, old.Version)
-	case op.Cond.IfVersion != 0 && !live:
-		return kv.Item{}, fmt.Errorf("%w: item does not exist, want version %d", kv.ErrConflict, op.Cond.IfVersion)
-	case op.Cond.IfVersion != 0 && old.Version != op.Cond.IfVersion:
-		return kv.Item{}, fmt.Errorf("%w: item has version %d, want %d", kv.ErrConflict, old.Version, op.Cond.IfVersion)
 	}
 	switch op.Kind {
 	case kv.OpCheck:
@@ -298,6 +295,25 @@ func (b buckets) apply(op kv.Op, now time.Time) (kv.Item, error) {
 		return it, b.reindex(tkey, it)
 	}
 	return kv.Item{}, fmt.Errorf("%w: unknown operation kind %d", kv.ErrInvalid, op.Kind)
+}
+
+// check loads the stored item with the items key and checks cond against
+// it. It writes nothing, so a failed check leaves the transaction clean.
+func (b buckets) check(tkey []byte, cond kv.Condition, now time.Time) (old kv.Item, found, live bool, err error) {
+	old, ttl, found, err := b.load(tkey)
+	if err != nil {
+		return kv.Item{}, false, false, err
+	}
+	live = found && !kvreq.Expired(ttl, now)
+	switch {
+	case cond.IfNotExists && live:
+		err = fmt.Errorf("%w: item exists (version %d)", kv.ErrConflict, old.Version)
+	case cond.IfVersion != 0 && !live:
+		err = fmt.Errorf("%w: item does not exist, want version %d", kv.ErrConflict, cond.IfVersion)
+	case cond.IfVersion != 0 && old.Version != cond.IfVersion:
+		err = fmt.Errorf("%w: item has version %d, want %d", kv.ErrConflict, old.Version, cond.IfVersion)
+	}
+	return old, found, live, err
 }
 
 // remove deletes a stored item and its index entries.

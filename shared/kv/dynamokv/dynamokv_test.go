@@ -1,10 +1,6 @@
 package dynamokv_test
 
 import (
-	"context"
-	"crypto/rand"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,33 +12,20 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/dynamokv"
+	"github.com/orbit-ci/orbit/shared/kv/dynamokv/dynamokvtest"
 	"github.com/orbit-ci/orbit/shared/kv/kvtest"
 	"github.com/orbit-ci/orbit/shared/testenv"
 	"github.com/orbit-ci/orbit/shared/testenv/awsthrottle"
 )
 
-// client returns a DynamoDB client for ORBIT_DYNAMODB_ENDPOINT (moto_server
-// in CI), or skips the test.
-func client(t *testing.T) *dynamodb.Client {
-	t.Helper()
-	return dynamodb.NewFromConfig(testenv.AWS(t, "ORBIT_DYNAMODB_ENDPOINT"))
-}
-
-// newTable creates a table with a random name, deleted after the test.
-func newTable(t *testing.T, c *dynamodb.Client) string {
-	t.Helper()
-	name := "orbit-kv-" + strings.ToLower(rand.Text())
-	require.NoError(t, dynamokv.CreateTable(t.Context(), c, name))
-	t.Cleanup(func() {
-		_, err := c.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		assert.NoError(t, err)
-	})
-	return name
-}
+var (
+	client   = dynamokvtest.Client
+	newTable = dynamokvtest.NewTable
+)
 
 func TestConformance(t *testing.T) {
 	c := client(t)
-	serial := &serialClient{c: c}
+	serial := dynamokvtest.Serial(c)
 	kvtest.Run(t, func(t *testing.T) kv.Store {
 		s, err := dynamokv.New(serial, dynamokv.Config{Table: newTable(t, c)})
 		require.NoError(t, err)
@@ -70,7 +53,7 @@ func TestConformanceThrottled(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(front.Close)
 	c := client(t)
-	serial := &serialClient{c: dynamodb.NewFromConfig(front.Config(cfg))}
+	serial := dynamokvtest.Serial(dynamodb.NewFromConfig(front.Config(cfg)))
 	t.Run("suite", func(t *testing.T) {
 		kvtest.Run(t, func(t *testing.T) kv.Store {
 			s, err := dynamokv.New(serial, dynamokv.Config{Table: newTable(t, c)})
@@ -145,57 +128,4 @@ func TestNew(t *testing.T) {
 	assert.Error(t, err)
 	_, err = dynamokv.New(&dynamodb.Client{}, dynamokv.Config{})
 	assert.Error(t, err)
-}
-
-// serialClient passes one request at a time to moto. moto 5.2.1's DynamoDB
-// backend checks a condition and writes the item without a lock while its
-// server handles requests on threads, so two concurrent writes conditioned
-// on the same version can both succeed (seen here: two PutItem with V = 51
-// both applied, losing an increment in ConcurrentIncrements). DynamoDB makes
-// each write atomic ("Individual write operations such as UpdateItem are
-// atomic", developer guide, Best practices for handling concurrent updates),
-// so the suite stays as it is and only the harness works around moto. The
-// suite's goroutines still interleave their reads and writes, so conflicts
-// still happen and are still checked.
-type serialClient struct {
-	mu sync.Mutex
-	c  *dynamodb.Client
-}
-
-var _ dynamokv.Client = (*serialClient)(nil)
-
-func (s *serialClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.GetItem(ctx, in, opts...)
-}
-
-func (s *serialClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.PutItem(ctx, in, opts...)
-}
-
-func (s *serialClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.UpdateItem(ctx, in, opts...)
-}
-
-func (s *serialClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.DeleteItem(ctx, in, opts...)
-}
-
-func (s *serialClient) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.Query(ctx, in, opts...)
-}
-
-func (s *serialClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.TransactWriteItems(ctx, in, opts...)
 }

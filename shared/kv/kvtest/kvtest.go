@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"TTLPagination", testTTLPagination},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"ConcurrentCreate", testConcurrentCreate},
+		{"Add", testAdd},
+		{"ConcurrentAdd", testConcurrentAdd},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

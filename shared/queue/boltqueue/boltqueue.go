@@ -75,6 +75,11 @@ type Config struct {
 	// Now is the clock; nil means time.Now. With an injected clock, waiting
 	// long-polls re-check at least every 100 ms so that a jump is noticed.
 	Now func() time.Time
+	// Update runs the queue's write transactions; nil means db.Update. Give
+	// it a group committer (boltkv.Store.Update) so that the queue's writes
+	// share commits (fsyncs) with the other writers of the file. Functions
+	// given to it may run more than once, as with bolt.DB.Batch.
+	Update func(func(*bolt.Tx) error) error
 }
 
 // Queue is one queue in a bbolt database. It is safe for concurrent use.
@@ -86,6 +91,7 @@ type Queue struct {
 	maxRecv    int
 	dlq        *Queue
 	now        func() time.Time
+	update     func(func(*bolt.Tx) error) error
 	fakeClock  bool
 	ownsDB     bool
 
@@ -137,11 +143,15 @@ func New(db *bolt.DB, name string, cfg Config) (*Queue, error) {
 		maxRecv:    cfg.MaxReceives,
 		dlq:        cfg.DeadLetter,
 		now:        cfg.Now,
+		update:     cfg.Update,
 		fakeClock:  cfg.Now != nil,
 		wake:       make(chan struct{}),
 	}
 	if q.now == nil {
 		q.now = time.Now
+	}
+	if q.update == nil {
+		q.update = db.Update
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(q.bucket)
@@ -215,7 +225,7 @@ func (q *Queue) Send(ctx context.Context, body []byte, opts queue.SendOptions) (
 		SentAt:    now.UnixNano(),
 		VisibleAt: now.Add(opts.Delay).UnixNano(),
 	}
-	err = q.db.Update(func(tx *bolt.Tx) error {
+	err = q.update(func(tx *bolt.Tx) error {
 		msgs, ready, err := q.buckets(tx)
 		if err != nil {
 			return err
@@ -297,7 +307,7 @@ func (q *Queue) receiveDue(limit int, vis time.Duration) ([]queue.Message, time.
 		next  time.Time
 		moved bool
 	)
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.update(func(tx *bolt.Tx) error {
 		out, next, moved = nil, time.Time{}, false
 		msgs, ready, err := q.buckets(tx)
 		if err != nil {
@@ -390,7 +400,7 @@ func (q *Queue) Extend(ctx context.Context, receipt string, d time.Duration) err
 	if !ok {
 		return fmt.Errorf("extend in %s: %w", q.name, queue.ErrReceiptInvalid)
 	}
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.update(func(tx *bolt.Tx) error {
 		msgs, ready, err := q.buckets(tx)
 		if err != nil {
 			return err
@@ -425,7 +435,7 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 	if !ok {
 		return fmt.Errorf("delete from %s: %w", q.name, queue.ErrReceiptInvalid)
 	}
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := q.update(func(tx *bolt.Tx) error {
 		msgs, ready, err := q.buckets(tx)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/queue/queuetest"
@@ -27,25 +28,47 @@ func openDB(t *testing.T) *bolt.DB {
 }
 
 func TestConformance(t *testing.T) {
-	// Queues of one test share one database, as a queue and its dead-letter
-	// queue must.
-	var dbs sync.Map // *testing.T → *bolt.DB
-	var seq atomic.Int64
-	queuetest.Run(t, func(t *testing.T, cfg queuetest.Config) queue.Queue {
-		db, ok := dbs.Load(t)
-		if !ok {
-			db, _ = dbs.LoadOrStore(t, openDB(t))
-		}
-		bcfg := boltqueue.Config{Visibility: cfg.Visibility, MaxReceives: cfg.MaxReceives}
-		if cfg.DeadLetter != nil {
-			dlq, ok := cfg.DeadLetter.(*boltqueue.Queue)
-			require.True(t, ok, "dead-letter queue is a %T", cfg.DeadLetter)
-			bcfg.DeadLetter = dlq
-		}
-		q, err := boltqueue.New(db.(*bolt.DB), fmt.Sprintf("q%d", seq.Add(1)), bcfg)
-		require.NoError(t, err)
-		return q
-	})
+	tests := []struct {
+		name string
+		// update returns the Config.Update for queues in db (nil: db.Update).
+		update func(t *testing.T, db *bolt.DB) func(func(*bolt.Tx) error) error
+	}{
+		{"own transactions", func(*testing.T, *bolt.DB) func(func(*bolt.Tx) error) error { return nil }},
+		{"group commits shared with the kv store", func(t *testing.T, db *bolt.DB) func(func(*bolt.Tx) error) error {
+			kvs, err := boltkv.New(db, boltkv.Config{})
+			require.NoError(t, err)
+			return kvs.Update
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// Queues of one test share one database, as a queue and its
+			// dead-letter queue must.
+			type shared struct {
+				db     *bolt.DB
+				update func(func(*bolt.Tx) error) error
+			}
+			var dbs sync.Map // *testing.T → shared
+			var seq atomic.Int64
+			queuetest.Run(t, func(t *testing.T, cfg queuetest.Config) queue.Queue {
+				v, ok := dbs.Load(t)
+				if !ok {
+					db := openDB(t)
+					v, _ = dbs.LoadOrStore(t, shared{db, tc.update(t, db)})
+				}
+				sh := v.(shared)
+				bcfg := boltqueue.Config{Visibility: cfg.Visibility, MaxReceives: cfg.MaxReceives, Update: sh.update}
+				if cfg.DeadLetter != nil {
+					dlq, ok := cfg.DeadLetter.(*boltqueue.Queue)
+					require.True(t, ok, "dead-letter queue is a %T", cfg.DeadLetter)
+					bcfg.DeadLetter = dlq
+				}
+				q, err := boltqueue.New(sh.db, fmt.Sprintf("q%d", seq.Add(1)), bcfg)
+				require.NoError(t, err)
+				return q
+			})
+		})
+	}
 }
 
 // clock is an injected clock that tests move by hand.

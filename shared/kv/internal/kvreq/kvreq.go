@@ -20,7 +20,7 @@ const (
 	// MaxSortKeyBytes is the longest sort key (table or index).
 	MaxSortKeyBytes = 1024
 	// MaxDataBytes is the largest Item.Data (see kv.Item).
-	MaxDataBytes = 350 * 1024
+	MaxDataBytes = kv.MaxDataBytes
 	// DefaultLimit is the page size of a Query with Limit 0.
 	DefaultLimit = 100
 	// MaxLimit caps Query.Limit.
@@ -86,6 +86,26 @@ func Item(it kv.Item) error {
 	}
 	if !it.ExpiresAt.IsZero() && it.ExpiresAt.Unix() < 1 {
 		return fmt.Errorf("%w: ExpiresAt %s is before the Unix epoch", kv.ErrInvalid, it.ExpiresAt)
+	}
+	return nil
+}
+
+// MaxCounterName is the longest counter name Add accepts.
+const MaxCounterName = 64
+
+// Counter checks an Add: the item's key and the counter's name, 1–64
+// characters of [a-z0-9_] (safe as a DynamoDB attribute name and a JSON key).
+func Counter(pk, sk, name string) error {
+	if err := Key(pk, sk); err != nil {
+		return err
+	}
+	if name == "" || len(name) > MaxCounterName {
+		return fmt.Errorf("%w: counter name %q is not 1 to %d characters", kv.ErrInvalid, name, MaxCounterName)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return fmt.Errorf("%w: counter name %q has %q (want a-z, 0-9, _)", kv.ErrInvalid, name, r)
+		}
 	}
 	return nil
 }

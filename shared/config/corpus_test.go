@@ -129,6 +129,13 @@ func checkCorpusFile(t *testing.T, dir, orbDir string, row corpusRow) bool {
 	again, err := Compile(out, Options{Filename: "processed.yml", Branch: "main"})
 	require.NoError(t, err, "processed config:\n%s", out)
 	assert.Equal(t, planNames(plan), planNames(again))
+	// What CircleCI tolerates is a warning, never an error, and the
+	// processed config keeps it.
+	warnings := c.warnings()
+	for _, w := range warnings {
+		t.Logf("%s", w.Warning())
+	}
+	assert.Len(t, again.Warnings, len(warnings), "the processed config's warnings")
 	return true
 }
 

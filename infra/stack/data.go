@@ -128,12 +128,12 @@ func newData(st awscdk.Stack, s Settings) *data {
 	})
 
 	d.deadLetter = awssqs.NewQueue(st, jsii.String("RunDeadLetterQueue"), &awssqs.QueueProps{
-		QueueName:       jsii.String(s.Name + "-run-dlq"),
-		Encryption:      awssqs.QueueEncryption_KMS,
+		QueueName:           jsii.String(s.Name + "-run-dlq"),
+		Encryption:          awssqs.QueueEncryption_KMS,
 		EncryptionMasterKey: d.key,
-		DataKeyReuse:    awscdk.Duration_Hours(jsii.Number(1)),
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(dlqRetentionDays)),
+		DataKeyReuse:        awscdk.Duration_Hours(jsii.Number(1)),
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(dlqRetentionDays)),
 	})
 	d.runQueue = awssqs.NewQueue(st, jsii.String("RunQueue"), &awssqs.QueueProps{
 		QueueName:              jsii.String(s.Name + "-run"),

@@ -215,8 +215,8 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	}
 
 	fl.vmRole = awsiam.NewRole(st, jsii.String("VmRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		Description: jsii.String("Orbit machine and remote Docker VMs: Session Manager only"),
+		AssumedBy:       awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description:     jsii.String("Orbit machine and remote Docker VMs: Session Manager only"),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore"))},
 	})
 	vmProfile := awsiam.NewInstanceProfile(st, jsii.String("VmProfile"), &awsiam.InstanceProfileProps{Role: fl.vmRole})
@@ -261,14 +261,14 @@ func grantBridge(st awscdk.Stack, s Settings, d *data, fl *fleet) {
 	d.table.GrantReadWriteData(role)
 	d.signing.GrantRead(role, nil)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("cloudwatch:PutMetricData"),
-		Resources: jsii.Strings("*"), // PutMetricData takes no resource; the namespace is the condition
+		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
+		Resources:  jsii.Strings("*"), // PutMetricData takes no resource; the namespace is the condition
 		Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": s.MetricsNamespace}},
 	}))
 	tag := "aws:ResourceTag/orbit:installation"
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("ec2:RunInstances", "ec2:CreateVolume", "ec2:CreateTags"),
-		Resources: jsii.Strings("*"),
+		Actions:    jsii.Strings("ec2:RunInstances", "ec2:CreateVolume", "ec2:CreateTags"),
+		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/orbit:installation": s.Name}},
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -16,8 +16,8 @@ import (
 // one stack, built once with settings that exercise every optional part
 // (domain, LDAP, working hours, proxy, public VM access).
 var (
-	built    *Stack
-	tmpl assertions.Template
+	built *Stack
+	tmpl  assertions.Template
 	// resources is template's JSON, for assertions Template cannot say.
 	resources map[string]resource
 	settings  Settings
@@ -30,22 +30,22 @@ type resource struct {
 
 // testContext is the context of the shared stack.
 var testContext = map[string]any{
-	"region":                      "eu-west-1",
-	"account":                     "123456789012",
-	"domain":                      "ci.example.com",
-	"certificateArn":              "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
-	"nomadClientMin":              "1",
-	"nomadClientMax":              "8",
-	"nomadClientWorkingMin":       "3",
-	"nomadClientTimeZone":         "Europe/Paris",
-	"retentionDays":               "45",
-	"auth":                        "ldap",
-	"ldapUrl":                     "ldaps://ldap.example.com:636",
-	"ldapSearchUser":              "cn=admin,dc=example,dc=org",
-	"ldapUserSearchDn":            "ou=users,dc=example,dc=org",
-	"httpProxy":                   "http://proxy.internal:3128",
-	"vmPublicAccess":              "true",
-	"alarmEmail":                  "ops@example.com",
+	"region":                "eu-west-1",
+	"account":               "123456789012",
+	"domain":                "ci.example.com",
+	"certificateArn":        "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+	"nomadClientMin":        "1",
+	"nomadClientMax":        "8",
+	"nomadClientWorkingMin": "3",
+	"nomadClientTimeZone":   "Europe/Paris",
+	"retentionDays":         "45",
+	"auth":                  "ldap",
+	"ldapUrl":               "ldaps://ldap.example.com:636",
+	"ldapSearchUser":        "cn=admin,dc=example,dc=org",
+	"ldapUserSearchDn":      "ou=users,dc=example,dc=org",
+	"httpProxy":             "http://proxy.internal:3128",
+	"vmPublicAccess":        "true",
+	"alarmEmail":            "ops@example.com",
 }
 
 func TestMain(m *testing.M) {

@@ -264,7 +264,7 @@ func (s *Settings) validate(r *reader) {
 		for _, id := range s.PrivateSubnetIDs {
 			check("privateSubnetIds", subnetRE.MatchString(id), "%q is not a subnet id (subnet-…)", id)
 		}
-		check("availabilityZones", len(s.AvailabilityZones) == len(s.PrivateSubnetIDs), "needs one zone per private subnet (%d subnets, %d zones)", len(s.PrivateSubnetIDs), len(s.AvailabilityZones))
+		check("availabilityZones", len(s.AvailabilityZones) >= 2 && len(s.AvailabilityZones) == len(s.PrivateSubnetIDs), "needs one zone per private subnet, comma-separated (%d subnets, %d zones)", len(s.PrivateSubnetIDs), len(s.AvailabilityZones))
 		for _, az := range s.AvailabilityZones {
 			check("availabilityZones", azRE.MatchString(az), "%q is not an availability zone", az)
 		}

@@ -57,9 +57,10 @@ synth: tools dist lambdas infra/node_modules/.package-lock.json
 deploy: tools dist lambdas infra/node_modules/.package-lock.json
 	cd infra && $(CDK_ENV) npx cdk deploy --no-notices $(CDK_ARGS)
 
-## infra-test: the CDK app's assertion tests (its own Go module, so CDK stays out of the main build)
+## infra-test: the CDK app's assertion tests (its own Go module, so CDK stays out of the main build;
+## named packages, not ./..., because infra/node_modules holds Go templates of the aws-cdk CLI)
 infra-test:
-	cd infra && $(GO) vet ./... && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -count 1 -timeout 15m ./...
+	cd infra && $(GO) vet . ./stack/... && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -count 1 -timeout 15m . ./stack/...
 
 clean:
 	rm -rf bin/orbit bin/dist .orbit infra/cdk.out

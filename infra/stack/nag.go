@@ -9,6 +9,11 @@ import (
 // suppress records, with its reason, each cdk-nag AwsSolutions finding the
 // stack keeps on purpose. Wildcards are suppressed by pattern (appliesTo),
 // so a new wildcard that matches none of them still fails TestNagClean.
+// arnRegionAccount matches the region and account fields of an ARN as
+// cdk-nag prints them: literal, or the pseudo parameters of an
+// environment-agnostic stack.
+const arnRegionAccount = `([a-z0-9-]+|<AWS::Region>):(\d{12}|<AWS::AccountId>|):`
+
 func suppress(st awscdk.Stack, s Settings, o *Stack) {
 	rule := func(id, reason string, appliesTo ...string) *cdknag.NagPackSuppression {
 		sup := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
@@ -43,16 +48,16 @@ func suppress(st awscdk.Stack, s Settings, o *Stack) {
 			`/^Resource::<(Conductor|Cron)Function[0-9A-F]+\.Arn>:\*$/g`),
 		rule("AwsSolutions-IAM5",
 			"Stop and describe executions of Orbit's three machines only; execution names are pipeline, workflow and job ids.",
-			`/^Resource::arn:<AWS::Partition>:states:[a-z0-9-]+:\d+:execution:`+s.Name+`-(pipeline|workflow|job):\*$/g`),
+			`/^Resource::arn:<AWS::Partition>:states:`+arnRegionAccount+`execution:`+s.Name+`-(pipeline|workflow|job):\*$/g`),
 		rule("AwsSolutions-IAM5",
 			"Instances read the Nomad and orbit binaries from the CDK asset bucket, whose object names are content hashes.",
 			`/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\/\*$/g`),
 		rule("AwsSolutions-IAM5",
 			"Nomad clients complete and heartbeat lifecycle actions of their own Auto Scaling group, named "+s.Name+"-nomad-clients; the group's ARN carries a generated id.",
-			`/^Resource::arn:<AWS::Partition>:autoscaling:[a-z0-9-]+:\d+:autoScalingGroup:\*:autoScalingGroupName\/`+s.Name+`-nomad-clients$/g`),
+			`/^Resource::arn:<AWS::Partition>:autoscaling:`+arnRegionAccount+`autoScalingGroup:\*:autoScalingGroupName\/`+s.Name+`-nomad-clients$/g`),
 		rule("AwsSolutions-IAM5",
 			"The VM pool launches machine-executor VMs from any AMI (the vmAmi setting or the region's default), into any of the VPC's subnets, with new network interfaces; the instances and volumes it creates must carry this installation's tag (a separate statement).",
-			`/^Resource::arn:<AWS::Partition>:ec2:[a-z0-9-]+:\d*:(image|subnet|network-interface)\/\*$/g`),
+			`/^Resource::arn:<AWS::Partition>:ec2:`+arnRegionAccount+`(image|subnet|network-interface)\/\*$/g`),
 		rule("AwsSolutions-IAM5",
 			"Actions without resource-level permissions (Service Authorization Reference): ec2:Describe* (Nomad's cloud auto-join and the VM pool), states:SendTask* (a task token names its execution), cloudwatch:PutMetricData (limited by a cloudwatch:namespace condition); and EC2 create/terminate calls limited by tag conditions on this installation.",
 			`/^Resource::\*$/g`),

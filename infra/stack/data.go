@@ -127,20 +127,20 @@ func newData(st awscdk.Stack, s Settings) *data {
 		RemovalPolicy: d.retainOrNot,
 	})
 
-	d.deadLetter = awssqs.NewQueue(st, jsii.String("RunDeadLetterQueue"), &awssqs.QueueProps{
-		QueueName:           jsii.String(s.Name + "-run-dlq"),
-		Encryption:          awssqs.QueueEncryption_KMS,
-		EncryptionMasterKey: d.key,
-		DataKeyReuse:        awscdk.Duration_Hours(jsii.Number(1)),
-		EnforceSSL:          jsii.Bool(true),
-		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(dlqRetentionDays)),
+	// Both queues: encrypted with the stack's key (a data key reused for an
+	// hour keeps KMS calls to a few a day) and TLS-only.
+	queue := func(id string, p *awssqs.QueueProps) awssqs.Queue {
+		p.Encryption, p.EncryptionMasterKey = awssqs.QueueEncryption_KMS, d.key
+		p.DataKeyReuse = awscdk.Duration_Hours(jsii.Number(1))
+		p.EnforceSSL = jsii.Bool(true)
+		return awssqs.NewQueue(st, jsii.String(id), p)
+	}
+	d.deadLetter = queue("RunDeadLetterQueue", &awssqs.QueueProps{
+		QueueName:       jsii.String(s.Name + "-run-dlq"),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(dlqRetentionDays)),
 	})
-	d.runQueue = awssqs.NewQueue(st, jsii.String("RunQueue"), &awssqs.QueueProps{
+	d.runQueue = queue("RunQueue", &awssqs.QueueProps{
 		QueueName:              jsii.String(s.Name + "-run"),
-		Encryption:             awssqs.QueueEncryption_KMS,
-		EncryptionMasterKey:    d.key,
-		DataKeyReuse:           awscdk.Duration_Hours(jsii.Number(1)),
-		EnforceSSL:             jsii.Bool(true),
 		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(runQueueVisibility)),
 		ReceiveMessageWaitTime: awscdk.Duration_Seconds(jsii.Number(0)),
 		DeliveryDelay:          awscdk.Duration_Seconds(jsii.Number(0)),

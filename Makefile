@@ -3,7 +3,7 @@ GO      ?= go
 ARGS    ?=
 FUZZTIME ?= 5m
 
-.PHONY: all tools build run test test-short lint fuzz bench chaos clean
+.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test
 
 all: build
 
@@ -38,12 +38,36 @@ fuzz:
 bench: tools build
 	BENCH=1 ./scripts/test.sh
 
+## dist: orbit for linux/amd64 into bin/dist/ (the bridge and the build agent on AWS instances)
+dist:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o bin/dist/orbit-linux-amd64 ./cmd/orbit
+
+# The aws-cdk CLI, pinned in infra/package-lock.json.
+infra/node_modules/.package-lock.json: infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund
+
+CDK_ARGS ?=
+CDK_ENV  = CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+
+## synth: the CloudFormation template into infra/cdk.out (CDK_ARGS="-c region=eu-west-1 -c key=value ...")
+synth: tools dist lambdas infra/node_modules/.package-lock.json
+	cd infra && $(CDK_ENV) npx cdk synth --quiet --no-notices $(CDK_ARGS)
+
+## deploy: build everything and `cdk deploy` Orbit to the AWS account of your credentials (see README)
+deploy: tools dist lambdas infra/node_modules/.package-lock.json
+	cd infra && $(CDK_ENV) npx cdk deploy --no-notices $(CDK_ARGS)
+
+## infra-test: the CDK app's assertion tests (its own Go module, so CDK stays out of the main build;
+## named packages, not ./..., because infra/node_modules holds Go templates of the aws-cdk CLI)
+infra-test:
+	cd infra && $(GO) vet . ./stack/... && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -count 1 -timeout 15m . ./stack/...
+
+clean:
+	rm -rf bin/orbit bin/dist .orbit infra/cdk.out
+
 ## chaos: the chaos drills (kill -9, Nomad outages, replays, soak, redelivery storm) → docs/CHAOS.md
 chaos: tools build
 	./scripts/chaos.sh
-
-clean:
-	rm -rf bin/orbit .orbit
 
 .PHONY: localstack-up localstack-test localstack-down
 

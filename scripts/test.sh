@@ -78,6 +78,11 @@ if [[ "${BENCH:-}" == 1 ]]; then
   exit 0
 fi
 
+# The CDK app (infra/, its own Go module): assertion tests on the synthesized
+# template, then a real `cdk synth` with the pinned aws-cdk CLI and cdk-nag.
+make infra-test
+make synth CDK_ARGS="-c region=us-east-1"
+
 go vet ./...
 # CI=true turns every service-gated skip into a failure (shared/testenv):
 # make test started the services, so a skip would hide a defect.

@@ -1,0 +1,51 @@
+package stack
+
+// Environment variables the stack gives Orbit's processes (the Lambdas and
+// `orbit bridge` on its instances). This is the contract between the CDK app
+// and the composition's configuration (cmd/orbit, functions/): the names
+// here must be the ones the configuration reads.
+const (
+	EnvShape            = "ORBIT_SHAPE"             // "aws"
+	EnvURL              = "ORBIT_URL"               // public base URL of the API and UI
+	EnvTable            = "ORBIT_DYNAMODB_TABLE"    // the store's table name
+	EnvBucket           = "ORBIT_S3_BUCKET"         // the blob bucket's name
+	EnvRunQueueURL      = "ORBIT_SQS_RUN_QUEUE_URL" // the run queue's URL
+	EnvDeadLetterURL    = "ORBIT_SQS_DLQ_URL"       // its dead-letter queue's URL
+	EnvKMSKey           = "ORBIT_KMS_KEY_ID"        // the key for contexts' data keys (ARN)
+	EnvPipelineMachine  = "ORBIT_SFN_PIPELINE_ARN"  // state machine ARNs
+	EnvWorkflowMachine  = "ORBIT_SFN_WORKFLOW_ARN"  //
+	EnvJobMachine       = "ORBIT_SFN_JOB_ARN"       //
+	EnvSigningSecret    = "ORBIT_SIGNING_SECRET_ARN"
+	EnvGitHubURL        = "ORBIT_GITHUB_URL"
+	EnvGitHubSecret     = "ORBIT_GITHUB_SECRET_ARN" // {"client_id","client_secret","webhook_secret"}
+	EnvAuth             = "ORBIT_AUTH"              // github | ldap
+	EnvLDAPFlavor       = "ORBIT_LDAP_FLAVOR"       // openldap | ad
+	EnvLDAPURL          = "ORBIT_LDAP_URL"
+	EnvLDAPStartTLS     = "ORBIT_LDAP_STARTTLS"
+	EnvLDAPSearchUser   = "ORBIT_LDAP_SEARCH_USER"
+	EnvLDAPSecret       = "ORBIT_LDAP_SECRET_ARN" // {"password"}
+	EnvLDAPUserSearchDN = "ORBIT_LDAP_USER_SEARCH_DN"
+	EnvLDAPUsernameAttr = "ORBIT_LDAP_USERNAME_ATTRIBUTE"
+	EnvLDAPGroupMember  = "ORBIT_LDAP_GROUP_MEMBERSHIP"
+	EnvLDAPGroupClass   = "ORBIT_LDAP_GROUP_OBJECT_CLASS"
+	EnvMetricsNamespace = "ORBIT_METRICS_NAMESPACE"
+	EnvRetentionDays    = "ORBIT_RETENTION_DAYS" // TTL of build records, as the bucket's lifecycle
+	EnvWarmAgents       = "ORBIT_WARM_AGENTS"
+	EnvLogFormat        = "ORBIT_LOG_FORMAT" // "json"
+	EnvHTTPProxy        = "HTTP_PROXY"
+	EnvHTTPSProxy       = "HTTPS_PROXY"
+	EnvNoProxy          = "NO_PROXY"
+	// The bridge's own.
+	EnvRunnerURL    = "ORBIT_RUNNER_URL" // runner API as build agents reach it
+	EnvNomadAddr    = "NOMAD_ADDR"       // the local Nomad agent
+	EnvAgentPath    = "ORBIT_AGENT_PATH" // the orbit binary on the Nomad clients
+	EnvVMSubnets    = "ORBIT_VM_SUBNET_IDS"
+	EnvVMSecGroup   = "ORBIT_VM_SECURITY_GROUP_ID"
+	EnvVMProfile    = "ORBIT_VM_INSTANCE_PROFILE_ARN"
+	EnvVMAMI        = "ORBIT_VM_AMI"
+	EnvVMType       = "ORBIT_VM_INSTANCE_TYPE"
+	EnvVMPreMachine = "ORBIT_VM_PREALLOCATED_MACHINE"
+	EnvVMPreDocker  = "ORBIT_VM_PREALLOCATED_REMOTE_DOCKER"
+	EnvVMPublic     = "ORBIT_VM_PUBLIC_ACCESS"
+	EnvInstallation = "ORBIT_INSTALLATION" // Settings.Name, the tag value of every VM
+)

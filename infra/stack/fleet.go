@@ -1,0 +1,304 @@
+package stack
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"text/template"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/jsii-runtime-go"
+)
+
+//go:embed userdata/*.sh
+var userdataFS embed.FS
+
+// userdata parses once; ParseFS fails only on a malformed embedded file,
+// which every test that builds the stack would show.
+var userdata = template.Must(template.ParseFS(userdataFS, "userdata/*.sh"))
+
+// Nomad ports: HTTP API, RPC, Serf gossip.
+const (
+	nomadHTTP = 4646
+	nomadRPC  = 4647
+	nomadSerf = 4648
+	// joinTagKey tags every Nomad server; clients and the bridge's agents
+	// find the servers by it (Nomad's cloud auto-join).
+	joinTagKey = "orbit-nomad"
+	// drainDeadline is how long a draining client lets builds run:
+	// nomadbridge.DefaultDrainDeadline, CircleCI's 5 h job timeout.
+	drainDeadline = "5h"
+	// hookHeartbeat is the lifecycle hook's timeout; the watcher records a
+	// heartbeat every 5 minutes, and the hook's overall limit (100 ×
+	// heartbeat, at most 48 h) covers the drain deadline.
+	hookHeartbeat = 10 // minutes
+	// rootVolumeGiB of every instance; clients hold images and workspaces.
+	rootVolumeGiB       = 30
+	clientRootVolumeGiB = 200
+)
+
+// fleet is the Nomad cluster and the bridge.
+type fleet struct {
+	vpc                          awsec2.IVpc
+	servers, clients, bridges    awsautoscaling.AutoScalingGroup
+	serverSG, clientSG, bridgeSG awsec2.SecurityGroup
+	vmSG                         awsec2.SecurityGroup
+	vmRole                       awsiam.Role
+	clientGroupName, hookName    string
+}
+
+func newVpc(st awscdk.Stack, s Settings) awsec2.IVpc {
+	if s.VpcID != "" {
+		return awsec2.Vpc_FromVpcAttributes(st, jsii.String("Vpc"), &awsec2.VpcAttributes{
+			VpcId:             jsii.String(s.VpcID),
+			AvailabilityZones: jsii.Strings(s.AvailabilityZones...),
+			PrivateSubnetIds:  jsii.Strings(s.PrivateSubnetIDs...),
+		})
+	}
+	vpc := awsec2.NewVpc(st, jsii.String("Vpc"), &awsec2.VpcProps{
+		VpcName:     jsii.String(s.Name),
+		MaxAzs:      jsii.Number(float64(s.MaxAZs)),
+		NatGateways: jsii.Number(float64(s.NatGateways)),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(20)},
+		},
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
+	})
+	flowLogs := awslogs.NewLogGroup(st, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{
+		Retention:     logRetention(s.RetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
+		// Rejected traffic is what an operator looks for; all traffic
+		// would cost more in ingestion than the rest of the logs.
+		TrafficType: awsec2.FlowLogTrafficType_REJECT,
+	})
+	return vpc
+}
+
+func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m machineArns, alarms awssns.ITopic) (*fleet, error) {
+	fl := &fleet{vpc: newVpc(st, s)}
+	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+	sg := func(id, desc string) awsec2.SecurityGroup {
+		return awsec2.NewSecurityGroup(st, jsii.String(id), &awsec2.SecurityGroupProps{
+			Vpc: fl.vpc, Description: jsii.String(desc),
+			// Builds clone from GitHub and pull images from anywhere.
+			AllowAllOutbound: jsii.Bool(true),
+		})
+	}
+	fl.serverSG = sg("NomadServerSG", "Orbit Nomad servers")
+	fl.clientSG = sg("NomadClientSG", "Orbit Nomad clients (builds)")
+	fl.bridgeSG = sg("BridgeSG", "Orbit bridge instances")
+	fl.vmSG = sg("VmSG", "Orbit machine and remote Docker VMs")
+	tcp := func(from, to int) awsec2.Port {
+		return awsec2.Port_TcpRange(jsii.Number(float64(from)), jsii.Number(float64(to)))
+	}
+	for _, peer := range []awsec2.SecurityGroup{fl.serverSG, fl.clientSG, fl.bridgeSG} {
+		fl.serverSG.AddIngressRule(peer, tcp(nomadHTTP, nomadSerf), jsii.String("Nomad HTTP, RPC, Serf"), nil)
+	}
+	fl.clientSG.AddIngressRule(fl.serverSG, tcp(nomadHTTP, nomadRPC), jsii.String("Nomad servers to clients"), nil)
+	fl.bridgeSG.AddIngressRule(fl.serverSG, tcp(nomadHTTP, nomadRPC), jsii.String("Nomad servers to the bridge's agent"), nil)
+	fl.serverSG.AddIngressRule(fl.serverSG, awsec2.Port_UdpRange(jsii.Number(nomadSerf), jsii.Number(nomadSerf)), jsii.String("Nomad Serf gossip"), nil)
+	if s.VM.PublicAccess {
+		fl.vmSG.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(22)), jsii.String("SSH to VMs (vmPublicAccess)"), nil)
+	}
+
+	nomadBin := awss3assets.NewAsset(st, jsii.String("NomadBinary"), &awss3assets.AssetProps{Path: jsii.String(a.NomadBinary)})
+	orbitBin := awss3assets.NewAsset(st, jsii.String("OrbitBinary"), &awss3assets.AssetProps{Path: jsii.String(a.OrbitBinary)})
+
+	serverTag := s.Name + "-server"
+	fl.clientGroupName = s.Name + "-nomad-clients"
+	fl.hookName = "drain"
+	vars := map[string]any{
+		"Region": *st.Region(), "HTTPProxy": s.HTTPProxy, "NoProxy": noProxy(s),
+		"NomadURL": *nomadBin.S3ObjectUrl(), "OrbitURL": *orbitBin.S3ObjectUrl(),
+		"JoinTagKey": joinTagKey, "ServerTag": serverTag, "DrainDeadline": drainDeadline,
+		"ClientGroup": fl.clientGroupName, "HookName": fl.hookName,
+	}
+
+	var renderErr error
+	group := func(id, name, instanceType string, min, max int, script string, sgroup awsec2.SecurityGroup, volGiB int, extra map[string]any) awsautoscaling.AutoScalingGroup {
+		role := awsiam.NewRole(st, jsii.String(id+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+			Description: jsii.String("Orbit " + name + " instances"),
+			// Session Manager instead of SSH keys and port 22.
+			ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore"))},
+		})
+		nomadBin.GrantRead(role)
+		orbitBin.GrantRead(role)
+		// go-discover lists instances to find the servers' addresses.
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("ec2:DescribeInstances"), Resources: jsii.Strings("*"),
+		}))
+		ud := awsec2.UserData_ForLinux(nil)
+		for k, v := range extra {
+			vars[k] = v
+		}
+		for _, name := range []string{"common.sh", script} {
+			text, err := render(name, vars)
+			if err != nil {
+				renderErr = errors.Join(renderErr, err)
+			}
+			ud.AddCommands(jsii.String(text))
+		}
+		lt := awsec2.NewLaunchTemplate(st, jsii.String(id+"Template"), &awsec2.LaunchTemplateProps{
+			InstanceType:       awsec2.NewInstanceType(jsii.String(instanceType)),
+			MachineImage:       awsec2.MachineImage_LatestAmazonLinux2023(&awsec2.AmazonLinux2023ImageSsmParameterProps{CpuType: awsec2.AmazonLinuxCpuType_X86_64}),
+			UserData:           ud,
+			Role:               role,
+			SecurityGroup:      sgroup,
+			RequireImdsv2:      jsii.Bool(true),
+			DetailedMonitoring: jsii.Bool(true),
+			BlockDevices: &[]*awsec2.BlockDevice{{
+				DeviceName: jsii.String("/dev/xvda"),
+				Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(float64(volGiB)), &awsec2.EbsDeviceOptions{
+					Encrypted: jsii.Bool(true), VolumeType: awsec2.EbsDeviceVolumeType_GP3, DeleteOnTermination: jsii.Bool(true),
+				}),
+			}},
+		})
+		asg := awsautoscaling.NewAutoScalingGroup(st, jsii.String(id), &awsautoscaling.AutoScalingGroupProps{
+			AutoScalingGroupName: jsii.String(name),
+			Vpc:                  fl.vpc,
+			VpcSubnets:           private,
+			LaunchTemplate:       lt,
+			MinCapacity:          jsii.Number(float64(min)),
+			MaxCapacity:          jsii.Number(float64(max)),
+			Notifications:        &[]*awsautoscaling.NotificationConfiguration{{Topic: alarms}},
+			GroupMetrics:         &[]awsautoscaling.GroupMetrics{awsautoscaling.GroupMetrics_All()},
+		})
+		return asg
+	}
+
+	fl.servers = group("NomadServers", s.Name+"-nomad-servers", s.NomadServerInstanceType, 3, 3, "server.sh", fl.serverSG, rootVolumeGiB, nil)
+	awscdk.Tags_Of(fl.servers).Add(jsii.String(joinTagKey), jsii.String(serverTag), &awscdk.TagProps{ApplyToLaunchedInstances: jsii.Bool(true)})
+
+	c := s.NomadClients
+	fl.clients = group("NomadClients", fl.clientGroupName, c.InstanceType, c.Min, c.Max, "client.sh", fl.clientSG, clientRootVolumeGiB, nil)
+	fl.clients.AddLifecycleHook(jsii.String("DrainHook"), &awsautoscaling.BasicLifecycleHookProps{
+		LifecycleHookName:   jsii.String(fl.hookName),
+		LifecycleTransition: awsautoscaling.LifecycleTransition_INSTANCE_TERMINATING,
+		DefaultResult:       awsautoscaling.DefaultResult_CONTINUE,
+		HeartbeatTimeout:    awscdk.Duration_Minutes(jsii.Number(hookHeartbeat)),
+	})
+	fl.clients.Role().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"),
+		Resources: jsii.Strings(*st.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("autoscaling"), Resource: jsii.String("autoScalingGroup"),
+			ResourceName: jsii.String("*:autoScalingGroupName/" + fl.clientGroupName),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})),
+	}))
+	if c.WorkingMin > c.Min {
+		// Working hours: raise the floor in the morning, drop it at night
+		// (the drain hook lets running builds finish).
+		fl.clients.ScaleOnSchedule(jsii.String("WorkingHoursStart"), &awsautoscaling.BasicScheduledActionProps{
+			Schedule:    awsautoscaling.Schedule_Expression(jsii.String(c.WorkingHoursStart)),
+			MinCapacity: jsii.Number(float64(c.WorkingMin)),
+			TimeZone:    jsii.String(c.TimeZone),
+		})
+		fl.clients.ScaleOnSchedule(jsii.String("WorkingHoursEnd"), &awsautoscaling.BasicScheduledActionProps{
+			Schedule:    awsautoscaling.Schedule_Expression(jsii.String(c.WorkingHoursEnd)),
+			MinCapacity: jsii.Number(float64(c.Min)),
+			TimeZone:    jsii.String(c.TimeZone),
+		})
+	}
+
+	fl.vmRole = awsiam.NewRole(st, jsii.String("VmRole"), &awsiam.RoleProps{
+		AssumedBy:       awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description:     jsii.String("Orbit machine and remote Docker VMs: Session Manager only"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore"))},
+	})
+	vmProfile := awsiam.NewInstanceProfile(st, jsii.String("VmProfile"), &awsiam.InstanceProfileProps{Role: fl.vmRole})
+
+	env := environment(s, d, m)
+	env[EnvRunnerURL] = jsii.String(*f.url + "/runner/v1")
+	env[EnvNomadAddr] = jsii.String(fmt.Sprintf("http://127.0.0.1:%d", nomadHTTP))
+	env[EnvAgentPath] = jsii.String("/usr/local/bin/orbit")
+	env[EnvVMSubnets] = awscdk.Fn_Join(jsii.String(","), subnetIDs(fl.vpc))
+	env[EnvVMSecGroup] = fl.vmSG.SecurityGroupId()
+	env[EnvVMProfile] = vmProfile.InstanceProfileArn()
+	env[EnvVMAMI] = jsii.String(s.VM.AMI)
+	env[EnvVMType] = jsii.String(s.VM.InstanceType)
+	env[EnvVMPreMachine] = jsii.String(strconv.Itoa(s.VM.PreallocatedMachine))
+	env[EnvVMPreDocker] = jsii.String(strconv.Itoa(s.VM.PreallocatedRemoteDocker))
+	env[EnvVMPublic] = jsii.String(strconv.FormatBool(s.VM.PublicAccess))
+	lines := make([]string, 0, len(env))
+	for k, v := range env {
+		lines = append(lines, k+"="+*v)
+	}
+	sort.Strings(lines)
+	fl.bridges = group("Bridges", s.Name+"-bridges", s.BridgeInstanceType, 2, 2, "bridge.sh", fl.bridgeSG, rootVolumeGiB,
+		map[string]any{"BridgeEnv": lines})
+	grantBridge(st, s, d, fl)
+	if renderErr != nil {
+		return nil, renderErr
+	}
+	return fl, nil
+}
+
+func subnetIDs(vpc awsec2.IVpc) *[]*string {
+	return vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}).SubnetIds
+}
+
+// grantBridge: consume the run queue (and read both queues' depths), the
+// store (the bridge's lease and task records), its metrics namespace, and
+// the VM pool's EC2 calls on resources tagged with this installation.
+func grantBridge(st awscdk.Stack, s Settings, d *data, fl *fleet) {
+	role := fl.bridges.Role()
+	d.runQueue.GrantConsumeMessages(role)
+	d.deadLetter.Grant(role, jsii.String("sqs:GetQueueAttributes"))
+	d.table.GrantReadWriteData(role)
+	d.signing.GrantRead(role, nil)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
+		Resources:  jsii.Strings("*"), // PutMetricData takes no resource; the namespace is the condition
+		Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": s.MetricsNamespace}},
+	}))
+	tag := "aws:ResourceTag/orbit:installation"
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("ec2:RunInstances", "ec2:CreateVolume", "ec2:CreateTags"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/orbit:installation": s.Name}},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// RunInstances also names the image, subnet, security group and
+		// key resources, which carry no request tag.
+		Actions: jsii.Strings("ec2:RunInstances"),
+		Resources: jsii.Strings(
+			*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Account: jsii.String(""), Resource: jsii.String("image"), ResourceName: jsii.String("*")}),
+			*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("subnet"), ResourceName: jsii.String("*")}),
+			*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("security-group"), ResourceName: fl.vmSG.SecurityGroupId()}),
+			*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("network-interface"), ResourceName: jsii.String("*")}),
+		),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("ec2:TerminateInstances", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StopInstances"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{tag: s.Name}},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeInstanceStatus"),
+		Resources: jsii.Strings("*"), // Describe* take no resource-level permissions
+	}))
+	fl.vmRole.GrantPassRole(role)
+}
+
+// render executes one user-data template; missing variables are errors.
+func render(name string, vars map[string]any) (string, error) {
+	var b bytes.Buffer
+	if err := userdata.Option("missingkey=error").ExecuteTemplate(&b, name, vars); err != nil {
+		return "", fmt.Errorf("user data %s: %w", name, err)
+	}
+	return b.String(), nil
+}

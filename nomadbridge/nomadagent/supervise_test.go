@@ -82,7 +82,10 @@ func TestSupervisorRestartsAKilledAgent(t *testing.T) {
 	require.NoError(t, err)
 	job := api.NewBatchJob("sleeper", "sleeper", "global", 50)
 	job.AddDatacenter("*")
-	task := api.NewTask("t", "raw_exec").SetConfig("command", "/bin/sleep").SetConfig("args", []string{"600"})
+	// A process in a session of its own below the task, as a build
+	// agent's steps are (their own process groups).
+	task := api.NewTask("t", "raw_exec").SetConfig("command", "/bin/sh").
+		SetConfig("args", []string{"-c", "setsid sleep 601 & exec sleep 600"})
 	task.Resources = &api.Resources{CPU: ptr(20), MemoryMB: ptr(20)}
 	job.AddTaskGroup(api.NewTaskGroup("g", 1).AddTask(task))
 	_, _, err = client.Jobs().Register(job, nil)
@@ -94,7 +97,7 @@ func TestSupervisorRestartsAKilledAgent(t *testing.T) {
 	var left []int
 	require.Eventually(t, func() bool {
 		left = descendants(first.Pid())
-		return len(left) >= 3 // logmon, executor, sleep
+		return len(left) >= 4 // logmon, executor, sleep, setsid sleep
 	}, 30*time.Second, 50*time.Millisecond, "the task's processes run under the agent")
 
 	require.NoError(t, syscall.Kill(first.Pid(), syscall.SIGKILL))

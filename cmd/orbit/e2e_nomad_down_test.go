@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
 )
 
 const sleepAndEchoConfig = `version: 2.1
@@ -25,36 +27,6 @@ workflows:
   ci:
     jobs: [build]
 `
-
-// descendantsOf lists the processes below pid.
-func descendantsOf(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 {
-			if pp, err := strconv.Atoi(f[1]); err == nil {
-				children[pp] = append(children[pp], p)
-			}
-		}
-	}
-	var out []int
-	for next := children[pid]; len(next) > 0; {
-		p := next[0]
-		next = append(next[1:], children[p]...)
-		out = append(out, p)
-	}
-	return out
-}
 
 // TestE2ENomadAgentKilled: kill -9 of the dev agent orbit up owns, while a
 // build runs. /status says 500 naming nomad; a job triggered meanwhile says
@@ -84,7 +56,7 @@ func TestE2ENomadAgentKilled(t *testing.T) {
 	agentPID := waitPID(t, pidFile)
 	var left []int
 	waitFor(t, 30*time.Second, "the build's processes under the agent", func() bool {
-		left = descendantsOf(agentPID)
+		left = nomadagent.Descendants(agentPID)
 		return len(left) >= 3
 	})
 	require.NoError(t, syscall.Kill(agentPID, syscall.SIGKILL))

@@ -63,6 +63,10 @@ func reapOrphans(nomadExe, dataDir string, deadline time.Duration) int {
 	}
 }
 
+// Descendants lists the processes below pid (children first), from /proc:
+// what a dead agent must not leave behind.
+func Descendants(pid int) []int { return below(parents(), pid) }
+
 // below lists the processes under pid in tree (parent → children).
 func below(tree map[int][]int, pid int) []int {
 	var out []int

@@ -18,35 +18,6 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
 )
 
-// descendants lists the processes below pid (children first).
-func descendants(pid int) []int {
-	parents := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			parents[pp] = append(parents[pp], p)
-		}
-	}
-	var out []int
-	next := []int{pid}
-	for len(next) > 0 {
-		p := next[0]
-		next = next[1:]
-		out = append(out, parents[p]...)
-		next = append(next, parents[p]...)
-	}
-	return out
-}
-
 // alive says whether pid runs (a zombie does not count as running, but is
 // reported: it means nobody waited for it).
 func alive(pid int) (running, zombie bool) {
@@ -96,7 +67,7 @@ func TestSupervisorRestartsAKilledAgent(t *testing.T) {
 	require.NoError(t, err)
 	var left []int
 	require.Eventually(t, func() bool {
-		left = descendants(first.Pid())
+		left = nomadagent.Descendants(first.Pid())
 		return len(left) >= 4 // logmon, executor, sleep, setsid sleep
 	}, 30*time.Second, 50*time.Millisecond, "the task's processes run under the agent")
 

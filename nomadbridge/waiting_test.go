@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge"
 )
@@ -60,4 +61,19 @@ func TestDispatchResumesWhenNomadAnswers(t *testing.T) {
 	assert.Less(t, time.Since(back), 5*time.Second, "dispatch resumed within seconds")
 	assert.NotNil(t, u.jobs.get(m.NomadJobID()))
 	assert.Len(t, u.runner.waiting(m.Token), 1, "told once per outage")
+}
+
+// TestLiveUnplaceableTaskSaysWhy: on a real agent, a task no client can
+// hold waits in a blocked evaluation, and the bridge tells the runner API
+// why (resources scaled ×100: medium asks for 200 vCPU).
+func TestLiveUnplaceableTaskSaysWhy(t *testing.T) {
+	l := newLive(t)
+	l.start(t, time.Hour, func(c *nomadbridge.Config) { c.ResourceScale = 100 })
+	m := l.task(t, "too-big", run("step", "echo never"))
+	require.Eventually(t, func() bool { return len(l.runner.Task(m.Token).Waits) > 0 }, 60*time.Second,
+		20*time.Millisecond, "the task is told why it waits")
+	w := l.runner.Task(m.Token).Waits[0]
+	assert.Regexp(t, `^no client with resource class medium has room: .*exhausted on \d+ of \d+ nodes$`, w.Reason)
+	assert.False(t, w.Since.IsZero())
+	assert.Nil(t, l.runner.Task(m.Token).Result, "it waits: no outcome")
 }

@@ -113,8 +113,14 @@ func devAgent(ctx context.Context, bin, dir string, log *slog.Logger) (string, f
 		return "", nil, fmt.Errorf("nomad binary %s not found: run `make tools` (or set NOMAD_ADDR to use a running agent): %w", bin, err)
 	}
 	fmt.Fprintf(os.Stderr, "starting a Nomad dev agent (%s)…\n", bin)
-	// The supervisor restarts the agent if it dies (killing what it left).
+	// The supervisor restarts the agent if it dies (killing what it left),
+	// after ORBIT_NOMAD_RESTART_DELAY.
+	delay, err := envDuration("ORBIT_NOMAD_RESTART_DELAY", time.Second)
+	if err != nil {
+		return "", nil, err
+	}
 	sup, err := nomadagent.Supervise(ctx, nomadagent.SupervisorConfig{
+		Backoff: delay,
 		Agent:   nomadagent.Config{Binary: bin, DataDir: filepath.Join(dir, "data"), LogFile: filepath.Join(dir, "nomad.log")},
 		OnStart: func(a *nomadagent.Agent) { _ = os.WriteFile(pidFile, []byte(strconv.Itoa(a.Pid())), 0o600) },
 		Logger:  log.With("component", "nomadagent"),

@@ -23,54 +23,68 @@ func adoptOrphans() error {
 // reapOrphans kills what a dead agent left behind and this process adopted:
 // its Nomad plugins (the nomad binary: logmon, executor) and its tasks
 // (their environment names an allocation directory under dataDir), each
-// with its process group. Killing an executor orphans its task in turn, so
-// it looks again until nothing is left or the deadline passes. It returns
+// with everything below it (a task's steps run in process groups of their
+// own). The processes it kills are re-parented to this process as their
+// parents die, so it waits for each, or they would stay zombies. It returns
 // how many processes it killed.
 func reapOrphans(nomadExe, dataDir string, deadline time.Duration) int {
 	me := os.Getpid()
-	killed := 0
 	end := time.Now().Add(deadline)
+	killed := map[int]bool{}
 	for {
-		var found []int
-		for _, pid := range childrenOf(me) {
+		tree := parents()
+		pending := false
+		for _, pid := range tree[me] {
 			live.Lock()
 			running := live.pids[pid]
 			live.Unlock()
-			if !running && isAgentLeftover(pid, nomadExe, dataDir) {
-				found = append(found, pid)
-			}
-		}
-		if len(found) == 0 || time.Now().After(end) {
-			return killed
-		}
-		for _, pid := range found {
-			if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
-				_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			}
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			killed++
-		}
-		for _, pid := range found {
-			// They are this process's children now: wait, or they stay
-			// zombies.
-			var ws unix.WaitStatus
-			for time.Now().Before(end) {
-				if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid || err != nil {
-					break
+			switch {
+			case running:
+			case killed[pid]:
+				// Ours to wait for now.
+				var ws unix.WaitStatus
+				if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got != pid && err == nil {
+					pending = true
 				}
-				time.Sleep(10 * time.Millisecond)
+			case isAgentLeftover(pid, nomadExe, dataDir):
+				// The whole tree at once, so that nothing below is
+				// orphaned alive.
+				for _, p := range append(below(tree, pid), pid) {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+					killed[p] = true
+				}
+				pending = true
 			}
 		}
+		if !pending || time.Now().After(end) {
+			return len(killed)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// childrenOf lists the processes whose parent is ppid.
-func childrenOf(ppid int) []int {
+// Descendants lists the processes below pid (children first), from /proc:
+// what a dead agent must not leave behind.
+func Descendants(pid int) []int { return below(parents(), pid) }
+
+// below lists the processes under pid in tree (parent → children).
+func below(tree map[int][]int, pid int) []int {
+	var out []int
+	for next := tree[pid]; len(next) > 0; {
+		p := next[0]
+		next = append(next[1:], tree[p]...)
+		out = append(out, p)
+	}
+	return out
+}
+
+// parents maps each parent pid to its children's, from /proc.
+func parents() map[int][]int {
+	tree := map[int][]int{}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return tree
 	}
-	var out []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -87,12 +101,12 @@ func childrenOf(ppid int) []int {
 		}
 		f := strings.Fields(string(stat[i+1:]))
 		if len(f) > 1 {
-			if p, err := strconv.Atoi(f[1]); err == nil && p == ppid {
-				out = append(out, pid)
+			if p, err := strconv.Atoi(f[1]); err == nil {
+				tree[p] = append(tree[p], pid)
 			}
 		}
 	}
-	return out
+	return tree
 }
 
 // isAgentLeftover says whether pid is a Nomad plugin process or a task of

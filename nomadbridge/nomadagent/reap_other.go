@@ -11,3 +11,6 @@ func adoptOrphans() error { return nil }
 func reapOrphans(string, string, time.Duration) int { return 0 }
 
 func unmountUnder(string) {}
+
+// Descendants: only Linux is supported.
+func Descendants(int) []int { return nil }

@@ -18,35 +18,6 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
 )
 
-// descendants lists the processes below pid (children first).
-func descendants(pid int) []int {
-	parents := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			parents[pp] = append(parents[pp], p)
-		}
-	}
-	var out []int
-	next := []int{pid}
-	for len(next) > 0 {
-		p := next[0]
-		next = next[1:]
-		out = append(out, parents[p]...)
-		next = append(next, parents[p]...)
-	}
-	return out
-}
-
 // alive says whether pid runs (a zombie does not count as running, but is
 // reported: it means nobody waited for it).
 func alive(pid int) (running, zombie bool) {
@@ -82,7 +53,10 @@ func TestSupervisorRestartsAKilledAgent(t *testing.T) {
 	require.NoError(t, err)
 	job := api.NewBatchJob("sleeper", "sleeper", "global", 50)
 	job.AddDatacenter("*")
-	task := api.NewTask("t", "raw_exec").SetConfig("command", "/bin/sleep").SetConfig("args", []string{"600"})
+	// A process in a session of its own below the task, as a build
+	// agent's steps are (their own process groups).
+	task := api.NewTask("t", "raw_exec").SetConfig("command", "/bin/sh").
+		SetConfig("args", []string{"-c", "setsid sleep 601 & exec sleep 600"})
 	task.Resources = &api.Resources{CPU: ptr(20), MemoryMB: ptr(20)}
 	job.AddTaskGroup(api.NewTaskGroup("g", 1).AddTask(task))
 	_, _, err = client.Jobs().Register(job, nil)
@@ -93,8 +67,8 @@ func TestSupervisorRestartsAKilledAgent(t *testing.T) {
 	require.NoError(t, err)
 	var left []int
 	require.Eventually(t, func() bool {
-		left = descendants(first.Pid())
-		return len(left) >= 3 // logmon, executor, sleep
+		left = nomadagent.Descendants(first.Pid())
+		return len(left) >= 4 // logmon, executor, sleep, setsid sleep
 	}, 30*time.Second, 50*time.Millisecond, "the task's processes run under the agent")
 
 	require.NoError(t, syscall.Kill(first.Pid(), syscall.SIGKILL))

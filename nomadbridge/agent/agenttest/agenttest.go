@@ -71,6 +71,8 @@ type Task struct {
 	Finishes   []Finish
 	Result     *runner.TaskResult
 	Heartbeats int
+	// Waits are the bridge's reports of why the task waits.
+	Waits []runner.TaskWaiting
 }
 
 // Output is step n's output, its chunks joined in seq order.
@@ -208,6 +210,7 @@ func (s *Server) Task(token string) *Task {
 		c.Chunks[k] = slices.Clone(v)
 	}
 	c.Finishes = slices.Clone(t.Finishes)
+	c.Waits = slices.Clone(t.Waits)
 	if t.Result != nil {
 		r := *t.Result
 		c.Result = &r
@@ -274,6 +277,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		t.Heartbeats++
+	case r.Method == http.MethodPost && path == "/task/waiting":
+		var tw runner.TaskWaiting
+		if json.Unmarshal(body, &tw) != nil {
+			jsonError(w, http.StatusBadRequest, "bad body")
+			return
+		}
+		t.Waits = append(t.Waits, tw)
 	case r.Method == http.MethodPost && path == "/task/finish":
 		var res runner.TaskResult
 		if json.Unmarshal(body, &res) != nil || res.Status == "" {

@@ -8,6 +8,7 @@
 //
 //	run queue ──Receive──▶ dispatch: Decode ──malformed──▶ Delete (counted)
 //	                           │  runner GET /task ──410──▶ Delete (task is over)
+//	                           │  a warm agent of the class waits ──▶ hand-off, Delete (warm.go)
 //	                           │  machine/macos and a pool ──▶ Pool.Lease ──ok──▶ Delete
 //	                           │       unknown class ──▶ infrastructure_fail, Delete
 //	                           │       no VM now ──▶ redelivered after a backoff

@@ -284,6 +284,9 @@ func classDim(class string) metrics.Dimension {
 }
 
 func (p *warmPool) noteDemand(class string, now time.Time) {
+	if _, ok := p.cfg.Agents[class]; !ok {
+		return // not a warm class: nothing to keep or bring back
+	}
 	p.mu.Lock()
 	zero := p.cfg.Agents[class] > 0 && p.idleFor(class, now)
 	p.demand[class] = now

@@ -114,26 +114,12 @@ func TestLiveWarmAgent(t *testing.T) {
 func TestLiveWarmAgentsScaleToZero(t *testing.T) {
 	l := newLive(t)
 	br := l.startWarm(t, 1, time.Hour, 3*time.Second)
-	// Whether the agent starts polling within the idle period depends on
-	// the machine's load: wait for the job, not for the poll.
-	var warmJob string
-	require.Eventually(t, func() bool {
-		jobs, _, err := l.nomad.Jobs().List(&api.QueryOptions{Prefix: "orbit-warm-"})
-		if err != nil {
-			return false
-		}
-		for _, j := range jobs {
-			job, _, err := l.nomad.Jobs().Info(j.ID, nil)
-			if err == nil && job.TaskGroups[0].Tasks[0].Env[agent.EnvRunnerURL] == l.runner.URL {
-				warmJob = j.ID
-			}
-		}
-		return warmJob != ""
-	}, 90*time.Second, 50*time.Millisecond, "this bridge's warm job is in Nomad")
-	// Idle for IdleAfter: retired, its job purged, the agent gone.
-	l.waitPurged(t, warmJob)
+	// Registered, then retired once idle for IdleAfter (whether the agent
+	// polled before that depends on the machine's load).
+	require.Eventually(t, func() bool { return br.WarmStats().Registered >= 1 && br.WarmStats().Retired >= 1 },
+		90*time.Second, 20*time.Millisecond, "warm agent registered, then retired (stats %+v)", br.WarmStats())
+	assert.Empty(t, l.warmJobs(t), "its job is purged: nothing left on Nomad")
 	assert.Equal(t, 0, br.WarmStats().Idle["medium"])
-	assert.Equal(t, int64(1), br.WarmStats().Retired)
 	// The next task goes cold and brings the warm agent back (until the
 	// class is idle again).
 	registered := br.WarmStats().Registered
@@ -141,4 +127,19 @@ func TestLiveWarmAgentsScaleToZero(t *testing.T) {
 	assert.Equal(t, m.NomadJobID(), l.jobOf(t, m))
 	require.Eventually(t, func() bool { return br.WarmStats().Registered > registered }, 30*time.Second,
 		20*time.Millisecond, "a warm agent registered again")
+}
+
+// warmJobs are the warm jobs of this test's bridge that Nomad still has.
+func (l *live) warmJobs(t *testing.T) []string {
+	t.Helper()
+	jobs, _, err := l.nomad.Jobs().List(&api.QueryOptions{Prefix: "orbit-warm-"})
+	require.NoError(t, err)
+	var ids []string
+	for _, j := range jobs {
+		job, _, err := l.nomad.Jobs().Info(j.ID, nil)
+		if err == nil && job.TaskGroups[0].Tasks[0].Env[agent.EnvRunnerURL] == l.runner.URL {
+			ids = append(ids, j.ID)
+		}
+	}
+	return ids
 }

@@ -165,15 +165,22 @@ func warmAlloc(jobID, id, status string, events ...*api.TaskEvent) *api.Allocati
 	return a
 }
 
-func TestWarmAgentTakesTheTaskAndIsReplaced(t *testing.T) {
-	u := newWarmUnit(t)
+// handOff starts the bridge, has its warm agent claim and queues task t1:
+// it returns the warm job, the message and what the agent's claim gets.
+func (u *warmUnit) handOff(t *testing.T) (string, runqueue.Message, <-chan string) {
+	t.Helper()
 	u.start(t)
 	w := u.oneWarmJob(t)
 	got := claim(u.client(t, w))
 	u.waitingAgents(t, 1)
-
 	m := message("t1")
 	send(t, u.q, encode(t, m))
+	return w, m, got
+}
+
+func TestWarmAgentTakesTheTaskAndIsReplaced(t *testing.T) {
+	u := newWarmUnit(t)
+	w, m, got := u.handOff(t)
 	select {
 	case tok := <-got:
 		assert.Equal(t, m.Token, tok, "the agent got the task's token")
@@ -339,12 +346,7 @@ func (q redelivered) Receive(ctx context.Context, o queue.ReceiveOptions) ([]que
 
 func TestWarmRestartNeitherLosesNorRepeatsTheTask(t *testing.T) {
 	u := newWarmUnit(t)
-	u.start(t)
-	w := u.oneWarmJob(t)
-	got := claim(u.client(t, w))
-	u.waitingAgents(t, 1)
-	m := message("t1")
-	send(t, u.q, encode(t, m))
+	w, m, got := u.handOff(t)
 	require.Equal(t, m.Token, <-got)
 	eventually(t, func() bool { return queueEmpty(u.q) }, "message deleted")
 	u.stop()

@@ -39,14 +39,14 @@ import (
 // two `orbit bridge` instances: one DynamoDB table (the lease) and one SQS
 // run queue, both in moto, and the real Nomad agent at NOMAD_ADDR.
 const (
-	failDuration = 4 * time.Second
-	failRenew    = 500 * time.Millisecond
-	failMargin   = 1500 * time.Millisecond
+	failDuration = 10 * time.Second
+	failRenew    = time.Second
+	failMargin   = 3 * time.Second
 	// failVisibility is short so that a message the dead bridge received
 	// and never deleted comes back to the survivor within the test.
 	failVisibility = 3 * time.Second
 	// failSlack absorbs moto's latency and a busy machine in the bounds.
-	failSlack = 2 * time.Second
+	failSlack = 4 * time.Second
 )
 
 // errKilled is what a killed bridge's calls get: the process is gone.
@@ -246,6 +246,9 @@ func TestLiveFailover(t *testing.T) {
 		f.waitStepRunning(t, m, 0)
 	}
 
+	if st, _ := a.LeaseState(); !st.Leader || st.Token != stA.Token {
+		t.Fatalf("a lost its term before the kill (a renewal slower than %s): the test's premise is gone", failDuration-failMargin)
+	}
 	ma.kill()
 	killed := time.Now()
 	stopA()
@@ -284,9 +287,11 @@ func TestLiveFailover(t *testing.T) {
 		assert.Equal(t, 1, accepted, "%s has one outcome", name)
 		f.waitPurged(t, m.NomadJobID())
 	}
+	// Registered counts the registrations a bridge saw succeed; one whose
+	// answer was lost and whose retry found the job counts as a duplicate,
+	// so b's count may be lower, never higher.
 	assert.Equal(t, int64(5), a.Stats().Registered)
-	assert.Equal(t, int64(2), b.Stats().Registered, "b registered only the tasks queued after the takeover")
-	assert.Equal(t, int64(7), a.Stats().Registered+b.Stats().Registered, "one registration per task")
+	assert.LessOrEqual(t, b.Stats().Registered, int64(2), "b registered none of a's jobs again")
 	assert.True(t, queueEmpty(f.sqs), "no message is left")
 }
 
@@ -322,14 +327,16 @@ func TestLiveLeaseLostStopsDispatching(t *testing.T) {
 	assert.Equal(t, int64(1), b.Stats().Registered)
 	assert.Equal(t, 1, f.runCount(t, "after"))
 	stA, _ := a.LeaseState()
-	assert.Equal(t, int64(1), stA.Losses)
+	assert.GreaterOrEqual(t, stA.Losses, int64(1))
 
 	gauge := func(s *memmetrics.Store, name string) float64 { v, _ := s.Value(name); return v }
 	assert.Eventually(t, func() bool {
 		return gauge(sinkA, nomadbridge.MetricLeaseLeader) == 0 && gauge(sinkB, nomadbridge.MetricLeaseLeader) == 1
 	}, 5*time.Second, 10*time.Millisecond, "the leader gauge follows the lease")
-	assert.Equal(t, 1.0, gauge(sinkA, nomadbridge.MetricLeaseAcquired))
-	assert.GreaterOrEqual(t, gauge(sinkB, nomadbridge.MetricLeaseAcquired), 1.0) // ≥: a slow renewal on a busy machine may end a term
+	// ≥: on a busy machine a slow renewal may end a term, and the holder
+	// takes its own lease back as a new term.
+	assert.GreaterOrEqual(t, gauge(sinkA, nomadbridge.MetricLeaseAcquired), 1.0)
+	assert.GreaterOrEqual(t, gauge(sinkB, nomadbridge.MetricLeaseAcquired), 1.0)
 	for _, tc := range []struct {
 		name   string
 		bridge *nomadbridge.Bridge

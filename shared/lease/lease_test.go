@@ -30,13 +30,17 @@ func newLease(t *testing.T, store kv.Store, key, holder string, clk lease.Clock)
 
 func freshKey() string { return "test-" + rand.Text()[:8] }
 
+// twoLeases returns a fake clock and holders a and b of a fresh key on it.
+func twoLeases(t *testing.T, store kv.Store) (*fakeClock, *lease.Lease, *lease.Lease) {
+	t.Helper()
+	clk, key := newClock(), freshKey()
+	return clk, newLease(t, store, key, "a", clk), newLease(t, store, key, "b", clk)
+}
+
 func TestAcquireRenewRelease(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
 		ctx := t.Context()
-		clk := newClock()
-		key := freshKey()
-		a := newLease(t, store, key, "a", clk)
-		b := newLease(t, store, key, "b", clk)
+		clk, a, b := twoLeases(t, store)
 
 		ta, err := a.Acquire(ctx)
 		require.NoError(t, err)
@@ -135,10 +139,7 @@ func TestTakeover(t *testing.T) {
 func TestRenewalsKeepTheStandbyOut(t *testing.T) {
 	eachStore(t, func(t *testing.T, store kv.Store) {
 		ctx := t.Context()
-		clk := newClock()
-		key := freshKey()
-		a := newLease(t, store, key, "a", clk)
-		b := newLease(t, store, key, "b", clk)
+		clk, a, b := twoLeases(t, store)
 		ta, err := a.Acquire(ctx)
 		require.NoError(t, err)
 		for range 10 { // 10 × Renew = 50 s, well past Duration

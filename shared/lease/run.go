@@ -26,6 +26,7 @@ func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context, term Ter
 			continue
 		}
 		if ctx.Err() != nil {
+			l.releaseIfMine(ctx)
 			return nil
 		}
 		wait := l.cfg.Renew
@@ -37,9 +38,29 @@ func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context, term Ter
 		}
 		select {
 		case <-ctx.Done():
+			l.releaseIfMine(ctx)
 			return nil
 		case <-l.cfg.Clock.After(wait):
 		}
+	}
+}
+
+// releaseIfMine releases the item on shutdown when it still names this
+// holder although no term runs (a term lost to a failed renewal that no
+// one took over): the standby then need not wait out the Duration.
+func (l *Lease) releaseIfMine(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	it, err := l.store.Get(rctx, l.pk, l.sk)
+	if err != nil {
+		return
+	}
+	rec, err := l.decode(it)
+	if err != nil || rec.Holder != l.cfg.Holder {
+		return
+	}
+	if err := l.Release(rctx, Term{Token: rec.Token, version: it.Version}); err != nil {
+		l.log.Warn("release the lease on shutdown", "error", err)
 	}
 }
 

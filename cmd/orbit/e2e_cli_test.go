@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,7 +87,8 @@ func TestE2ENomadUnreachable(t *testing.T) {
 	repo := gitRepo(t, map[string]string{
 		".circleci/config.yml": "version: 2.1\njobs:\n  build:\n    docker: [{image: cimg/base:stable}]\n    steps:\n      - run: echo ran after nomad came back\nworkflows:\n  ci:\n    jobs: [build]\n",
 	})
-	p := startOrbit(t, t.TempDir(), freeAddr(t), "NOMAD_ADDR="+nomadAddr)
+	// Nomad is down: /health-check says so with 500 while the API serves.
+	p := startOrbitUntil(t, t.TempDir(), freeAddr(t), http.StatusInternalServerError, "NOMAD_ADDR="+nomadAddr)
 	assert.Contains(t, p.log.String(), "unreachable")
 	slug := p.follow(repo, "acme", "waiting")
 	pid := p.trigger(slug, "main")

@@ -398,7 +398,9 @@ func TestE2EAdminNodesDrain(t *testing.T) {
 	nomadBin := needEnv(t, "ORBIT_NOMAD_BIN", "make test sets it to bin/nomad")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	agent, err := nomadagent.Start(ctx, nomadagent.Config{Binary: nomadBin, DataDir: t.TempDir(), DieWithParent: true})
+	// DEBUG: blockedAfterNodeIdle reads the server's "reblocked evaluation"
+	// lines, which Nomad logs at that level only.
+	agent, err := nomadagent.Start(ctx, nomadagent.Config{Binary: nomadBin, DataDir: t.TempDir(), DieWithParent: true, LogLevel: "DEBUG"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = agent.Stop() })
 	started := filepath.Join(t.TempDir(), "started")

@@ -54,6 +54,14 @@ func freeAddr(t testing.TB) string {
 
 func startOrbit(t testing.TB, dataDir, addr string, env ...string) *orbitProc {
 	t.Helper()
+	return startOrbitUntil(t, dataDir, addr, http.StatusOK, env...)
+}
+
+// startOrbitUntil starts orbit up and waits until /health-check answers
+// want: 200 when every dependency is up, 500 when the test keeps one down
+// on purpose (Nomad unreachable) and only needs the API to serve.
+func startOrbitUntil(t testing.TB, dataDir, addr string, want int, env ...string) *orbitProc {
+	t.Helper()
 	bin := needEnv(t, "ORBIT_BIN", "make test builds bin/orbit and sets it")
 	needEnv(t, "NOMAD_ADDR", "make test starts a Nomad agent")
 	p := &orbitProc{t: t, addr: addr, url: "http://" + addr, dataDir: dataDir, log: &testenv.Buffer{}, exited: make(chan struct{})}
@@ -68,11 +76,13 @@ func startOrbit(t testing.TB, dataDir, addr string, env ...string) *orbitProc {
 			t.Logf("orbit up log:\n%s", p.log.String())
 		}
 	})
-	p.waitHealthy()
+	p.waitHealth(want)
 	return p
 }
 
-func (p *orbitProc) waitHealthy() {
+func (p *orbitProc) waitHealthy() { p.t.Helper(); p.waitHealth(http.StatusOK) }
+
+func (p *orbitProc) waitHealth(want int) {
 	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -84,13 +94,13 @@ func (p *orbitProc) waitHealthy() {
 		resp, err := http.Get(p.url + "/health-check")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == want {
 				return
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	p.t.Fatalf("orbit up not healthy after 30s: %s", p.log.String())
+	p.t.Fatalf("orbit up's /health-check did not answer %d within 30s: %s", want, p.log.String())
 }
 
 func (p *orbitProc) stop() {

@@ -40,13 +40,11 @@ func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 	if j.Type != config.JobTypeApproval {
 		return fmt.Errorf("%w: job %s is not an approval job", ErrNotAllowed, j.Name)
 	}
-	j, err = c.st.UpdateJob(ctx, wid, j.Name, func(cur *store.Job) error {
+	j, err = c.st.TransitionJob(ctx, wid, j.Name, func(cur *store.Job) (status.Job, error) {
 		if cur.Status != status.JobOnHold {
-			return store.ErrStale
+			return cur.Status, store.ErrStale
 		}
-		now := c.st.Now()
-		cur.Status, cur.StoppedAt = status.JobSuccess, &now
-		return nil
+		return status.JobSuccess, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrStale) && j.Status == status.JobSuccess:
@@ -66,13 +64,11 @@ func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 // finishes what a first, interrupted call left (and is otherwise a no-op);
 // a workflow that finished otherwise is ErrNotAllowed.
 func (c *Conductor) CancelWorkflow(ctx context.Context, wid string) error {
-	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+	w, err := c.st.TransitionWorkflow(ctx, wid, func(w *store.Workflow) (status.Workflow, error) {
 		if !w.Status.CanTransition(status.WorkflowCanceled) {
-			return store.ErrStale
+			return w.Status, store.ErrStale
 		}
-		now := c.st.Now()
-		w.Status, w.StoppedAt = status.WorkflowCanceled, &now
-		return nil
+		return status.WorkflowCanceled, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrStale) && w.Status == status.WorkflowCanceled:

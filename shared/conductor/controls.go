@@ -31,7 +31,10 @@ var ErrNotAllowed = errors.New("not allowed")
 
 // Approve approves the approval job jobID (CircleCI's approval_request_id)
 // of workflow wid: the job succeeds and the jobs that require it run.
-// Approving a job that is already approved is a no-op.
+// Approving a job that is already approved is ErrNotAllowed ("already
+// approved"): CircleCI's API answers 202 only for the approval itself (its
+// OpenAPI document has no other success), and an error tells a second
+// approver that someone was first.
 func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 	j, err := c.workflowJob(ctx, wid, jobID)
 	if err != nil {
@@ -48,7 +51,7 @@ func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 	})
 	switch {
 	case errors.Is(err, store.ErrStale) && j.Status == status.JobSuccess:
-		return nil
+		return fmt.Errorf("%w: approval job %s is already approved", ErrNotAllowed, j.Name)
 	case errors.Is(err, store.ErrStale):
 		return fmt.Errorf("%w: approval job %s is %s, not on_hold", ErrNotAllowed, j.Name, j.Status)
 	case err != nil:

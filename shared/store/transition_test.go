@@ -2,23 +2,18 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
 )
 
-func boltStore(t *testing.T) *store.Store {
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "orbit.db"), boltkv.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	return store.New(db, nil)
-}
+// boltStore is a store on the embedded driver: the rules are the store's,
+// not the driver's, so one driver is enough.
+func boltStore(t *testing.T) *store.Store { return store.New(drivers[0].open(t), nil) }
 
 // TestTransitionJob pins the job rules and stamps through the store's API.
 func TestTransitionJob(t *testing.T) {

@@ -35,7 +35,8 @@ func TestE2ECLIAndGitHook(t *testing.T) {
 
 	out, err := p.cli("project", "add", repo, "--hook", "--org", "acme", "--name", "hooked")
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "local/acme/hooked")
+	assert.Contains(t, out, "following "+repo+" as local/acme/hooked (default branch main)")
+	assert.Contains(t, out, "orbit trigger local/acme/hooked --branch main")
 
 	out, err = p.cli("trigger", "local/acme/hooked", "--branch", "main", "--wait")
 	require.NoError(t, err, out)
@@ -44,7 +45,7 @@ func TestE2ECLIAndGitHook(t *testing.T) {
 
 	out, err = p.cli("status", "local/acme/hooked/1")
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "pipeline local/acme/hooked/1")
+	assert.Contains(t, out, "pipeline local/acme/hooked/1  success", "a finished pipeline shows its workflows' outcome")
 	assert.Contains(t, out, "job build")
 
 	// A commit triggers pipeline 2 through the post-commit hook.

@@ -190,6 +190,8 @@ func TestE2EApproval(t *testing.T) {
 
 		require.Equal(t, 202, p.do("POST", "/api/v2/workflow/"+wid+"/approve/"+holdOf(wid), nil, &msg))
 		assert.Equal(t, "Accepted.", msg.Message)
+		assert.Equal(t, 400, p.do("POST", "/api/v2/workflow/"+wid+"/approve/"+holdOf(wid), nil, &msg), "approved twice")
+		assert.Contains(t, msg.Message, "already approved")
 		p.waitWorkflowStatus(wid, "success", 2*time.Minute)
 		jobs = p.jobs(wid)
 		assert.Equal(t, "success", jobs["hold"].Status)

@@ -9,11 +9,15 @@ import (
 	"strings"
 )
 
+// projectView is the API's project (CircleCI's shape: the repository and
+// its default branch are under vcs_info).
 type projectView struct {
-	Slug          string `json:"slug"`
-	Name          string `json:"name"`
-	RepoURL       string `json:"repo_url"`
-	DefaultBranch string `json:"default_branch"`
+	Slug    string `json:"slug"`
+	Name    string `json:"name"`
+	VCSInfo struct {
+		URL           string `json:"vcs_url"`
+		DefaultBranch string `json:"default_branch"`
+	} `json:"vcs_info"`
 }
 
 func cmdProjectAdd(ctx context.Context, args []string) error {
@@ -36,14 +40,14 @@ func cmdProjectAdd(ctx context.Context, args []string) error {
 	if err := newAPIClient().do(ctx, "POST", "/api/v2/project", body, &p); err != nil {
 		return err
 	}
-	fmt.Printf("following %s as %s (default branch %s)\n", p.RepoURL, p.Slug, p.DefaultBranch)
+	fmt.Printf("following %s as %s (default branch %s)\n", p.VCSInfo.URL, p.Slug, p.VCSInfo.DefaultBranch)
 	if *hook {
 		if err := installHook(path, p.Slug); err != nil {
 			return err
 		}
 		fmt.Println("installed .git/hooks/post-commit: each commit triggers a pipeline on its branch")
 	}
-	fmt.Printf("trigger a pipeline: orbit trigger %s --branch %s\n", p.Slug, p.DefaultBranch)
+	fmt.Printf("trigger a pipeline: orbit trigger %s --branch %s\n", p.Slug, p.VCSInfo.DefaultBranch)
 	return nil
 }
 

@@ -72,13 +72,13 @@ func printStatus(ctx context.Context, c *apiClient, id string) error {
 	if p.VCS.Tag != "" {
 		ref = "tag " + p.VCS.Tag
 	}
-	fmt.Printf("pipeline %s/%d  %s  (%s @ %.12s)\n", p.ProjectSlug, p.Number, p.State, ref, p.VCS.Revision)
-	for _, e := range p.Errors {
-		fmt.Printf("  error (%s): %s\n", e.Type, e.Message)
-	}
 	wfs, err := workflows(ctx, c, id)
 	if err != nil {
 		return err
+	}
+	fmt.Printf("pipeline %s/%d  %s  (%s @ %.12s)\n", p.ProjectSlug, p.Number, pipelineOutcome(p.State, wfs), ref, p.VCS.Revision)
+	for _, e := range p.Errors {
+		fmt.Printf("  error (%s): %s\n", e.Type, e.Message)
 	}
 	for _, w := range wfs {
 		fmt.Printf("  workflow %-20s %s\n", w.Name, w.Status)
@@ -109,12 +109,44 @@ func printStatus(ctx context.Context, c *apiClient, id string) error {
 					if a.ExitCode != nil {
 						code = fmt.Sprintf("exit %d", *a.ExitCode)
 					}
-					fmt.Printf("      step %-30s %-10s %s\n", truncate(s.Name, 30), a.Status, code)
+					fmt.Printf("      step %-30s %-10s %s\n", stepLabel(s.Name, a.Index, len(s.Actions)), a.Status, code)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// pipelineOutcome is what `orbit status` shows for a pipeline: the outcome
+// of its workflows once it has any (a pipeline's own state stays "created"
+// after its workflows are made, which says nothing about how they went),
+// else its state (pending, errored). Several workflows show the worst
+// outcome, or running while one has not finished.
+func pipelineOutcome(state string, wfs []workflowView) string {
+	if len(wfs) == 0 {
+		return state
+	}
+	rank := map[string]int{"success": 0, "not_run": 1, "unauthorized": 2, "canceled": 3, "error": 4, "failed": 5}
+	worst, worstRank := "", -1
+	for _, w := range wfs {
+		if !terminalWorkflow(w.Status) {
+			return w.Status // running, on_hold or failing
+		}
+		if r := rank[w.Status]; r > worstRank {
+			worst, worstRank = w.Status, r
+		}
+	}
+	return worst
+}
+
+// stepLabel names a step's action: with the task index when the job runs
+// in parallel, so that each task's line says which task it is.
+func stepLabel(name string, task, tasks int) string {
+	if tasks <= 1 {
+		return truncate(name, 30)
+	}
+	suffix := fmt.Sprintf(" [task %d]", task)
+	return truncate(name, 30-len(suffix)) + suffix
 }
 
 func truncate(s string, n int) string {

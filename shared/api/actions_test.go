@@ -90,7 +90,7 @@ func TestControls(t *testing.T) {
 			err:      fmt.Errorf("%w: workflow ci is running; only a finished workflow can be rerun", conductor.ErrNotAllowed),
 			wantCode: http.StatusBadRequest, wantCall: "rerun w1"},
 		{name: "GET is not a control", method: http.MethodGet, path: "/api/v2/workflow/w1/cancel",
-			wantCode: http.StatusNotFound},
+			wantCode: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -226,8 +226,8 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Bridge != nil {
 		mux.Handle("GET /bridge/", http.StripPrefix("/bridge", cfg.Bridge))
 	}
-	mux.Handle("/api/", s.api(func(http.ResponseWriter, *http.Request) error {
-		return errRouteNotFound
+	mux.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error {
+		return methodNotAllowed(mux, w, r)
 	}))
 
 	mux.Handle("GET /{$}", s.html(s.uiIndex))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
@@ -28,6 +30,37 @@ func badRequest(format string, args ...any) error {
 // errRouteNotFound answers API paths that match no route.
 var errRouteNotFound = errors.New("route not found")
 
+// errMethodNotAllowed answers a known API path asked with a method it does
+// not serve (405, with the Allow header set).
+var errMethodNotAllowed = errors.New("method not allowed")
+
+// routeMethods are the methods the API's routes use.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// methodNotAllowed runs for an /api/ request no route took: when the path
+// is a route's under another method it sets Allow and returns
+// errMethodNotAllowed, else errRouteNotFound. (The catch-all /api/ route,
+// which makes unknown paths answer CircleCI's JSON 404, would otherwise
+// also take the wrong methods of known paths, where net/http answers 405.)
+func methodNotAllowed(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range routeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		return errRouteNotFound
+	}
+	if slices.Contains(allow, http.MethodGet) {
+		allow = append(allow, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return errMethodNotAllowed
+}
+
 // internalMessage is all a caller learns of an unexpected error; the error
 // itself is logged with the request id.
 const internalMessage = "internal server error"
@@ -47,6 +80,8 @@ func classify(err error) (code int, msg string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, errRouteNotFound):
 		return http.StatusNotFound, "Not found"
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, "Method not allowed"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, store.ErrExists):

@@ -175,10 +175,9 @@ func seed(t *testing.T, st *store.Store) seeded {
 	require.NoError(t, err)
 	require.NoError(t, st.PutPipelineConfig(ctx, s.pipeline.ID, store.PipelineConfig{
 		Source: "version: 2.1\njobs: {}\n", Plan: json.RawMessage(`{"version":"2.1","workflows":[]}`)}))
-	s.pipeline, err = st.UpdatePipeline(ctx, s.pipeline.ID, func(p *store.Pipeline) error {
-		p.State = status.PipelineCreated
+	s.pipeline, err = st.TransitionPipeline(ctx, s.pipeline.ID, func(p *store.Pipeline) (status.Pipeline, error) {
 		p.VCS.Revision = "0123456789abcdef0123456789abcdef01234567"
-		return nil
+		return status.PipelineCreated, nil
 	})
 	require.NoError(t, err)
 
@@ -236,6 +235,20 @@ func finishJob(t *testing.T, st *store.Store, j store.Job, fn func(*store.Job)) 
 	ctx := context.Background()
 	j, err := st.AssignJobNumber(ctx, j)
 	require.NoError(t, err)
+	// fn may set the status: it goes through TransitionJob, as every
+	// status change must, by way of queued and running when the rules
+	// want them first (a fixture's job jumps from blocked to its outcome).
+	want := j
+	fn(&want)
+	for _, via := range []status.Job{status.JobQueued, status.JobRunning} {
+		if j.Status != want.Status && !j.Status.CanTransition(want.Status) && j.Status.CanTransition(via) {
+			j, err = st.TransitionJob(ctx, j.WorkflowID, j.Name, func(*store.Job) (status.Job, error) { return via, nil })
+			require.NoError(t, err)
+		}
+	}
+	j, err = st.TransitionJob(ctx, j.WorkflowID, j.Name, func(*store.Job) (status.Job, error) { return want.Status, nil })
+	require.NoError(t, err)
+	// Then the fixture's own times and fields replace the stamps.
 	j, err = st.UpdateJob(ctx, j.WorkflowID, j.Name, func(cur *store.Job) error {
 		fn(cur)
 		return nil

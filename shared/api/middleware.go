@@ -53,7 +53,14 @@ func (s *server) middleware(next http.Handler) http.Handler {
 			if rec.status == 0 {
 				rec.status = http.StatusOK
 			}
-			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			// Access logs are DEBUG (they were 2,036 of the first 2,321
+			// INFO lines of a run, issue 9); a server error is WARN, its
+			// cause is logged at ERROR where it is classified.
+			level := slog.LevelDebug
+			if rec.status >= http.StatusInternalServerError {
+				level = slog.LevelWarn
+			}
+			s.log.LogAttrs(ctx, level, "request",
 				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),

@@ -139,3 +139,46 @@ func TestPresignedBlobURLServed(t *testing.T) {
 	assert.Equal(t, "hello", rec.Body.String())
 	assert.NotContains(t, e.logs.String(), "sig=", "the signature in the query is not logged")
 }
+
+// TestMethodNotAllowed: a known route asked with another method is 405
+// with the methods it serves in Allow (it was 404); unknown paths stay 404.
+func TestMethodNotAllowed(t *testing.T) {
+	tests := []struct {
+		name, method, path string
+		wantCode           int
+		wantAllow          string
+	}{
+		{name: "DELETE a pipeline", method: http.MethodDelete, path: "/api/v2/pipeline/abc", wantCode: http.StatusMethodNotAllowed, wantAllow: "GET, HEAD"},
+		{name: "PUT the trigger", method: http.MethodPut, path: "/api/v2/project/local/acme/api/pipeline", wantCode: http.StatusMethodNotAllowed, wantAllow: "GET, POST, HEAD"},
+		{name: "PATCH the follow route", method: http.MethodPatch, path: "/api/v2/project", wantCode: http.StatusMethodNotAllowed, wantAllow: "POST"},
+		{name: "unknown path", method: http.MethodDelete, path: "/api/v2/nothing", wantCode: http.StatusNotFound},
+		{name: "unknown path, GET", method: http.MethodGet, path: "/api/v2/nothing/here", wantCode: http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			rec := e.do(tc.method, tc.path, "")
+			assert.Equal(t, tc.wantCode, rec.Code, rec.Body.String())
+			assert.Equal(t, tc.wantAllow, rec.Header().Get("Allow"))
+			assert.Contains(t, rec.Header().Get("Content-Type"), "application/json")
+		})
+	}
+}
+
+// TestAccessLogLevel: access logs are DEBUG, so they do not drown the INFO
+// lines; a server error's is WARN.
+func TestAccessLogLevel(t *testing.T) {
+	e := newEnv(t)
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/api/v2/projects", "").Code)
+	sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
+	found := false
+	for sc.Scan() {
+		var l map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l))
+		if l["msg"] == "request" {
+			found = true
+			assert.Equal(t, "DEBUG", l["level"])
+		}
+	}
+	assert.True(t, found, "an access-log line")
+}

@@ -51,15 +51,13 @@ func TestUIPipelinePageStopsRefreshingWhenDone(t *testing.T) {
 	s := seed(t, e.st)
 	ctx := context.Background()
 	for _, name := range []string{"test", "hold"} {
-		_, err := e.st.UpdateJob(ctx, s.workflow.ID, name, func(j *store.Job) error {
-			j.Status = status.JobSuccess
-			return nil
+		_, err := e.st.TransitionJob(ctx, s.workflow.ID, name, func(*store.Job) (status.Job, error) {
+			return status.JobSuccess, nil
 		})
 		require.NoError(t, err)
 	}
-	_, err := e.st.UpdateWorkflow(ctx, s.workflow.ID, func(w *store.Workflow) error {
-		w.Status = status.WorkflowSuccess
-		return nil
+	_, err := e.st.TransitionWorkflow(ctx, s.workflow.ID, func(*store.Workflow) (status.Workflow, error) {
+		return status.WorkflowSuccess, nil
 	})
 	require.NoError(t, err)
 
@@ -72,9 +70,8 @@ func TestUIPipelinePageErrored(t *testing.T) {
 	p, err := e.st.CreatePipeline(context.Background(), store.Pipeline{ProjectSlug: "local/acme/api",
 		VCS: store.PipelineVCS{Branch: "main"}, Errors: []store.PipelineError{{Type: "config", Message: "config.yml:2: <bad> key"}}})
 	require.NoError(t, err)
-	_, err = e.st.UpdatePipeline(context.Background(), p.ID, func(p *store.Pipeline) error {
-		p.State = status.PipelineErrored
-		return nil
+	_, err = e.st.TransitionPipeline(context.Background(), p.ID, func(*store.Pipeline) (status.Pipeline, error) {
+		return status.PipelineErrored, nil
 	})
 	require.NoError(t, err)
 

@@ -31,7 +31,10 @@ var ErrNotAllowed = errors.New("not allowed")
 
 // Approve approves the approval job jobID (CircleCI's approval_request_id)
 // of workflow wid: the job succeeds and the jobs that require it run.
-// Approving a job that is already approved is a no-op.
+// Approving a job that is already approved is ErrNotAllowed ("already
+// approved"): CircleCI's API answers 202 only for the approval itself (its
+// OpenAPI document has no other success), and an error tells a second
+// approver that someone was first.
 func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 	j, err := c.workflowJob(ctx, wid, jobID)
 	if err != nil {
@@ -40,17 +43,15 @@ func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 	if j.Type != config.JobTypeApproval {
 		return fmt.Errorf("%w: job %s is not an approval job", ErrNotAllowed, j.Name)
 	}
-	j, err = c.st.UpdateJob(ctx, wid, j.Name, func(cur *store.Job) error {
+	j, err = c.st.TransitionJob(ctx, wid, j.Name, func(cur *store.Job) (status.Job, error) {
 		if cur.Status != status.JobOnHold {
-			return store.ErrStale
+			return cur.Status, store.ErrStale
 		}
-		now := c.st.Now()
-		cur.Status, cur.StoppedAt = status.JobSuccess, &now
-		return nil
+		return status.JobSuccess, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrStale) && j.Status == status.JobSuccess:
-		return nil
+		return fmt.Errorf("%w: approval job %s is already approved", ErrNotAllowed, j.Name)
 	case errors.Is(err, store.ErrStale):
 		return fmt.Errorf("%w: approval job %s is %s, not on_hold", ErrNotAllowed, j.Name, j.Status)
 	case err != nil:
@@ -66,13 +67,11 @@ func (c *Conductor) Approve(ctx context.Context, wid, jobID string) error {
 // finishes what a first, interrupted call left (and is otherwise a no-op);
 // a workflow that finished otherwise is ErrNotAllowed.
 func (c *Conductor) CancelWorkflow(ctx context.Context, wid string) error {
-	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+	w, err := c.st.TransitionWorkflow(ctx, wid, func(w *store.Workflow) (status.Workflow, error) {
 		if !w.Status.CanTransition(status.WorkflowCanceled) {
-			return store.ErrStale
+			return w.Status, store.ErrStale
 		}
-		now := c.st.Now()
-		w.Status, w.StoppedAt = status.WorkflowCanceled, &now
-		return nil
+		return status.WorkflowCanceled, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrStale) && w.Status == status.WorkflowCanceled:

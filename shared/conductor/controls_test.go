@@ -162,7 +162,9 @@ func TestApproval(t *testing.T) {
 	assert.ErrorIs(t, h.c.Approve(ctx, "no-such-workflow", hold.ID), store.ErrNotFound)
 
 	require.NoError(t, h.c.Approve(ctx, wid, hold.ID))
-	require.NoError(t, h.c.Approve(ctx, wid, hold.ID), "approving twice is a no-op")
+	err := h.c.Approve(ctx, wid, hold.ID)
+	assert.ErrorIs(t, err, ErrNotAllowed, "approving twice is refused")
+	assert.ErrorContains(t, err, "already approved")
 	jobs = h.jobs(wid)
 	assert.Equal(t, status.JobSuccess, jobs["hold"].Status)
 	assert.NotNil(t, jobs["hold"].StoppedAt)

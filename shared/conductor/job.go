@@ -30,25 +30,24 @@ type jobResult struct {
 // is already terminal (canceled before it could run) completes the
 // execution at once with its status.
 func (c *Conductor) dispatch(ctx context.Context, wid, name, token string) error {
-	j, err := c.st.UpdateJob(ctx, wid, name, func(j *store.Job) error {
+	j, err := c.st.TransitionJob(ctx, wid, name, func(j *store.Job) (status.Job, error) {
 		if j.Status.Terminal() {
-			return store.ErrStale
-		}
-		newAttempt := j.Attempt == 0 || allSet(j.Tasks)
-		if newAttempt {
-			switch j.Status {
-			case status.JobBlocked, status.JobQueued, status.JobRunning:
-			default:
-				return fmt.Errorf("job %s is %s: cannot dispatch", j.Name, j.Status)
-			}
-			j.Attempt++
-			j.Tasks = make([]status.Job, j.Parallelism)
-			j.Status = status.JobQueued
-			now := c.st.Now()
-			j.QueuedAt = &now
+			return j.Status, store.ErrStale
 		}
 		j.TaskToken = token
-		return nil
+		if j.Attempt != 0 && !allSet(j.Tasks) {
+			return j.Status, nil // the same attempt again: only the token changes
+		}
+		switch j.Status {
+		case status.JobBlocked, status.JobQueued, status.JobRunning:
+		default:
+			return j.Status, fmt.Errorf("job %s is %s: cannot dispatch", j.Name, j.Status)
+		}
+		j.Attempt++
+		j.Tasks = make([]status.Job, j.Parallelism)
+		now := c.st.Now()
+		j.QueuedAt = &now // also when a queued job is queued again
+		return status.JobQueued, nil
 	})
 	if errors.Is(err, store.ErrStale) {
 		return c.complete(ctx, j, token, jobResult{Status: j.Status, Message: j.Message})
@@ -190,16 +189,14 @@ func (c *Conductor) finishJob(ctx context.Context, wid, name string, input json.
 	if !to.Terminal() {
 		return fmt.Errorf("job %s finished with status %q, which is not terminal", name, to)
 	}
-	j, err := c.st.UpdateJob(ctx, wid, name, func(j *store.Job) error {
+	j, err := c.st.TransitionJob(ctx, wid, name, func(j *store.Job) (status.Job, error) {
 		// The execution's outcome is final for a job that has one; an
 		// approval job has none, and a terminal job is past it.
 		if j.Status.Terminal() || j.Status == status.JobOnHold {
-			return store.ErrStale
+			return j.Status, store.ErrStale
 		}
-		j.Status, j.Message, j.TaskToken = to, msg, ""
-		now := c.st.Now()
-		j.StoppedAt = &now
-		return nil
+		j.Message, j.TaskToken = msg, ""
+		return to, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrStale):
@@ -225,15 +222,13 @@ func (c *Conductor) finishJob(ctx context.Context, wid, name string, input json.
 // the job; a job already terminal is left as it is.
 func (c *Conductor) stopJob(ctx context.Context, wid, name string, to status.Job, msg string) (bool, error) {
 	var token string
-	j, err := c.st.UpdateJob(ctx, wid, name, func(j *store.Job) error {
+	j, err := c.st.TransitionJob(ctx, wid, name, func(j *store.Job) (status.Job, error) {
 		if !j.Status.CanTransition(to) {
-			return store.ErrStale
+			return j.Status, store.ErrStale // already there, or past it
 		}
 		token = j.TaskToken
-		j.Status, j.Message, j.TaskToken = to, msg, ""
-		now := c.st.Now()
-		j.StoppedAt = &now
-		return nil
+		j.Message, j.TaskToken = msg, ""
+		return to, nil
 	})
 	if errors.Is(err, store.ErrStale) {
 		return false, nil
@@ -266,13 +261,12 @@ func (c *Conductor) stopTasks(ctx context.Context, j store.Job, to status.Job, m
 	}
 	for i := range j.Parallelism {
 		id := store.TaskID(j.ID, j.Attempt, i)
-		_, err := c.st.UpdateTask(ctx, id, func(t *store.Task) error {
+		_, err := c.st.TransitionTask(ctx, id, func(t *store.Task) (status.Job, error) {
 			if t.Status.Terminal() {
-				return store.ErrStale
+				return t.Status, store.ErrStale
 			}
-			now := c.st.Now()
-			t.Status, t.Message, t.StoppedAt = to, msg, &now
-			return nil
+			t.Message = msg
+			return to, nil
 		})
 		switch {
 		case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrNotFound):

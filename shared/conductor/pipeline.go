@@ -86,13 +86,12 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 
 // errored records that a pipeline cannot run, with its reasons.
 func (c *Conductor) errored(ctx context.Context, id string, errs ...store.PipelineError) error {
-	_, err := c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
+	_, err := c.st.TransitionPipeline(ctx, id, func(p *store.Pipeline) (status.Pipeline, error) {
 		if p.State != status.PipelinePending {
-			return store.ErrStale
+			return p.State, store.ErrStale
 		}
-		p.State = status.PipelineErrored
 		p.Errors = append(p.Errors, errs...)
-		return nil
+		return status.PipelineErrored, nil
 	})
 	if err == nil {
 		c.log.WarnContext(ctx, "pipeline errored", "pipeline_id", id, "errors", errs)
@@ -294,12 +293,11 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	_, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
+	_, err = c.st.TransitionPipeline(ctx, id, func(p *store.Pipeline) (status.Pipeline, error) {
 		if p.State != status.PipelinePending {
-			return store.ErrStale
+			return p.State, store.ErrStale
 		}
-		p.State = status.PipelineCreated
-		return nil
+		return status.PipelineCreated, nil
 	})
 	return ignoreStale(err)
 }

@@ -126,16 +126,15 @@ var errReplaced = errors.New("task started by a second allocation")
 
 // TaskStarted marks the task, and its job if it was queued, running.
 func (c *Conductor) TaskStarted(ctx context.Context, taskID string, s runner.TaskStart) error {
-	t, err := c.st.UpdateTask(ctx, taskID, func(t *store.Task) error {
+	t, err := c.st.TransitionTask(ctx, taskID, func(t *store.Task) (status.Job, error) {
 		if t.Status == status.JobRunning && t.Host != "" && s.Host != "" && t.Host != s.Host {
-			return errReplaced
+			return t.Status, errReplaced
 		}
 		if t.Status != status.JobQueued {
-			return store.ErrStale
+			return t.Status, store.ErrStale
 		}
-		now := c.st.Now()
-		t.Status, t.StartedAt, t.Host = status.JobRunning, &now, s.Host
-		return nil
+		t.Host = s.Host
+		return status.JobRunning, nil
 	})
 	if errors.Is(err, errReplaced) {
 		// Nomad started a replacement allocation of the task's job (it does
@@ -151,16 +150,11 @@ func (c *Conductor) TaskStarted(ctx context.Context, taskID string, s runner.Tas
 	if err := ignoreStale(err); err != nil {
 		return err
 	}
-	_, err = c.st.UpdateJob(ctx, t.WorkflowID, t.JobName, func(j *store.Job) error {
+	_, err = c.st.TransitionJob(ctx, t.WorkflowID, t.JobName, func(j *store.Job) (status.Job, error) {
 		if j.Status != status.JobQueued || j.Attempt != t.Attempt {
-			return store.ErrStale
+			return j.Status, store.ErrStale
 		}
-		j.Status = status.JobRunning
-		if j.StartedAt == nil {
-			now := c.st.Now()
-			j.StartedAt = &now
-		}
-		return nil
+		return status.JobRunning, nil
 	})
 	return ignoreStale(err)
 }
@@ -225,13 +219,12 @@ func (c *Conductor) TaskFinished(ctx context.Context, taskID string, r runner.Ta
 	if !to.Terminal() {
 		return fmt.Errorf("%w: %q is not a terminal status", runner.ErrBadRequest, r.Status)
 	}
-	t, err := c.st.UpdateTask(ctx, taskID, func(t *store.Task) error {
+	t, err := c.st.TransitionTask(ctx, taskID, func(t *store.Task) (status.Job, error) {
 		if t.Status.Terminal() {
-			return store.ErrStale
+			return t.Status, store.ErrStale
 		}
-		now := c.st.Now()
-		t.Status, t.Message, t.StoppedAt = to, r.Message, &now
-		return nil
+		t.Message = r.Message
+		return to, nil
 	})
 	if errors.Is(err, store.ErrStale) {
 		return nil

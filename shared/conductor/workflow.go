@@ -120,19 +120,14 @@ func (c *Conductor) contextsDenied(ctx context.Context, j store.Job) (string, er
 // a status, if that is a legal transition from where it is now; it reports
 // whether it changed anything.
 func (c *Conductor) setJob(ctx context.Context, j store.Job, to status.Job, msg string) bool {
-	_, err := c.st.UpdateJob(ctx, j.WorkflowID, j.Name, func(cur *store.Job) error {
+	_, err := c.st.TransitionJob(ctx, j.WorkflowID, j.Name, func(cur *store.Job) (status.Job, error) {
 		if cur.Status.Active() || !cur.Status.CanTransition(to) {
-			return store.ErrStale
+			return cur.Status, store.ErrStale
 		}
-		cur.Status = to
 		if msg != "" {
 			cur.Message = msg
 		}
-		if to.Terminal() {
-			now := c.st.Now()
-			cur.StoppedAt = &now
-		}
-		return nil
+		return to, nil
 	})
 	if err != nil {
 		if ignoreStale(err) != nil {
@@ -168,13 +163,13 @@ func (c *Conductor) startJob(ctx context.Context, j store.Job) error {
 // a change the workflow transition table refuses (failing back to running)
 // is not written.
 func (c *Conductor) updateWorkflowStatus(ctx context.Context, wid string) error {
-	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
+	w, err := c.st.TransitionWorkflow(ctx, wid, func(w *store.Workflow) (status.Workflow, error) {
 		if w.Status.Terminal() {
-			return store.ErrStale
+			return w.Status, store.ErrStale
 		}
 		jobs, err := c.st.ListJobs(ctx, wid)
 		if err != nil {
-			return err
+			return w.Status, err
 		}
 		statuses := make([]status.Job, len(jobs))
 		for i, j := range jobs {
@@ -182,14 +177,9 @@ func (c *Conductor) updateWorkflowStatus(ctx context.Context, wid string) error 
 		}
 		to := status.WorkflowOf(statuses)
 		if !w.Status.CanTransition(to) {
-			return store.ErrStale
+			return w.Status, store.ErrStale // unchanged, or a change the rules refuse
 		}
-		w.Status = to
-		if w.Status.Terminal() && w.StoppedAt == nil {
-			now := c.st.Now()
-			w.StoppedAt = &now
-		}
-		return nil
+		return to, nil
 	})
 	if err := ignoreStale(err); err != nil {
 		return err
@@ -231,16 +221,16 @@ func (c *Conductor) finalizeWorkflow(ctx context.Context, wid string, input json
 			return err
 		}
 	}
-	w, err := c.st.UpdateWorkflow(ctx, wid, func(w *store.Workflow) error {
-		if in.Error != nil && !w.Status.Terminal() {
-			w.Status = status.WorkflowError
-		}
+	w, err := c.st.TransitionWorkflow(ctx, wid, func(w *store.Workflow) (status.Workflow, error) {
 		w.TaskToken = ""
 		if w.StoppedAt == nil {
 			now := c.st.Now()
 			w.StoppedAt = &now
 		}
-		return nil
+		if in.Error != nil && !w.Status.Terminal() {
+			return status.WorkflowError, nil
+		}
+		return w.Status, nil
 	})
 	if err != nil {
 		return err

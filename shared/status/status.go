@@ -12,10 +12,13 @@
 //	             └─▶ on_hold ─▶ success (approved) | canceled   (approval jobs)
 //	workflow: running ⇄ on_hold; running | on_hold ─▶ failing ─▶ failed | canceled | error;
 //	          running | on_hold ─▶ success | failed | error | canceled | not_run | unauthorized
-//	pipeline: pending ─▶ created | errored   (setup-pending ─▶ setup for dynamic config)
+//	pipeline: pending ─▶ created | errored   (setup-pending ─▶ setup ─▶ pending for dynamic config)
+//	task:     queued ─▶ running ─▶ terminal; queued ─▶ terminal
 //
 // A terminal status never changes: a late or duplicated event that would
-// move it is refused (the store's conditional writes return ErrStale).
+// move it is refused. The store's Transition methods (shared/store
+// transition.go) are the only way a status changes, and they apply these
+// rules on every change (refusing with ErrStale).
 package status
 
 import "slices"
@@ -57,7 +60,10 @@ func (s Job) Failed() bool {
 }
 
 var jobTransitions = map[Job][]Job{
-	JobBlocked: {JobQueued, JobSuccess /* no-op job */, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized},
+	JobBlocked: {JobQueued, JobSuccess /* no-op job */, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized,
+		// a job machine whose Dispatch failed before queuing the job (its
+		// errors caught) ends it from blocked
+		JobFailed, JobInfrastructureFail, JobTimedOut},
 	JobQueued:  {JobRunning, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
 	JobRunning: {JobQueued /* infrastructure retry */, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
 	JobOnHold:  {JobSuccess, JobCanceled},
@@ -67,6 +73,19 @@ var jobTransitions = map[Job][]Job{
 // Staying in the same status is not a transition.
 func (s Job) CanTransition(to Job) bool {
 	return slices.Contains(jobTransitions[s], to)
+}
+
+var taskTransitions = map[Job][]Job{
+	JobQueued:  {JobRunning, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
+	JobRunning: {JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
+}
+
+// TaskCanTransition reports whether a task (one parallel node of one
+// attempt, whose statuses are a job's) may go from s to another status: a
+// task is queued, then running, then terminal; it never goes back (an
+// infrastructure retry is a new attempt, with new tasks).
+func (s Job) TaskCanTransition(to Job) bool {
+	return slices.Contains(taskTransitions[s], to)
 }
 
 // Active reports whether a job has an execution that may be running work:
@@ -225,6 +244,19 @@ const (
 	PipelineSetupPending Pipeline = "setup-pending"
 	PipelineSetup        Pipeline = "setup"
 )
+
+var pipelineTransitions = map[Pipeline][]Pipeline{
+	PipelinePending:      {PipelineCreated, PipelineErrored},
+	PipelineSetupPending: {PipelineSetup, PipelineErrored},
+	PipelineSetup:        {PipelinePending, PipelineErrored},
+}
+
+// CanTransition reports whether a pipeline may go from one state to
+// another: pending until its workflows are created (or it errors); created
+// and errored are final. Staying in the same state is not a transition.
+func (s Pipeline) CanTransition(to Pipeline) bool {
+	return slices.Contains(pipelineTransitions[s], to)
+}
 
 // Step is a step's status (CircleCI's action statuses).
 type Step string

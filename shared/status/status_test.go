@@ -17,7 +17,7 @@ var allWorkflows = []Workflow{WorkflowRunning, WorkflowOnHold, WorkflowFailing, 
 // so a transition added or removed by mistake fails here.
 func TestJobTransitions(t *testing.T) {
 	allowed := map[Job][]Job{
-		JobBlocked: {JobQueued, JobSuccess, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized},
+		JobBlocked: {JobQueued, JobSuccess, JobNotRun, JobOnHold, JobCanceled, JobUnauthorized, JobFailed, JobInfrastructureFail, JobTimedOut},
 		JobQueued:  {JobRunning, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
 		JobRunning: {JobQueued, JobSuccess, JobFailed, JobCanceled, JobInfrastructureFail, JobTimedOut},
 		JobOnHold:  {JobSuccess, JobCanceled},

@@ -135,8 +135,10 @@ func (s *Store) ListPipelines(ctx context.Context, slug, cursor string, limit in
 	return out, page.Cursor, nil
 }
 
-// UpdatePipeline changes a pipeline with a conditional write.
+// UpdatePipeline changes a pipeline with a conditional write; its state
+// changes only through TransitionPipeline (fn changing it is ErrStatusWrite).
 func (s *Store) UpdatePipeline(ctx context.Context, id string, fn func(*Pipeline) error) (Pipeline, error) {
+	fn = keepStatus(func(p *Pipeline) *status.Pipeline { return &p.State }, fn)
 	p, err := update(ctx, s, "PIPELINE#"+id, "META", pipelineIndex, func(p *Pipeline) error {
 		if err := fn(p); err != nil {
 			return err

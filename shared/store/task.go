@@ -81,9 +81,10 @@ func (s *Store) GetTask(ctx context.Context, id string) (Task, error) {
 	return t, nil
 }
 
-// UpdateTask changes a task with a conditional write.
+// UpdateTask changes a task with a conditional write; its status changes
+// only through TransitionTask (fn changing it is ErrStatusWrite).
 func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*Task) error) (Task, error) {
-	t, err := update(ctx, s, "TASK#"+id, "META", nil, fn)
+	t, err := update(ctx, s, "TASK#"+id, "META", nil, keepStatus(func(t *Task) *status.Job { return &t.Status }, fn))
 	if err != nil {
 		return t, fmt.Errorf("update task %s: %w", id, err)
 	}

@@ -133,9 +133,10 @@ func (s *Store) ListWorkflows(ctx context.Context, pipelineID string) ([]Workflo
 	return queryAll[Workflow](ctx, s, kv.Query{Index: kv.GSI1, PK: "PIPELINE#" + pipelineID + "#WORKFLOWS"})
 }
 
-// UpdateWorkflow changes a workflow with a conditional write.
+// UpdateWorkflow changes a workflow with a conditional write; its status
+// changes only through TransitionWorkflow (fn changing it is ErrStatusWrite).
 func (s *Store) UpdateWorkflow(ctx context.Context, id string, fn func(*Workflow) error) (Workflow, error) {
-	w, err := update(ctx, s, "WORKFLOW#"+id, "META", workflowIndex, fn)
+	w, err := update(ctx, s, "WORKFLOW#"+id, "META", workflowIndex, keepStatus(func(w *Workflow) *status.Workflow { return &w.Status }, fn))
 	if err != nil {
 		return w, fmt.Errorf("update workflow %s: %w", id, err)
 	}
@@ -178,9 +179,10 @@ func (s *Store) GetJobByNumber(ctx context.Context, slug string, number int64) (
 	return s.getJob(ctx, ptr)
 }
 
-// UpdateJob changes a job with a conditional write.
+// UpdateJob changes a job with a conditional write; its status changes
+// only through TransitionJob (fn changing it is ErrStatusWrite).
 func (s *Store) UpdateJob(ctx context.Context, workflowID, name string, fn func(*Job) error) (Job, error) {
-	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, nil, fn)
+	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, nil, keepStatus(func(j *Job) *status.Job { return &j.Status }, fn))
 	if err != nil {
 		return j, fmt.Errorf("update job %s of workflow %s: %w", name, workflowID, err)
 	}

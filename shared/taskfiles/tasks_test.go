@@ -102,7 +102,7 @@ func TestStoreTasks(t *testing.T) {
 	assert.Equal(t, map[string]int{"build": 1, "lint": 2}, tc.Upstream)
 	assert.Equal(t, map[string]string{"build": "wf"}, tc.UpstreamWorkflows)
 
-	_, err = st.UpdateTask(ctx, "j-test-1-1", func(t *store.Task) error { t.Status = status.JobCanceled; return nil })
+	_, err = st.TransitionTask(ctx, "j-test-1-1", func(*store.Task) (status.Job, error) { return status.JobCanceled, nil })
 	require.NoError(t, err)
 	_, err = taskfiles.StoreTasks{Store: st}.TaskContext(ctx, "j-test-1-1")
 	assert.ErrorIs(t, err, runner.ErrTaskTerminal)

@@ -19,10 +19,6 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/nomadtest"
 )
 
-// oneStepConfig is the pipeline the throughput benchmarks run: one job, one
-// step that exits at once.
-const oneStepConfig = "version: 2.1\njobs:\n  build:\n    docker: [{image: cimg/base:stable}]\n    steps:\n      - run: \"true\"\nworkflows:\n  ci:\n    jobs: [build]\n"
-
 // BenchmarkTriggerPost measures POST /api/v2/project/{slug}/pipeline on the
 // real `orbit up` (target: median at most 10 ms: record the pipeline and
 // start its execution; fetching and compiling the config run after the
@@ -31,7 +27,7 @@ const oneStepConfig = "version: 2.1\njobs:\n  build:\n    docker: [{image: cimg/
 // same PipelineCreation answer: what HTTP and JSON cost alone. The pipelines
 // the POSTs create run meanwhile, as they would.
 func BenchmarkTriggerPost(b *testing.B) {
-	repo := gitRepo(b, map[string]string{".circleci/config.yml": oneStepConfig})
+	repo := gitRepo(b, map[string]string{".circleci/config.yml": oneStepConfig("true")})
 	p := startOrbit(b, b.TempDir(), freeAddr(b))
 	slug := p.follow(repo, "acme", "post")
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +81,7 @@ const throughputPipelines = 50
 // registered by as many clients with nomad/api, until all are complete.
 func BenchmarkThroughput(b *testing.B) {
 	nomad := nomadtest.Client(b)
-	repo := gitRepo(b, map[string]string{".circleci/config.yml": oneStepConfig})
+	repo := gitRepo(b, map[string]string{".circleci/config.yml": oneStepConfig("true")})
 	p := startOrbit(b, b.TempDir(), freeAddr(b))
 	slug := p.follow(repo, "acme", "throughput")
 	for _, clients := range []int{1, 4} {

@@ -86,6 +86,8 @@ func report(t *testing.T, drill string, lines ...string) {
 	}
 }
 
+// oneStepConfig is a pipeline of one job with one run step: the drills'
+// and the throughput benchmarks' pipeline.
 func oneStepConfig(command string) string {
 	return "version: 2.1\njobs:\n  build:\n    docker: [{image: cimg/base:stable}]\n    steps:\n      - run: " +
 		strconv.Quote(command) + "\nworkflows:\n  ci:\n    jobs: [build]\n"
@@ -181,8 +183,8 @@ type outcome struct {
 	job      e2eJob
 }
 
-// pipelineOutcome reads a one-workflow pipeline's workflow and first job.
-func pipelineOutcome(base, pid string) (outcome, bool) {
+// readOutcome reads a one-workflow pipeline's workflow and first job.
+func readOutcome(base, pid string) (outcome, bool) {
 	var wfs struct{ Items []e2eWorkflow }
 	if !getJSON(base+"/api/v2/pipeline/"+pid+"/workflow", &wfs) || len(wfs.Items) != 1 {
 		return outcome{}, false
@@ -206,7 +208,7 @@ func waitAll(t *testing.T, base string, pids []string, limit time.Duration) map[
 	for len(pending) > 0 {
 		var still []string
 		for _, pid := range pending {
-			if o, ok := pipelineOutcome(base, pid); ok && terminalWorkflow(o.status) {
+			if o, ok := readOutcome(base, pid); ok && terminalWorkflow(o.status) {
 				done[pid] = o
 			} else {
 				still = append(still, pid)
@@ -220,7 +222,7 @@ func waitAll(t *testing.T, base string, pids []string, limit time.Duration) map[
 			sample := pending[:min(len(pending), 5)]
 			var states []string
 			for _, pid := range sample {
-				o, _ := pipelineOutcome(base, pid)
+				o, _ := readOutcome(base, pid)
 				states = append(states, fmt.Sprintf("%s workflow=%s job=%s", pid, o.status, o.job.Status))
 			}
 			t.Fatalf("%d of %d pipelines not finished after %s (stuck), e.g.:\n%s", len(pending), len(pids), limit, strings.Join(states, "\n"))
@@ -234,7 +236,7 @@ func waitAll(t *testing.T, base string, pids []string, limit time.Duration) map[
 func countRunning(base string, pids []string) int {
 	n := 0
 	for _, pid := range pids {
-		if o, ok := pipelineOutcome(base, pid); ok && o.job.Status == "running" {
+		if o, ok := readOutcome(base, pid); ok && o.job.Status == "running" {
 			n++
 		}
 	}
@@ -497,7 +499,7 @@ func TestChaosNomadStoppedWhileTriggering(t *testing.T) {
 	pids := ids(trs)
 	var sample string
 	waitFor(t, time.Minute, "a queued job to say that Nomad is unreachable", func() bool {
-		o, ok := pipelineOutcome(p.url, pids[0])
+		o, ok := readOutcome(p.url, pids[0])
 		if !ok || o.job.JobNumber == 0 {
 			return false
 		}
@@ -673,7 +675,7 @@ func waitAllSome(base string, pids []string) map[string]outcome {
 	deadline := time.Now().Add(10 * time.Second)
 	for len(out) == 0 && time.Now().Before(deadline) {
 		for _, pid := range pids {
-			if o, ok := pipelineOutcome(base, pid); ok && terminalWorkflow(o.status) {
+			if o, ok := readOutcome(base, pid); ok && terminalWorkflow(o.status) {
 				out[pid] = o
 			}
 		}
@@ -702,7 +704,7 @@ func TestChaosRedeliveryStorm(t *testing.T) {
 	waitFor(t, 2*time.Minute, "every job to be queued", func() bool {
 		queued := 0
 		for _, pid := range pids {
-			if o, ok := pipelineOutcome(p.url, pid); ok && o.job.Status == "queued" {
+			if o, ok := readOutcome(p.url, pid); ok && o.job.Status == "queued" {
 				queued++
 			}
 		}

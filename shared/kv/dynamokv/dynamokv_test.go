@@ -36,13 +36,13 @@ func TestConformance(t *testing.T) {
 // throttles is how many attempts of every call the throttling front
 // refuses: more than the SDK's DynamoDB default retries (3), within
 // MinAttempts.
-const throttles = 5
+const throttles = 4
 
 // portOps are the DynamoDB operations behind the kv port.
 var portOps = []string{"DynamoDB.GetItem", "DynamoDB.PutItem", "DynamoDB.UpdateItem", "DynamoDB.DeleteItem",
 	"DynamoDB.Query", "DynamoDB.TransactWriteItems"}
 
-// TestConformanceThrottled runs the suite with the first 5 attempts of
+// TestConformanceThrottled runs the suite with the first 4 attempts of
 // every request throttled (ProvisionedThroughputExceededException,
 // ThrottlingException, RequestLimitExceeded in turn): each call is retried
 // with backoff until it passes, and the suite's contract still holds:

@@ -15,6 +15,7 @@ package awsthrottle
 import (
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,8 @@ func New(target string, throttles int, ops ...string) (*Front, error) {
 	}
 	f := &Front{throttles: throttles, only: only, proxy: httputil.NewSingleHostReverseProxy(u),
 		attempts: map[string]int{}, throttled: map[string]int{}, passed: map[string]int{}}
+	// A client that gives up (its context ended) is no news to log.
+	f.proxy.ErrorLog = log.New(io.Discard, "", 0)
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	return f, nil

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,83 +15,27 @@ import (
 	"syscall"
 	"time"
 
-	nomad "github.com/hashicorp/nomad/api"
-
-	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/internal/compose"
 	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
-	"github.com/orbit-ci/orbit/shared/cacerts"
-	"github.com/orbit-ci/orbit/shared/metrics"
-	"github.com/orbit-ci/orbit/shared/queue"
 )
 
-// startBridge connects to Nomad (the agent at --nomad-addr, or a dev agent
-// of its own) and returns the bridge that feeds it.
+// nomadAgent returns the Nomad agent the embedded bridge uses: the one at
+// --nomad-addr (warning when it does not answer), or a dev agent of its own.
 //
 // The dev agent outlives a crash of `orbit up` on purpose: its allocations,
 // and the build agents in them, keep running, and the next `orbit up` on the
 // same data directory reuses it and recovers their outcomes. A clean
 // shutdown stops it.
-func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, runq queue.Queue, sink metrics.Sink, log *slog.Logger) (*nomadbridge.Bridge, string, func(), error) {
-	addr, stop := cfg.nomadAddr, func() {}
-	if addr == "" {
-		var err error
-		if addr, stop, err = devAgent(ctx, cfg.nomadBin, filepath.Join(dataDir, "nomad"), log); err != nil {
-			return nil, "", nil, err
-		}
-	} else if err := nomadagent.Reachable(ctx, addr); err != nil {
+func nomadAgent(ctx context.Context, cfg compose.Config, dataDir string, log *slog.Logger) (string, func(), error) {
+	if cfg.NomadAddr == "" {
+		return devAgent(ctx, cfg.NomadBin, filepath.Join(dataDir, "nomad"), log)
+	}
+	if err := nomadagent.Reachable(ctx, cfg.NomadAddr); err != nil {
 		fmt.Fprintf(os.Stderr, "\nWARNING: Nomad at %s is unreachable: %v\n"+
-			"Orbit keeps running: triggered jobs stay queued and run once Nomad answers.\n\n", addr, err)
-		log.Warn("nomad unreachable", "nomad_addr", addr, "error", err)
+			"Orbit keeps running: triggered jobs stay queued and run once Nomad answers.\n\n", cfg.NomadAddr, err)
+		log.Warn("nomad unreachable", "nomad_addr", cfg.NomadAddr, "error", err)
 	}
-	// ORBIT_CA_CERT_DIR: extra CA certificates (the seed's custom root CA)
-	// trusted by the bridge's clients and, on the Nomad clients, by agents
-	// and steps; HTTP(S)_PROXY and NO_PROXY are honoured and passed on.
-	caDir := os.Getenv("ORBIT_CA_CERT_DIR")
-	tr, err := cacerts.Transport(caDir)
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	client, err := nomad.NewClient(&nomad.Config{Address: addr, HttpClient: &http.Client{Transport: tr}})
-	if err != nil {
-		stop()
-		return nil, "", nil, fmt.Errorf("nomad client for %s: %w", addr, err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	scale, err := strconv.ParseFloat(envOr("ORBIT_RESOURCE_SCALE", "0.05"), 64)
-	if err != nil {
-		stop()
-		return nil, "", nil, fmt.Errorf("ORBIT_RESOURCE_SCALE: %w", err)
-	}
-	// The runner API is in this process, so heartbeats are cheap: a short
-	// interval makes a cancel or a timeout stop the task's Nomad job (the
-	// heartbeat answered 410) within seconds.
-	heartbeat, err := envDuration("ORBIT_HEARTBEAT_INTERVAL", 2*time.Second)
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	bridge, err := nomadbridge.New(nomadbridge.Config{
-		Queue:             runq,
-		Nomad:             nomadbridge.NomadFromClient(client),
-		RunnerURL:         baseURL + "/runner/v1",
-		Agent:             nomadbridge.AgentCommand{Path: self, Args: []string{"agent"}},
-		ResourceScale:     scale,
-		HeartbeatInterval: heartbeat,
-		Metrics:           sink,
-		Proxy:             nomadbridge.ProxyFromEnvironment(os.Getenv),
-		CACertDir:         caDir,
-		Logger:            log.With("component", "nomadbridge"),
-	})
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	return bridge, addr, stop, nil
+	return cfg.NomadAddr, func() {}, nil
 }
 
 // devAgent reuses the dev agent a previous `orbit up` on this data
@@ -149,4 +95,72 @@ func stopPID(pidFile string) {
 	_ = proc.Signal(syscall.SIGKILL)
 	os.Remove(pidFile)
 	os.Remove(filepath.Join(filepath.Dir(pidFile), "addr"))
+}
+
+const bridgeUsage = `usage: orbit bridge [flags]
+
+Runs nomadbridge alone, as the aws shape's bridge instances do: it reads the
+SQS run queue ($ORBIT_RUN_QUEUE_URL), registers a Nomad job per task on the
+agent at --nomad-addr, reports what it sees through the runner API at
+--api-url/runner/v1, sends the Nomad metrics to CloudWatch, and serves
+/status and /health-check at --addr. The settings are those of the aws shape
+(ORBIT_SHAPE=aws, AWS_REGION, ORBIT_AWS_ENDPOINT, …; see internal/compose).
+
+Flags:
+`
+
+// cmdBridge runs the bridge on its own until ctx ends.
+func cmdBridge(ctx context.Context, args []string) error {
+	cfg, err := compose.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8081"
+	}
+	if cfg.NomadAddr == "" {
+		cfg.NomadAddr = "http://127.0.0.1:4646" // Nomad's own default: the local agent
+	}
+	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), bridgeUsage); fs.PrintDefaults() }
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address of the bridge's /status and /health-check ($ORBIT_ADDR)")
+	fs.StringVar(&cfg.NomadAddr, "nomad-addr", cfg.NomadAddr, "the Nomad agent ($NOMAD_ADDR)")
+	fs.StringVar(&cfg.BaseURL, "api-url", cfg.BaseURL, "the API's URL as build agents reach it ($ORBIT_BASE_URL)")
+	cfg.LogFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Shape != compose.AWS {
+		return errors.New("orbit bridge runs the aws shape's bridge (ORBIT_SHAPE=aws); `orbit up` runs its own")
+	}
+	log, err := cfg.Logger(os.Stderr)
+	if err != nil {
+		return err
+	}
+	a, err := compose.New(ctx, cfg, version, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bridge, err := a.Bridge(cfg.NomadAddr)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (use --addr or ORBIT_ADDR): %w", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: bridge.StatusHandler(version), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	mctx, stopMetrics := context.WithCancel(ctx)
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- a.RunMetrics(mctx) }()
+	log.Info("bridge started", "addr", ln.Addr().String(), "nomad_addr", cfg.NomadAddr, "runner_url", cfg.BaseURL+"/runner/v1")
+	err = bridge.Run(ctx)
+	stopMetrics()
+	if merr := <-metricsDone; merr != nil {
+		log.Warn("final metrics flush", "error", merr)
+	}
+	return err
 }

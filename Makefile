@@ -3,7 +3,7 @@ GO      ?= go
 ARGS    ?=
 FUZZTIME ?= 5m
 
-.PHONY: all tools build run test test-short lint fuzz bench clean
+.PHONY: all tools build run test test-short lint fuzz bench clean lambdas rie
 
 all: build
 
@@ -12,6 +12,24 @@ tools: bin/nomad
 
 bin/nomad: scripts/build-nomad.sh
 	./scripts/build-nomad.sh
+
+## lambdas: each functions/<name> as bootstrap for provided.al2023 on arm64, zipped into bin/lambdas/<name>.zip
+LAMBDAS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
+lambdas:
+	@for f in $(LAMBDAS); do \
+	  mkdir -p bin/lambdas/$$f && \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
+	    -o bin/lambdas/$$f/bootstrap ./functions/$$f && \
+	  rm -f bin/lambdas/$$f.zip && (cd bin/lambdas/$$f && python3 -m zipfile -c ../$$f.zip bootstrap) && \
+	  echo "bin/lambdas/$$f.zip" || exit 1; \
+	done
+
+## rie: the Lambda Runtime Interface Emulator (runs a bootstrap with a local Invoke API) into bin/
+RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
+rie: bin/aws-lambda-rie
+
+bin/aws-lambda-rie:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 ## build: the orbit binary into bin/
 build:
@@ -22,7 +40,7 @@ run: tools build
 	./bin/orbit up $(ARGS)
 
 ## test: start every service the tests need (moto_server, Nomad), run all tests, stop them
-test: tools build
+test: tools build rie
 	./scripts/test.sh
 
 ## lint: gofmt and go vet
@@ -35,7 +53,7 @@ fuzz:
 	$(GO) test ./shared/config -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
 
 ## bench: benchmarks with the services they need (figures go to docs/PERFORMANCE.md)
-bench: tools build
+bench: tools build rie
 	BENCH=1 ./scripts/test.sh
 
 clean:

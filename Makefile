@@ -3,7 +3,7 @@ GO      ?= go
 ARGS    ?=
 FUZZTIME ?= 5m
 
-.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test
+.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test lambdas rie
 
 all: build
 
@@ -12,6 +12,24 @@ tools: bin/nomad
 
 bin/nomad: scripts/build-nomad.sh
 	./scripts/build-nomad.sh
+
+## lambdas: each functions/<name> as bootstrap for provided.al2023 on arm64, zipped into bin/lambdas/<name>.zip
+LAMBDAS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
+lambdas:
+	@for f in $(LAMBDAS); do \
+	  mkdir -p bin/lambdas/$$f && \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
+	    -o bin/lambdas/$$f/bootstrap ./functions/$$f && \
+	  rm -f bin/lambdas/$$f.zip && (cd bin/lambdas/$$f && python3 -m zipfile -c ../$$f.zip bootstrap) && \
+	  echo "bin/lambdas/$$f.zip" || exit 1; \
+	done
+
+## rie: the Lambda Runtime Interface Emulator (runs a bootstrap with a local Invoke API) into bin/
+RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
+rie: bin/aws-lambda-rie
+
+bin/aws-lambda-rie:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 ## build: the orbit binary into bin/
 build:

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/orbit-ci/orbit/internal/compose"
 	"github.com/orbit-ci/orbit/shared/secrets/keyfile"
 )
 
 // masterKeysFile is the embedded shape's key file in the data directory:
 // the master keys that seal project and context secrets (KMS in AWS).
-const masterKeysFile = "master.keys"
+const masterKeysFile = compose.MasterKeysFile
 
 const adminSecretsUsage = `usage: orbit admin secrets rotate [--data DIR]
 

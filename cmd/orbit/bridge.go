@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,89 +15,32 @@ import (
 	"syscall"
 	"time"
 
-	nomad "github.com/hashicorp/nomad/api"
-
-	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/internal/compose"
 	"github.com/orbit-ci/orbit/nomadbridge/nomadagent"
-	"github.com/orbit-ci/orbit/shared/cacerts"
-	"github.com/orbit-ci/orbit/shared/metrics"
-	"github.com/orbit-ci/orbit/shared/queue"
 )
 
-// startBridge connects to Nomad (the agent at --nomad-addr, or a dev agent
-// of its own) and returns the bridge that feeds it.
+// nomadAgent returns the Nomad agent the embedded bridge uses: the one at
+// --nomad-addr (warning when it does not answer), or a dev agent of its own.
 //
 // The dev agent outlives a crash of `orbit up` on purpose: its allocations,
 // and the build agents in them, keep running, and the next `orbit up` on the
 // same data directory reuses it and recovers their outcomes. A clean
 // shutdown stops it.
-func startBridge(ctx context.Context, cfg upConfig, dataDir, baseURL string, key []byte, runq queue.Queue, sink metrics.Sink, log *slog.Logger) (*nomadbridge.Bridge, string, func(), error) {
-	addr, stop := cfg.nomadAddr, func() {}
-	if addr == "" {
-		var err error
-		if addr, stop, err = devAgent(ctx, cfg.nomadBin, filepath.Join(dataDir, "nomad"), log); err != nil {
-			return nil, "", nil, err
-		}
-	} else if err := nomadagent.Reachable(ctx, addr); err != nil {
+func nomadAgent(ctx context.Context, cfg compose.Config, dataDir string, log *slog.Logger) (string, func(), error) {
+	if cfg.NomadAddr == "" {
+		return devAgent(ctx, cfg.NomadBin, filepath.Join(dataDir, "nomad"), cfg.NomadRestartDelay, log)
+	}
+	if err := nomadagent.Reachable(ctx, cfg.NomadAddr); err != nil {
 		fmt.Fprintf(os.Stderr, "\nWARNING: Nomad at %s is unreachable: %v\n"+
-			"Orbit keeps running: triggered jobs stay queued and run once Nomad answers.\n\n", addr, err)
-		log.Warn("nomad unreachable", "nomad_addr", addr, "error", err)
+			"Orbit keeps running: triggered jobs stay queued and run once Nomad answers.\n\n", cfg.NomadAddr, err)
+		log.Warn("nomad unreachable", "nomad_addr", cfg.NomadAddr, "error", err)
 	}
-	// ORBIT_CA_CERT_DIR: extra CA certificates (the seed's custom root CA)
-	// trusted by the bridge's clients and, on the Nomad clients, by agents
-	// and steps; HTTP(S)_PROXY and NO_PROXY are honoured and passed on.
-	caDir := os.Getenv("ORBIT_CA_CERT_DIR")
-	tr, err := cacerts.Transport(caDir)
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	client, err := nomad.NewClient(&nomad.Config{Address: addr, HttpClient: &http.Client{Transport: tr}})
-	if err != nil {
-		stop()
-		return nil, "", nil, fmt.Errorf("nomad client for %s: %w", addr, err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	scale, err := strconv.ParseFloat(envOr("ORBIT_RESOURCE_SCALE", "0.05"), 64)
-	if err != nil {
-		stop()
-		return nil, "", nil, fmt.Errorf("ORBIT_RESOURCE_SCALE: %w", err)
-	}
-	// The runner API is in this process, so heartbeats are cheap: a short
-	// interval makes a cancel or a timeout stop the task's Nomad job (the
-	// heartbeat answered 410) within seconds.
-	heartbeat, err := envDuration("ORBIT_HEARTBEAT_INTERVAL", 2*time.Second)
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	bridge, err := nomadbridge.New(nomadbridge.Config{
-		Queue:             runq,
-		Nomad:             nomadbridge.NomadFromClient(client),
-		RunnerURL:         baseURL + "/runner/v1",
-		Agent:             nomadbridge.AgentCommand{Path: self, Args: []string{"agent"}},
-		ResourceScale:     scale,
-		HeartbeatInterval: heartbeat,
-		Metrics:           sink,
-		Proxy:             nomadbridge.ProxyFromEnvironment(os.Getenv),
-		CACertDir:         caDir,
-		Warm:              warmConfig(cfg, baseURL, key),
-		Logger:            log.With("component", "nomadbridge"),
-	})
-	if err != nil {
-		stop()
-		return nil, "", nil, err
-	}
-	return bridge, addr, stop, nil
+	return cfg.NomadAddr, func() {}, nil
 }
 
 // devAgent reuses the dev agent a previous `orbit up` on this data
 // directory left running, or starts one.
-func devAgent(ctx context.Context, bin, dir string, log *slog.Logger) (string, func(), error) {
+func devAgent(ctx context.Context, bin, dir string, restartDelay time.Duration, log *slog.Logger) (string, func(), error) {
 	addrFile, pidFile := filepath.Join(dir, "addr"), filepath.Join(dir, "pid")
 	if b, err := os.ReadFile(addrFile); err == nil {
 		addr := strings.TrimSpace(string(b))
@@ -114,13 +57,9 @@ func devAgent(ctx context.Context, bin, dir string, log *slog.Logger) (string, f
 	}
 	fmt.Fprintf(os.Stderr, "starting a Nomad dev agent (%s)…\n", bin)
 	// The supervisor restarts the agent if it dies (killing what it left),
-	// after ORBIT_NOMAD_RESTART_DELAY.
-	delay, err := envDuration("ORBIT_NOMAD_RESTART_DELAY", time.Second)
-	if err != nil {
-		return "", nil, err
-	}
+	// after restartDelay.
 	sup, err := nomadagent.Supervise(ctx, nomadagent.SupervisorConfig{
-		Backoff: delay,
+		Backoff: restartDelay,
 		Agent:   nomadagent.Config{Binary: bin, DataDir: filepath.Join(dir, "data"), LogFile: filepath.Join(dir, "nomad.log")},
 		OnStart: func(a *nomadagent.Agent) { _ = os.WriteFile(pidFile, []byte(strconv.Itoa(a.Pid())), 0o600) },
 		Logger:  log.With("component", "nomadagent"),
@@ -169,23 +108,75 @@ func stopPID(pidFile string) {
 	os.Remove(filepath.Join(filepath.Dir(pidFile), "addr"))
 }
 
-// warmConfig keeps cfg.warmAgents warm agents of the default resource
-// class; they claim their task at /bridge/warm of the embedded server.
-// With 0 the pool still finishes what warm agents of a previous run took.
-func warmConfig(cfg upConfig, baseURL string, key []byte) nomadbridge.WarmConfig {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("orbit warm agents"))
-	idle := cfg.warmIdle
-	if idle == 0 {
-		idle = -1 // never
-	}
-	return nomadbridge.WarmConfig{
-		Agents:    map[string]int{"medium": cfg.warmAgents},
-		ClaimURL:  baseURL + warmPath,
-		Secret:    m.Sum(nil),
-		IdleAfter: idle,
-	}
-}
+const bridgeUsage = `usage: orbit bridge [flags]
 
-// warmPath is where the embedded server mounts the bridge's WarmHandler.
-const warmPath = "/bridge/warm"
+Runs nomadbridge alone, as the aws shape's bridge instances do: it reads the
+SQS run queue ($ORBIT_RUN_QUEUE_URL), registers a Nomad job per task on the
+agent at --nomad-addr, reports what it sees through the runner API at
+--api-url/runner/v1, sends the Nomad metrics to CloudWatch, and serves
+/status and /health-check at --addr. The settings are those of the aws shape
+(ORBIT_SHAPE=aws, AWS_REGION, ORBIT_AWS_ENDPOINT, …; see internal/compose).
+
+Flags:
+`
+
+// cmdBridge runs the bridge on its own until ctx ends.
+func cmdBridge(ctx context.Context, args []string) error {
+	cfg, err := compose.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8081"
+	}
+	if cfg.NomadAddr == "" {
+		cfg.NomadAddr = "http://127.0.0.1:4646" // Nomad's own default: the local agent
+	}
+	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), bridgeUsage); fs.PrintDefaults() }
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address of the bridge's /status and /health-check ($ORBIT_ADDR)")
+	fs.StringVar(&cfg.NomadAddr, "nomad-addr", cfg.NomadAddr, "the Nomad agent ($NOMAD_ADDR)")
+	fs.StringVar(&cfg.BaseURL, "api-url", cfg.BaseURL, "the API's URL as build agents reach it ($ORBIT_BASE_URL)")
+	cfg.LogFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Shape != compose.AWS {
+		return errors.New("orbit bridge runs the aws shape's bridge (ORBIT_SHAPE=aws); `orbit up` runs its own")
+	}
+	log, err := cfg.Logger(os.Stderr)
+	if err != nil {
+		return err
+	}
+	a, err := compose.New(ctx, cfg, version, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (use --addr or ORBIT_ADDR): %w", cfg.Addr, err)
+	}
+	// Warm agents on the Nomad clients claim their task here.
+	bridge, err := a.Bridge(cfg.NomadAddr, "http://"+ln.Addr().String()+compose.WarmPath)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(compose.WarmPath+"/", http.StripPrefix(compose.WarmPath, bridge.WarmHandler()))
+	mux.Handle("/", bridge.StatusHandler(version))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	mctx, stopMetrics := context.WithCancel(ctx)
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- a.RunMetrics(mctx) }()
+	log.Info("bridge started", "addr", ln.Addr().String(), "nomad_addr", cfg.NomadAddr, "runner_url", cfg.BaseURL+"/runner/v1")
+	err = bridge.Run(ctx)
+	stopMetrics()
+	if merr := <-metricsDone; merr != nil {
+		log.Warn("final metrics flush", "error", merr)
+	}
+	return err
+}

@@ -21,6 +21,7 @@ const usage = `usage: orbit <command> [flags]
 
 Commands:
   up                      run Orbit (embedded shape): API and UI, state machines, bridge, Nomad
+  bridge                  run nomadbridge alone (aws shape): SQS run queue → Nomad, CloudWatch metrics
   sample                  create the bundled sample repository, follow it and trigger a pipeline
   project add <path>      follow a local git repository (--hook installs a post-commit trigger)
   project env|checkout-key|ssh-key ...
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "bridge":
+		return cmdBridge(ctx, rest)
 	case "up":
 		return cmdUp(ctx, rest)
 	case "sample":

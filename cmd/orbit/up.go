@@ -5,59 +5,51 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
+
+	"github.com/orbit-ci/orbit/internal/compose"
 )
 
-// upConfig is what `orbit up` is told.
-type upConfig struct {
-	addr      string
-	dataDir   string
-	nomadAddr string
-	nomadBin  string
-	logFormat string
-	logLevel  string
-	// warmAgents is how many warm build agents wait on Nomad for a task
-	// (resource class medium); warmIdle retires them after that long
-	// without a task.
-	warmAgents int
-	warmIdle   time.Duration
-}
-
 func cmdUp(ctx context.Context, args []string) error {
-	var cfg upConfig
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
-	fs.StringVar(&cfg.addr, "addr", envOr("ORBIT_ADDR", "127.0.0.1:8080"), "address of the API and UI ($ORBIT_ADDR)")
-	fs.StringVar(&cfg.dataDir, "data", envOr("ORBIT_DATA", ".orbit"), "directory of the embedded state ($ORBIT_DATA)")
-	fs.StringVar(&cfg.nomadAddr, "nomad-addr", os.Getenv("NOMAD_ADDR"), "use the Nomad agent at this address instead of starting one ($NOMAD_ADDR)")
-	fs.StringVar(&cfg.nomadBin, "nomad-bin", envOr("ORBIT_NOMAD_BIN", defaultNomadBin()), "Nomad binary for the dev agent ($ORBIT_NOMAD_BIN)")
-	fs.StringVar(&cfg.logFormat, "log-format", envOr("ORBIT_LOG_FORMAT", "text"), "text or json")
-	fs.StringVar(&cfg.logLevel, "log-level", envOr("ORBIT_LOG_LEVEL", "info"), "debug, info, warn or error")
-	warmDefault, err := strconv.Atoi(envOr("ORBIT_WARM_AGENTS", "1"))
+	cfg, err := compose.FromEnv(os.Getenv)
 	if err != nil {
-		return fmt.Errorf("ORBIT_WARM_AGENTS=%q: want a number", os.Getenv("ORBIT_WARM_AGENTS"))
+		return err
 	}
-	fs.IntVar(&cfg.warmAgents, "warm-agents", warmDefault, "warm build agents kept waiting on Nomad for a task (0: none; each runs one task and is replaced) ($ORBIT_WARM_AGENTS)")
-	fs.DurationVar(&cfg.warmIdle, "warm-idle-after", 30*time.Minute, "retire the warm agents after this long without a task (0: never); the next task brings them back")
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.NomadBin == "" {
+		cfg.NomadBin = defaultNomadBin()
+	}
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address of the API and UI ($ORBIT_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "directory of the embedded state ($ORBIT_DATA)")
+	fs.StringVar(&cfg.NomadAddr, "nomad-addr", cfg.NomadAddr, "use the Nomad agent at this address instead of starting one ($NOMAD_ADDR)")
+	fs.StringVar(&cfg.NomadBin, "nomad-bin", cfg.NomadBin, "Nomad binary for the dev agent ($ORBIT_NOMAD_BIN)")
+	fs.IntVar(&cfg.WarmAgents, "warm-agents", cfg.WarmAgents, "warm build agents kept waiting on Nomad for a task (0: none; each runs one task and is replaced) ($ORBIT_WARM_AGENTS)")
+	fs.DurationVar(&cfg.WarmIdle, "warm-idle-after", cfg.WarmIdle, "retire the warm agents after this long without a task (0: never); the next task brings them back ($ORBIT_WARM_IDLE_AFTER)")
+	cfg.LogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.warmAgents < 0 {
-		return fmt.Errorf("--warm-agents %d: want 0 or more", cfg.warmAgents)
+	if cfg.WarmAgents < 0 {
+		return fmt.Errorf("--warm-agents %d: want 0 or more", cfg.WarmAgents)
 	}
-	log, err := newLogger(cfg.logFormat, cfg.logLevel)
+	if cfg.Shape != compose.Embedded {
+		return fmt.Errorf("orbit up runs the embedded shape, not ORBIT_SHAPE=%s (the aws shape runs as Lambdas and `orbit bridge`)", cfg.Shape)
+	}
+	log, err := cfg.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}
 	// Listen first: a taken port is the most common start-up problem.
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s (use --addr or ORBIT_ADDR): %w", cfg.addr, err)
+		return fmt.Errorf("cannot listen on %s (use --addr or ORBIT_ADDR): %w", cfg.Addr, err)
 	}
 	app, err := startEmbedded(ctx, cfg, ln.Addr().String(), log)
 	if err != nil {
@@ -90,7 +82,7 @@ func cmdUp(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve %s: %w", cfg.addr, err)
+			return fmt.Errorf("serve %s: %w", cfg.Addr, err)
 		}
 	case err := <-app.errc:
 		log.Error("orbit stopped", "error", err)
@@ -100,21 +92,6 @@ func cmdUp(ctx context.Context, args []string) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
-}
-
-func newLogger(format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", level, err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("log format %q: want text or json", format)
 }
 
 // defaultNomadBin is bin/nomad beside the orbit binary (make build puts both

@@ -2,11 +2,14 @@ package api_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/api"
 )
 
 func TestGetJobDetails(t *testing.T) {
@@ -165,4 +168,29 @@ func TestStepOutputPollsIncrementally(t *testing.T) {
 	poll()
 	assert.Equal(t, "\x1b[31mFAIL\x1b[0m <script>alert(1)</script>\n--- FAIL: TestThing\nexit status 1\nmore\n", got.String())
 	assert.Equal(t, "4", next)
+}
+
+// TestStepOutputBoundedPerResponse: a step's output longer than
+// MaxOutputResponse comes in several answers (the api Lambda's response is
+// capped at 6 MB), each of whole chunks, and polling reads all of it.
+func TestStepOutputBoundedPerResponse(t *testing.T) {
+	e := newEnv(t)
+	s := seed(t, e.st)
+	chunk := strings.Repeat("x", 200<<10-1) + "\n" // a stored chunk fits one kv item
+	const extra = 45                               // 9 MB in all
+	for seq := 3; seq < 3+extra; seq++ {
+		require.NoError(t, e.st.AppendOutput(t.Context(), s.task0, 1, seq, []byte(chunk)))
+	}
+	total, polls, next := 0, 0, "0"
+	for next != strconv.Itoa(3+extra) {
+		rec := e.do(http.MethodGet, "/api/v2/project/local/acme/api/job/1/output?step=1&from="+next, "")
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.LessOrEqual(t, rec.Body.Len(), api.MaxOutputResponse)
+		total += rec.Body.Len()
+		next = rec.Header().Get("X-Orbit-Next-Seq")
+		polls++
+		require.Less(t, polls, 10, "polling makes progress")
+	}
+	assert.Equal(t, len("\x1b[31mFAIL\x1b[0m <script>alert(1)</script>\n--- FAIL: TestThing\nexit status 1\n")+extra*len(chunk), total)
+	assert.GreaterOrEqual(t, polls, 3)
 }

@@ -144,6 +144,10 @@ func queryInt(r *http.Request, name string, def int, required bool) (int, error)
 const NextSeqHeader = "X-Orbit-Next-Seq"
 
 // output serves a step's raw output from a sequence number on.
+// MaxOutputResponse bounds the output one GET …/output answers with, well
+// under Lambda's 6 MB response limit (a chunk is at most runner.MaxChunk).
+const MaxOutputResponse = 4 << 20
+
 func (s *server) output(w http.ResponseWriter, r *http.Request) error {
 	step, err := queryInt(r, "step", 0, true)
 	if err != nil {
@@ -170,6 +174,17 @@ func (s *server) output(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+	}
+	// One answer carries at most MaxOutputResponse bytes of whole chunks
+	// (at least one): the api Lambda's response is capped at 6 MB, and the
+	// next poll continues from X-Orbit-Next-Seq.
+	size := 0
+	for i, c := range chunks {
+		if i > 0 && size+len(c.Data) > MaxOutputResponse {
+			chunks = chunks[:i]
+			break
+		}
+		size += len(c.Data)
 	}
 	next := from
 	if len(chunks) > 0 {

@@ -41,6 +41,10 @@ type Config struct {
 	// MaxFinished is how many finished executions are kept in memory for
 	// DescribeExecution and History; default 10000.
 	MaxFinished int
+	// Invoker runs the Lambda functions not given to RegisterLambda, e.g.
+	// an HTTPInvoker calling each function's Lambda Invoke API; nil: such a
+	// function does not exist, and a definition naming it is invalid.
+	Invoker Invoker
 }
 
 // Execution describes an execution, as DescribeExecution's output.
@@ -77,6 +81,7 @@ type Engine struct {
 	region      string
 	account     string
 	maxFinished int
+	invoker     Invoker
 
 	wg sync.WaitGroup
 
@@ -105,6 +110,7 @@ func New(cfg Config) (*Engine, error) {
 		region:      cfg.Region,
 		account:     cfg.Account,
 		maxFinished: cfg.MaxFinished,
+		invoker:     cfg.Invoker,
 		machines:    map[string]*machine{},
 		lambdas:     map[string]Handler{},
 		queues:      map[string]Sender{},
@@ -150,10 +156,19 @@ func (e *Engine) RegisterQueue(urlOrName string, s Sender) {
 	e.queues[queueName(urlOrName)] = s
 }
 
+// lambda is the function's Handler: registered, else through the Invoker,
+// else nil.
 func (e *Engine) lambda(name string) Handler {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.lambdas[functionName(name)]
+	h := e.lambdas[functionName(name)]
+	e.mu.RUnlock()
+	if h == nil && e.invoker != nil {
+		fn := functionName(name)
+		h = func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+			return e.invoker.Invoke(ctx, fn, payload)
+		}
+	}
+	return h
 }
 
 func (e *Engine) queue(urlOrName string) Sender {

@@ -1,0 +1,24 @@
+// Command cron is the cron Lambda: EventBridge Scheduler invokes it once a
+// minute, and it triggers the scheduled pipelines due in that minute (and
+// in minutes missed since, up to shared/schedule's catch-up window). Each
+// minute is evaluated once however often it is invoked.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/orbit-ci/orbit/functions/internal/lambdamain"
+	"github.com/orbit-ci/orbit/internal/compose"
+)
+
+func main() {
+	lambdamain.Main("cron", func(_ context.Context, a *compose.Assembly, _ *slog.Logger) (any, error) {
+		s, err := a.Scheduler()
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { return s.Evaluate(ctx, time.Now()) }, nil
+	})
+}

@@ -110,7 +110,7 @@ func TestAWSSettingsNamed(t *testing.T) {
 	assert.ErrorContains(t, err, "ORBIT_RUN_QUEUE_URL")
 	_, err = a.Tokens()
 	assert.ErrorContains(t, err, "ORBIT_SECRET")
-	_, err = a.Bridge("http://127.0.0.1:4646")
+	_, err = a.Bridge("http://127.0.0.1:4646", "http://127.0.0.1:8081"+WarmPath)
 	assert.ErrorContains(t, err, "ORBIT_RUN_QUEUE_URL")
 	a.cfg.AWS.Table, a.cfg.Secret = "t", bytes.Repeat([]byte{1}, 32)
 	_, err = a.Conductor()

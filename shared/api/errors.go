@@ -86,6 +86,8 @@ func classify(err error) (code int, msg string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, store.ErrExists):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, conductor.ErrIdempotencyConflict):
+		return http.StatusUnprocessableEntity, err.Error()
 	}
 	return http.StatusInternalServerError, internalMessage
 }

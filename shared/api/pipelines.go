@@ -163,6 +163,9 @@ func checkParameters(ps map[string]any) error {
 	return nil
 }
 
+// maxIdempotencyKey is the longest Idempotency-Key a trigger takes.
+const maxIdempotencyKey = 255
+
 func (s *server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 	var req triggerRequest
 	if err := decodeJSON(w, r, &req, true); err != nil {
@@ -170,6 +173,10 @@ func (s *server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := checkParameters(req.Parameters); err != nil {
 		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		return badRequest("Idempotency-Key is %d characters; the limit is %d", len(key), maxIdempotencyKey)
 	}
 	slug := slugOf(r)
 	if _, err := s.st.GetProject(r.Context(), slug); err != nil {
@@ -181,6 +188,9 @@ func (s *server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 		Tag:         req.Tag,
 		Parameters:  req.Parameters,
 		TriggerType: triggerSource(r),
+		// Orbit extension: replays with the same key answer the same
+		// pipeline (README, "Idempotent triggers").
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return err

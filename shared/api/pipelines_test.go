@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/shared/api"
+	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
 )
 
@@ -259,4 +261,26 @@ func TestTriggerConcurrentClients(t *testing.T) {
 		want[i] = int64(i + 2)
 	}
 	assert.Equal(t, want, numbers)
+}
+
+// The Idempotency-Key header reaches the trigger; a conflict is 422 and an
+// over-long key is refused before anything is made.
+func TestTriggerIdempotencyKeyHeader(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e.st)
+	path := "/api/v2/project/local/acme/api/pipeline"
+	rec := e.do(http.MethodPost, path, `{}`, "Content-Type", "application/json", "Idempotency-Key", "deploy-42")
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	require.Len(t, e.trigger.reqs, 1)
+	assert.Equal(t, "deploy-42", e.trigger.reqs[0].IdempotencyKey)
+
+	rec = e.do(http.MethodPost, path, `{}`, "Content-Type", "application/json", "Idempotency-Key", strings.Repeat("k", 256))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "Idempotency-Key is 256 characters")
+	assert.Len(t, e.trigger.reqs, 1, "refused before the trigger")
+
+	e.trigger.err = fmt.Errorf("%w: Idempotency-Key %q was used with a different request", conductor.ErrIdempotencyConflict, "deploy-42")
+	rec = e.do(http.MethodPost, path, `{}`, "Content-Type", "application/json", "Idempotency-Key", "deploy-42")
+	assert.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	assert.Contains(t, rec.Body.String(), "different request")
 }

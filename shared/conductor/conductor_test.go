@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,10 +135,16 @@ workflows:
 
 func newHarness(t *testing.T, src fakeSource) *harness {
 	t.Helper()
+	return newHarnessClock(t, src, nil)
+}
+
+// newHarnessClock is newHarness with the store's clock (nil: time.Now).
+func newHarnessClock(t *testing.T, src fakeSource, now func() time.Time) *harness {
+	t.Helper()
 	kvs, err := boltkv.Open(filepath.Join(t.TempDir(), "kv.db"), boltkv.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { kvs.Close() })
-	st := store.New(kvs, nil)
+	st := store.New(kvs, now)
 	tokens, err := runner.NewTokens(make([]byte, 32), nil)
 	require.NoError(t, err)
 	h := &harness{t: t, st: st, orch: newFakeOrchestrator(), queue: &fakeQueue{}}

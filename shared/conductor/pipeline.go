@@ -2,13 +2,17 @@ package conductor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/orbit-ci/orbit/shared/config"
+	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vcs"
@@ -38,7 +42,15 @@ type TriggerRequest struct {
 	// workflow to run: the pipeline runs it alone (push workflows do not
 	// run on a schedule, scheduled ones run on nothing else).
 	ScheduledWorkflow string
+	// IdempotencyKey, when set, makes replays of the same request (the
+	// API's Idempotency-Key header) answer the pipeline the first one made
+	// instead of making another (store.ClaimTrigger).
+	IdempotencyKey string
 }
+
+// ErrIdempotencyConflict is a replay of a trigger still being made, or a
+// key reused with another request (store.ErrIdempotencyMismatch).
+var ErrIdempotencyConflict = errors.New("idempotency key conflict")
 
 // Trigger creates a pipeline and starts its execution. Problems with the
 // repository or config do not fail the trigger: the pipeline is created and
@@ -60,7 +72,22 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 	if (req.TriggerType == "schedule") != (req.ScheduledWorkflow != "") {
 		return store.Pipeline{}, fmt.Errorf("%w: a schedule trigger names its scheduled workflow, and only it does", ErrBadTrigger)
 	}
+	var id string
+	if req.IdempotencyKey != "" {
+		claim, claimed, err := c.st.ClaimTrigger(ctx, proj.Slug, req.IdempotencyKey, fingerprint(req))
+		if errors.Is(err, store.ErrIdempotencyMismatch) {
+			return store.Pipeline{}, fmt.Errorf("%w: Idempotency-Key %q was used with a different request", ErrIdempotencyConflict, req.IdempotencyKey)
+		}
+		if err != nil {
+			return store.Pipeline{}, err
+		}
+		if !claimed {
+			return c.replayed(ctx, claim.PipelineID)
+		}
+		id = claim.PipelineID
+	}
 	p, err := c.st.CreatePipeline(ctx, store.Pipeline{
+		ID:          id,
 		ProjectSlug: proj.Slug,
 		Trigger:     store.Trigger{Type: req.TriggerType, Actor: req.Actor, ScheduledWorkflow: req.ScheduledWorkflow},
 		VCS: store.PipelineVCS{
@@ -82,6 +109,49 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 		"number", p.Number, "branch", req.Branch, "tag", req.Tag, "trigger", req.TriggerType,
 		"scheduled_workflow", req.ScheduledWorkflow)
 	return p, nil
+}
+
+// replayWait bounds how long a replay waits for the first request's
+// pipeline.
+var replayWait = 5 * time.Second
+
+// replayed answers a replay of an idempotent trigger with the pipeline the
+// first request made, once it exists, and starts its execution again
+// (idempotent by name), in case the first request died before it did.
+func (c *Conductor) replayed(ctx context.Context, id string) (store.Pipeline, error) {
+	// A wait on another request, so wall time (the store's clock may be a
+	// test's, standing still).
+	giveUp := time.NewTimer(replayWait)
+	defer giveUp.Stop()
+	for {
+		p, err := c.st.GetPipeline(ctx, id)
+		if err == nil {
+			input, _ := json.Marshal(map[string]string{"pipeline_id": p.ID})
+			_, err := c.cfg.Orchestrator.StartExecution(ctx, c.cfg.Machines.Pipeline, p.ID, input)
+			if err != nil && !errors.Is(err, orchestrator.ErrExecutionAlreadyExists) {
+				return p, fmt.Errorf("start pipeline %s: %w", p.ID, err)
+			}
+			return p, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Pipeline{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return store.Pipeline{}, ctx.Err()
+		case <-giveUp.C:
+			return store.Pipeline{}, fmt.Errorf("%w: the first request with this Idempotency-Key is still being made; retry", ErrIdempotencyConflict)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// fingerprint identifies what a trigger asks for, so a key reused for
+// another request is refused.
+func fingerprint(req TriggerRequest) string {
+	b, _ := json.Marshal([]any{req.ProjectSlug, req.Branch, req.Tag, req.Revision, req.Parameters, req.TriggerType})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // errored records that a pipeline cannot run, with its reasons.

@@ -75,7 +75,9 @@ func (s *Store) CreatePipeline(ctx context.Context, p Pipeline) (Pipeline, error
 		return Pipeline{}, err
 	}
 	now := s.Now()
-	p.ID = uuid.NewString()
+	if p.ID == "" { // set by a trigger's idempotency claim
+		p.ID = uuid.NewString()
+	}
 	p.Number = n
 	p.State = status.PipelinePending
 	p.CreatedAt, p.UpdatedAt = now, now

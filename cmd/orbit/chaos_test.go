@@ -570,7 +570,7 @@ func TestChaosReplayedTriggers(t *testing.T) {
 	assert.Equal(t, distinct, statusCounts(outs)["success"])
 	report(t, "replayed triggers",
 		fmt.Sprintf("%d distinct triggers, each sent %d times concurrently with the same Idempotency-Key: %d answers, %d pipelines, each ran once", distinct, replays, replies, len(page.Items)),
-		"without the header every POST is a new pipeline, as on CircleCI (docs/API.md, idempotency)")
+		"without the header every POST is a new pipeline, as on CircleCI (README, \"Idempotent triggers\")")
 }
 
 // runtimeGauges reads orbit up's goroutine and heap gauges from /metrics.

@@ -5,16 +5,16 @@ package stack
 // and the composition's configuration (cmd/orbit, functions/): the names
 // here must be the ones the configuration reads.
 const (
-	EnvShape            = "ORBIT_SHAPE"             // "aws"
-	EnvURL              = "ORBIT_URL"               // public base URL of the API and UI
-	EnvTable            = "ORBIT_DYNAMODB_TABLE"    // the store's table name
-	EnvBucket           = "ORBIT_S3_BUCKET"         // the blob bucket's name
-	EnvRunQueueURL      = "ORBIT_SQS_RUN_QUEUE_URL" // the run queue's URL
-	EnvDeadLetterURL    = "ORBIT_SQS_DLQ_URL"       // its dead-letter queue's URL
-	EnvKMSKey           = "ORBIT_KMS_KEY_ID"        // the key for contexts' data keys (ARN)
-	EnvPipelineMachine  = "ORBIT_SFN_PIPELINE_ARN"  // state machine ARNs
-	EnvWorkflowMachine  = "ORBIT_SFN_WORKFLOW_ARN"  //
-	EnvJobMachine       = "ORBIT_SFN_JOB_ARN"       //
+	EnvShape            = "ORBIT_SHAPE"            // "aws"
+	EnvURL              = "ORBIT_BASE_URL"         // public base URL of the API and UI
+	EnvTable            = "ORBIT_TABLE"            // the store's table name
+	EnvBucket           = "ORBIT_BUCKET"           // the blob bucket's name
+	EnvRunQueueURL      = "ORBIT_RUN_QUEUE_URL"    // the run queue's URL
+	EnvDeadLetterURL    = "ORBIT_SQS_DLQ_URL"      // its dead-letter queue's URL
+	EnvKMSKey           = "ORBIT_KMS_KEY_ID"       // the key for contexts' data keys (ARN)
+	EnvPipelineMachine  = "ORBIT_PIPELINE_MACHINE" // state machine ARNs
+	EnvWorkflowMachine  = "ORBIT_WORKFLOW_MACHINE" //
+	EnvJobMachine       = "ORBIT_JOB_MACHINE"      //
 	EnvSigningSecret    = "ORBIT_SIGNING_SECRET_ARN"
 	EnvGitHubURL        = "ORBIT_GITHUB_URL"
 	EnvGitHubSecret     = "ORBIT_GITHUB_SECRET_ARN" // {"client_id","client_secret","webhook_secret"}

@@ -43,7 +43,7 @@ func (s *Store) add(ctx context.Context, pk, sk, counter string, delta int64) (i
 		// ALL_NEW rather than UPDATED_NEW: an ADD of 0 changes nothing,
 		// and UPDATED_NEW leaves unchanged attributes out.
 		ReturnValues: types.ReturnValueAllNew,
-	}, retryTransactionConflicts)
+	}, retries, retryTransactionConflicts)
 	if err != nil {
 		return 0, err
 	}

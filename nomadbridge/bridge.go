@@ -29,6 +29,10 @@
 //	                   ──▶ POST /task/finish (first terminal result wins)
 //	                   ──▶ Jobs.Deregister(purge)
 //
+//	     registered, no allocation listed after LostJobCheck, or its
+//	     allocations gone without a purge ──▶ Jobs.Info 404 (Nomad lost
+//	     its state) ──▶ POST /task/finish infrastructure_fail (lostjobs.go)
+//
 //	Pool.Leases every PoolInterval ──▶ VM leases (leases.go)
 //	     running   ──▶ POST /task/heartbeat (410 ──▶ Release)
 //	     VM stopped or lease expired ──▶ runner GET /task: 410 (the agent
@@ -148,6 +152,10 @@ type Config struct {
 	ProbeInterval time.Duration
 	// WatchWait is the longest blocking query on allocations (default 1 min).
 	WatchWait time.Duration
+	// LostJobCheck is how long a registered job may have no allocation
+	// before Nomad is asked whether it still has the job; one it lost is
+	// reported infrastructure_fail (lostjobs.go; default 10 s).
+	LostJobCheck time.Duration
 	// Metrics receives the Nomad metrics (metrics.go) every MetricsInterval
 	// (default: discarded; 10 s).
 	Metrics         metrics.Sink
@@ -198,6 +206,9 @@ type Stats struct {
 	PoolErrors int64
 	// Released counts VM leases released after their task ended.
 	Released int64
+	// Lost counts tasks reported infrastructure_fail because Nomad no
+	// longer had their job.
+	Lost int64
 }
 
 // Bridge is the running bridge. Create it with New and start it with Run.
@@ -209,7 +220,7 @@ type Bridge struct {
 	stats struct {
 		received, registered, duplicates, terminal, malformed, unplaceable,
 		nomadErrors, reported, purged, heartbeats, leased, poolUnavailable,
-		poolErrors, released atomic.Int64
+		poolErrors, released, lost atomic.Int64
 	}
 
 	watch  watchState
@@ -256,6 +267,7 @@ func New(cfg Config) (*Bridge, error) {
 	setDefault(&cfg.MinBackoff, time.Second)
 	setDefault(&cfg.MaxBackoff, time.Minute)
 	setDefault(&cfg.WatchWait, time.Minute)
+	setDefault(&cfg.LostJobCheck, 10*time.Second)
 	setDefault(&cfg.ProbeInterval, time.Second)
 	setDefault(&cfg.MetricsInterval, 10*time.Second)
 	setDefault(&cfg.PoolInterval, 10*time.Second)
@@ -343,6 +355,7 @@ func (b *Bridge) runActive(ctx context.Context) error {
 	})
 	wg.Go(func() { b.evalWatchLoop(ctx) })
 	wg.Go(func() { b.heartbeatLoop(ctx) })
+	wg.Go(func() { b.lostJobLoop(ctx) })
 	wg.Go(func() { b.metricsLoop(ctx) })
 	if b.cfg.Pool != nil {
 		wg.Go(func() { b.leaseLoop(ctx) })
@@ -363,7 +376,7 @@ func (b *Bridge) Stats() Stats {
 		Terminal: s.terminal.Load(), Malformed: s.malformed.Load(), Unplaceable: s.unplaceable.Load(),
 		NomadErrors: s.nomadErrors.Load(), Reported: s.reported.Load(), Purged: s.purged.Load(),
 		Heartbeats: s.heartbeats.Load(), Leased: s.leased.Load(), PoolUnavailable: s.poolUnavailable.Load(),
-		PoolErrors: s.poolErrors.Load(), Released: s.released.Load(),
+		PoolErrors: s.poolErrors.Load(), Released: s.released.Load(), Lost: s.lost.Load(),
 	}
 }
 

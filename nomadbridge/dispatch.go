@@ -185,8 +185,10 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		return log, b.nomadErr("register job "+id, err)
 	}
 	b.stats.registered.Add(1)
-	log.Info("task registered with Nomad", "resource_class", job.TaskGroups[0].Tasks[0].Meta["orbit_resource_class"], "driver", b.cfg.Driver,
+	class := job.TaskGroups[0].Tasks[0].Meta["orbit_resource_class"]
+	log.Info("task registered with Nomad", "resource_class", class, "driver", b.cfg.Driver,
 		"receive_count", m.ReceiveCount)
+	b.expectJob(&trackedJob{id: id, log: log, reporter: rep, class: class})
 	b.delete(ctx, log, m)
 	return log, nil
 }

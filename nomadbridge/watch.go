@@ -38,6 +38,7 @@ type watchState struct {
 	reported map[string]bool        // allocation IDs whose outcome was reported (purge pending)
 	inflight map[string]bool        // Nomad job IDs being reported and purged
 	running  map[string]*trackedJob // jobs with a running allocation: heartbeats
+	pending  map[string]*pendingJob // Orbit's jobs with no allocation listed (lostjobs.go)
 	retry    atomic.Bool            // something failed: list again soon
 	workers  sync.WaitGroup
 }
@@ -49,6 +50,7 @@ func (w *watchState) init() {
 	w.reported = map[string]bool{}
 	w.inflight = map[string]bool{}
 	w.running = map[string]*trackedJob{}
+	w.pending = map[string]*pendingJob{}
 }
 
 func (w *watchState) wait() { w.workers.Wait() }
@@ -138,15 +140,25 @@ func (b *Bridge) sync(ctx context.Context, allocs []*api.AllocationListStub) {
 			delete(w.foreign, id)
 		}
 	}
-	for id := range w.jobs {
+	for id, tj := range w.jobs {
 		if byJob[id] == nil {
+			// Its allocations are gone but the job was not purged here
+			// (finishJob forgets what it purged): Nomad may have lost it.
 			delete(w.jobs, id)
 			delete(w.running, id)
+			if !w.inflight[id] {
+				b.pendLocked(tj)
+			}
 		}
 	}
 	// Which jobs need a look?
 	var unknown []string
 	for jobID, as := range byJob {
+		if p := w.pending[jobID]; p != nil {
+			// Dispatched by this bridge (or tracked before): known.
+			delete(w.pending, jobID)
+			w.jobs[jobID] = p.tj
+		}
 		if w.foreign[jobID] || w.jobs[jobID] != nil {
 			continue
 		}
@@ -322,6 +334,7 @@ func (b *Bridge) finishJob(ctx context.Context, tj *trackedJob, a *api.Allocatio
 	}
 	delete(w.jobs, tj.id)
 	delete(w.running, tj.id)
+	delete(w.pending, tj.id)
 	w.mu.Unlock()
 }
 

@@ -72,7 +72,7 @@ func BenchmarkDispatchOverhead(b *testing.B) {
 	stamps := b.TempDir()
 	cold := gitRepo(b, map[string]string{".circleci/config.yml": dispatchConfig(stamps, "small")})
 	warm := gitRepo(b, map[string]string{".circleci/config.yml": dispatchConfig(stamps, "medium")})
-	p := startOrbit(b, b.TempDir(), freeAddr(b))
+	p := startOrbit(b, b.TempDir(), freeAddr(b), benchLog)
 	coldSlug := p.follow(cold, "acme", "cold")
 	warmSlug := p.follow(warm, "acme", "warm")
 

@@ -46,7 +46,7 @@ workflows:
 func BenchmarkOutputLatency(b *testing.B) {
 	repo := gitRepo(b, map[string]string{".circleci/config.yml": fmt.Sprintf(latencyConfig, latencyLines)})
 	dataDir := b.TempDir()
-	p := startOrbit(b, dataDir, freeAddr(b))
+	p := startOrbit(b, dataDir, freeAddr(b), benchLog)
 	slug := p.follow(repo, "acme", "latency")
 	key, err := os.ReadFile(filepath.Join(dataDir, "secret.key"))
 	if err != nil {

@@ -65,7 +65,15 @@ func startOrbitUntil(t testing.TB, dataDir, addr string, want int, env ...string
 	bin := needEnv(t, "ORBIT_BIN", "make test builds bin/orbit and sets it")
 	needEnv(t, "NOMAD_ADDR", "make test starts a Nomad agent")
 	p := &orbitProc{t: t, addr: addr, url: "http://" + addr, dataDir: dataDir, log: &testenv.Buffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "up", "--addr", addr, "--data", dataDir, "--log-level", "debug")
+	// Tests read the debug log; benchmarks pass ORBIT_LOG_LEVEL=info, as
+	// an installation runs (debug logs every request).
+	level := "debug"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "ORBIT_LOG_LEVEL="); ok {
+			level = v
+		}
+	}
+	p.cmd = exec.Command(bin, "up", "--addr", addr, "--data", dataDir, "--log-level", level)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())

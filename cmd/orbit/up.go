@@ -65,6 +65,13 @@ func cmdUp(ctx context.Context, args []string) error {
 	}
 	defer os.Remove(addrFile)
 
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv := &http.Server{Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

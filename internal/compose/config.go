@@ -49,6 +49,10 @@ type Config struct {
 	// LogLevel is debug, info, warn or error ($ORBIT_LOG_LEVEL; default
 	// info).
 	LogLevel string
+	// PprofAddr, when set, serves Go's net/http/pprof profiles on this
+	// address (keep it on loopback: profiles show internals)
+	// ($ORBIT_PPROF_ADDR; default off). For operators chasing latency.
+	PprofAddr string
 
 	// DataDir holds the embedded state: orbit.db, blobs/, secret.key,
 	// master.keys, nomad/ ($ORBIT_DATA; default .orbit). Embedded only.
@@ -156,6 +160,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Addr:      getenv("ORBIT_ADDR"),
 		BaseURL:   getenv("ORBIT_BASE_URL"),
 		LogLevel:  or("ORBIT_LOG_LEVEL", "info"),
+		PprofAddr: getenv("ORBIT_PPROF_ADDR"),
 		DataDir:   or("ORBIT_DATA", ".orbit"),
 		NomadAddr: getenv("NOMAD_ADDR"),
 		NomadBin:  getenv("ORBIT_NOMAD_BIN"),

@@ -56,6 +56,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock of the permission cache; nil means time.Now.
 	Now func() time.Time
+	// KnownHosts are the GitHub Enterprise SSH host keys checkout pins
+	// (known_hosts lines); github.com's published keys when empty there.
+	KnownHosts string
+	// CheckoutOverHTTPS makes checkout clone over HTTPS with Token even
+	// when the project has a deploy key.
+	CheckoutOverHTTPS bool
 }
 
 // Driver talks to one GitHub installation.

@@ -16,6 +16,7 @@
 //	GET  /api/v3/repos/{o}/{r}/contents/{path}?ref=SHA  a file, base64
 //	POST/DELETE /api/v3/repos/{o}/{r}/hooks[/{id}], /keys[/{id}]
 //	POST /api/v3/repos/{o}/{r}/statuses/{sha}  a commit status
+//	     /{o}/{r}.git/…                    git smart HTTP (ServeGit), token as basic auth
 //
 // Paths are served under /api/v3 as on GitHub Enterprise (the driver's base
 // URL setting is the server's URL).
@@ -93,6 +94,7 @@ type Server struct {
 	nextID   int64
 	calls    map[string]int
 	down     bool
+	git      gitServer
 }
 
 // New starts a fake GitHub; Close it when done.
@@ -101,7 +103,7 @@ func New() *Server {
 		ClientID: "orbit-client-id", ClientSecret: "orbit-client-secret",
 		users: map[string]User{}, codes: map[string]string{}, repos: map[string]*Repo{},
 		hooks: map[string][]Hook{}, keys: map[string][]Key{}, statuses: map[string][]Status{},
-		calls: map[string]int{},
+		calls: map[string]int{}, git: gitServer{roots: map[string]string{}},
 	}
 	s.Server = httptest.NewServer(s.routes())
 	return s
@@ -192,6 +194,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST "+repo+"/keys", s.withRepo(s.createKey))
 	handle("DELETE "+repo+"/keys/{id}", s.withRepo(s.deleteKey))
 	handle("POST "+repo+"/statuses/{sha}", s.withRepo(s.createStatus))
+	mux.HandleFunc("/{owner}/{repo}/{rest...}", s.gitHandler)
 	return mux
 }
 

@@ -56,4 +56,3 @@ func (s *Server) gitHandler(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path = "/" + repo + ".git/" + r.PathValue("rest")
 	h.ServeHTTP(w, r2)
 }
-

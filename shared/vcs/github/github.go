@@ -70,6 +70,7 @@ type Driver struct {
 	web   *url.URL
 	api   string
 	oauth oauth2.Config
+	base  *gh.Client // unauthenticated; client() adds a token
 
 	mu    sync.Mutex
 	perms map[string]cachedPerm
@@ -103,6 +104,9 @@ func New(cfg Config) (*Driver, error) {
 	if d.IsDotCom() {
 		d.api = "https://api.github.com/"
 	}
+	if d.base, err = gh.NewClient(gh.WithHTTPClient(cfg.HTTPClient), gh.WithURLs(&d.api, &d.api)); err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
 	d.oauth = oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RedirectURL: cfg.RedirectURL,
 		Scopes: []string{"repo", "read:org", "user:email", "admin:repo_hook"},
@@ -120,12 +124,13 @@ func (d *Driver) IsDotCom() bool { return d.web.Host == "github.com" }
 // BaseURL is GitHub's web URL, without a trailing slash.
 func (d *Driver) BaseURL() string { return d.web.String() }
 
-// client returns a go-github client authenticated with token.
+// client returns a go-github client authenticated with token. Its
+// options were checked by New, so a failure here means a token go-github
+// refuses; the client then goes unauthenticated and GitHub answers 401.
 func (d *Driver) client(token string) *gh.Client {
-	c, err := gh.NewClient(gh.WithHTTPClient(d.cfg.HTTPClient), gh.WithAuthToken(token),
-		gh.WithURLs(&d.api, &d.api))
-	if err != nil { // the URL was validated by New
-		panic(err)
+	c, err := d.base.Clone(gh.WithAuthToken(token))
+	if err != nil {
+		return d.base
 	}
 	return c
 }

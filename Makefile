@@ -51,6 +51,7 @@ lint:
 ## fuzz: long fuzzing runs (not part of make test)
 fuzz:
 	$(GO) test ./shared/config -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/vcs/github -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 ## bench: benchmarks with the services they need (figures go to docs/PERFORMANCE.md)
 bench: tools build

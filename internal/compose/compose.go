@@ -10,7 +10,7 @@
 //	secrets       keyfile (master.keys)      kmskeys (AWS.KMSKeyID)
 //	metrics       memmetrics (/metrics)      cwmetrics (AWS.MetricsNamespace)
 //	orchestrator  statemachines/local        Step Functions (stepfunctions.go)
-//	vcs           localgit                   localgit (GitHub to come)
+//	vcs           localgit (+ GitHub when set) localgit (+ GitHub when set)
 //
 // An Assembly builds each part on first use and keeps it, so a process
 // builds only what it serves: the bridge never opens the table, the cron
@@ -39,6 +39,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/lease"
 	"github.com/orbit-ci/orbit/shared/metrics"
@@ -53,6 +54,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/taskfiles"
 	"github.com/orbit-ci/orbit/shared/vault"
+	"github.com/orbit-ci/orbit/shared/vcs/github"
 	"github.com/orbit-ci/orbit/shared/vcs/localgit"
 	"github.com/orbit-ci/orbit/statemachines"
 	"github.com/orbit-ci/orbit/statemachines/local"
@@ -97,6 +99,10 @@ type Assembly struct {
 	sink      metrics.Sink
 	mem       *memmetrics.Store // embedded: also served at /metrics
 	runSink   func(context.Context) error
+
+	kvs        kv.Store         // the store's kv, for GitHub's registry and webhook claims
+	gh         *github.Driver   // nil without GitHub
+	ghRegistry *github.Registry // nil without GitHub
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -192,14 +198,14 @@ func (a *Assembly) Store() (*store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.bolt, a.store = kvs, store.New(kvs, nil)
+		a.bolt, a.store, a.kvs = kvs, store.New(kvs, nil), kvs
 		return a.store, nil
 	}
 	kvs, err := a.dynamoKV()
 	if err != nil {
 		return nil, err
 	}
-	a.store = store.New(kvs, nil)
+	a.store, a.kvs = store.New(kvs, nil), kvs
 	return a.store, nil
 }
 
@@ -447,11 +453,19 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if err != nil {
 		return nil, err
 	}
+	src, err := a.source()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.watchGitHubStatuses(st); err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
 		Machines:     a.machines,
-		Source:       localgit.Repos{},
+		Source:       src,
+		Checkout:     a.checkout(),
 		RunQueue:     runq,
 		Tokens:       tokens,
 		Secrets:      v,
@@ -475,7 +489,11 @@ func (a *Assembly) Scheduler() (*schedule.Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.scheduler, err = schedule.New(schedule.Config{Store: st, Source: localgit.Repos{}, Trigger: cond, Logger: a.log.With("component", "schedule")})
+	src, err := a.source()
+	if err != nil {
+		return nil, err
+	}
+	a.scheduler, err = schedule.New(schedule.Config{Store: st, Source: src, Trigger: cond, Logger: a.log.With("component", "schedule")})
 	return a.scheduler, err
 }
 
@@ -555,6 +573,9 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 		Runner:   runner.NewHandler(cond, tokens, a.log.With("component", "runner"), runner.WithFiles(files)),
 		Logger:   a.log.With("component", "api"),
 		Version:  a.version,
+	}
+	if cfg.GitHubWebhooks, err = a.githubWebhooks(cond); err != nil {
+		return nil, err
 	}
 	if a.cfg.Shape == Embedded {
 		if _, err := a.Metrics(); err != nil {

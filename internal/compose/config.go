@@ -107,6 +107,9 @@ type Config struct {
 
 	// AWS names the resources of the aws shape.
 	AWS AWSConfig
+	// GitHub connects github.com or GitHub Enterprise (github.go); unset
+	// means local-git projects only.
+	GitHub GitHubConfig
 }
 
 // AWSConfig names the AWS resources the aws shape uses: the CDK app sets
@@ -213,6 +216,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	v := or("ORBIT_RESOURCE_SCALE", scale)
 	if c.ResourceScale, err = strconv.ParseFloat(v, 64); err != nil || c.ResourceScale <= 0 {
 		return Config{}, fmt.Errorf("ORBIT_RESOURCE_SCALE=%q: want a positive number such as 0.05 or 1", v)
+	}
+	if err := githubFromEnv(getenv, &c); err != nil {
+		return Config{}, err
 	}
 	if s := getenv("ORBIT_SECRET"); s != "" {
 		if c.Secret, err = base64.StdEncoding.DecodeString(s); err != nil || len(c.Secret) < MinSecretBytes {

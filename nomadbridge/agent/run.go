@@ -386,7 +386,7 @@ func (r *taskRun) prepare(i int, st runner.Step) (prepared, error) {
 			{Name: "ORBIT_CHECKOUT_DEST", Value: dest},
 			{Name: "ORBIT_CHECKOUT_FILTER", Value: cloneFilter(st.Method)},
 			{Name: "GIT_TERMINAL_PROMPT", Value: "0"},
-		})
+		}, tokenEnv(co))
 		return prepared{argv: []string{"/bin/sh", "-e", script}, dir: r.home, env: env}, nil
 	case runner.StepRun:
 		dir := r.workdir

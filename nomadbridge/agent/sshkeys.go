@@ -39,6 +39,13 @@ func (r *taskRun) installSSH() error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	cfg := fmt.Sprintf(sshConfigHead, dir)
+	if kh := r.spec.Checkout.KnownHosts; kh != "" {
+		// Pinned host keys: accept-new never replaces a known key, so a
+		// host presenting another one is refused.
+		if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(withNewline(kh)), 0o600); err != nil {
+			return fmt.Errorf("agent: write known_hosts: %w", err)
+		}
+	}
 	if key := r.spec.Checkout.SSHKey; key != "" {
 		p := filepath.Join(dir, "id_checkout")
 		if err := os.WriteFile(p, []byte(withNewline(key)), 0o600); err != nil {

@@ -78,6 +78,7 @@
 //	     when Config.Vault is set)
 //	     /runner/v1/...  Config.Runner, with the prefix stripped
 //	     /blob/...       Config.Blobs, with the full path (when set)
+//	POST /webhooks/github  GitHub's deliveries (Config.GitHubWebhooks, when set)
 //
 // Errors are JSON {"message": "..."} (HTML on UI pages): store.ErrNotFound is
 // 404, a bad request body, parameter or trigger is 400, store.ErrExists is
@@ -148,6 +149,9 @@ type Config struct {
 	// Runner serves the runner API; it is mounted at /runner/v1/ with that
 	// prefix stripped. Nil leaves it unmounted.
 	Runner http.Handler
+	// GitHubWebhooks serves POST /webhooks/github (shared/webhooks). Nil
+	// leaves it out.
+	GitHubWebhooks http.Handler
 	// Blobs serves presigned blob URLs in the embedded shape; it is mounted
 	// at /blob/ and sees the full path. Nil leaves it unmounted.
 	Blobs http.Handler
@@ -241,6 +245,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.Blobs != nil {
 		mux.Handle("/blob/", cfg.Blobs)
+	}
+	if cfg.GitHubWebhooks != nil {
+		mux.Handle("POST /webhooks/github", cfg.GitHubWebhooks)
 	}
 	return s.middleware(mux), nil
 }

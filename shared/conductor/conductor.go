@@ -44,6 +44,13 @@ type Source interface {
 	FileAt(ctx context.Context, repoURL, revision, path string) ([]byte, error)
 }
 
+// CheckoutPreparer adapts a task's checkout to its repository host (the
+// GitHub driver: SSH with the deploy key and pinned host keys, or HTTPS
+// with a token); repositories it does not own are left as they are.
+type CheckoutPreparer interface {
+	PrepareCheckout(co *runner.Checkout)
+}
+
 // Sender puts messages on the run queue.
 type Sender interface {
 	Send(ctx context.Context, body []byte, opts queue.SendOptions) (string, error)
@@ -76,6 +83,8 @@ type Config struct {
 	Machines Machines
 	// Source reads config files from repositories.
 	Source Source
+	// Checkout, when set, adapts each task's checkout (CheckoutPreparer).
+	Checkout CheckoutPreparer
 	// RunQueue receives one message per task.
 	RunQueue Sender
 	// Tokens signs the per-task runner tokens.

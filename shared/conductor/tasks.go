@@ -67,6 +67,9 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 			return runner.TaskSpec{}, fmt.Errorf("%w: %s", runner.ErrTaskTerminal, denied)
 		}
 	}
+	if c.cfg.Checkout != nil {
+		c.cfg.Checkout.PrepareCheckout(&spec.Checkout)
+	}
 	spec.Environment = append(spec.Environment, job.Environment...)
 	resolveAuth(&spec)
 	// A plan's step is the runner API's step: it goes to the agent as compiled.

@@ -146,6 +146,13 @@ type Checkout struct {
 	// SSHKey is the project's checkout key (an OpenSSH private key), used
 	// when RepoURL is an SSH URL. Secret: never logged.
 	SSHKey string `json:"ssh_key,omitempty"`
+	// KnownHosts are pinned known_hosts lines for the repository's host
+	// (GitHub's published keys): a host presenting another key is refused.
+	KnownHosts string `json:"known_hosts,omitempty"`
+	// Token, for an HTTPS RepoURL, authenticates the clone as
+	// x-access-token (GitHub). Secret: never logged, given to the checkout
+	// step alone.
+	Token string `json:"token,omitempty"`
 }
 
 // Step is one step of the job: the compiled plan's step (package plan),

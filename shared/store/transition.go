@@ -37,9 +37,11 @@ var ErrStatusWrite = errors.New("status changed outside a Transition method")
 // TransitionJob changes the job's status to the one decide returns, under
 // the job rules (status.Job.CanTransition), stamping its times.
 func (s *Store) TransitionJob(ctx context.Context, workflowID, name string, decide func(*Job) (status.Job, error)) (Job, error) {
+	changed := false
 	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, nil, func(j *Job) error {
 		from := j.Status
 		to, err := decideOnly(j, &j.Status, decide)
+		changed = err == nil && to != from
 		if err != nil || to == from {
 			return err
 		}
@@ -60,6 +62,11 @@ func (s *Store) TransitionJob(ctx context.Context, workflowID, name string, deci
 	})
 	if err != nil {
 		return j, fmt.Errorf("job %s of workflow %s: %w", name, workflowID, err)
+	}
+	if changed {
+		for _, f := range s.onJob {
+			f(ctx, j)
+		}
 	}
 	return j, nil
 }

@@ -54,8 +54,9 @@ const maxRetries = 50
 
 // Store reads and writes records.
 type Store struct {
-	kv  kv.Store
-	now func() time.Time
+	kv        kv.Store
+	now       func() time.Time
+	observers []Observer // observe.go
 }
 
 // New returns a Store on kv. now may be nil (time.Now).

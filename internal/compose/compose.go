@@ -36,6 +36,7 @@ import (
 
 	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/shared/api"
+	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/conductor"
@@ -97,6 +98,7 @@ type Assembly struct {
 	sink      metrics.Sink
 	mem       *memmetrics.Store // embedded: also served at /metrics
 	runSink   func(context.Context) error
+	audit     *audit.Recorder // audit.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -447,6 +449,9 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := a.Audit(); err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -543,7 +548,12 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	rec, err := a.Audit()
+	if err != nil {
+		return nil, err
+	}
 	cfg := api.Config{
+		Audit:    rec,
 		Store:    st,
 		Trigger:  cond,
 		Controls: cond,

@@ -23,7 +23,14 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		mails, err := a.Notifier()
+		if err != nil {
+			return nil, err
+		}
 		return func(ctx context.Context) error {
+			if _, err := mails.Send(ctx); err != nil {
+				slog.WarnContext(ctx, "some mails were not sent; they wait for the next minute", "error", err)
+			}
 			// The audit outbox's flush rides on the same minute: no
 			// goroutine outlives the invocation.
 			if _, err := rec.Flush(ctx); err != nil {

@@ -42,10 +42,15 @@ func (a *Assembly) Audit() (*audit.Recorder, error) {
 	return r, nil
 }
 
-// RunAuditFlush flushes the audit outbox every interval until ctx ends,
-// and once more at the end. Only long-running processes call it.
-func (a *Assembly) RunAuditFlush(ctx context.Context, interval time.Duration) error {
+// RunOutboxes flushes the audit outbox and sends the queued mails every
+// interval until ctx ends, and flushes once more at the end. Only
+// long-running processes call it; the cron function calls Outboxes.
+func (a *Assembly) RunOutboxes(ctx context.Context, interval time.Duration) error {
 	r, err := a.Audit()
+	if err != nil {
+		return err
+	}
+	n, err := a.Notifier()
 	if err != nil {
 		return err
 	}
@@ -61,6 +66,9 @@ func (a *Assembly) RunAuditFlush(ctx context.Context, interval time.Duration) er
 		case <-t.C:
 			if _, err := r.Flush(ctx); err != nil {
 				a.log.WarnContext(ctx, "audit flush failed; the events wait in the outbox", "error", err)
+			}
+			if _, err := n.Send(ctx); err != nil {
+				a.log.WarnContext(ctx, "some mails were not sent; they wait for the next round", "error", err)
 			}
 		}
 	}

@@ -44,6 +44,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/lease"
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
+	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
@@ -98,7 +99,8 @@ type Assembly struct {
 	sink      metrics.Sink
 	mem       *memmetrics.Store // embedded: also served at /metrics
 	runSink   func(context.Context) error
-	audit     *audit.Recorder // audit.go
+	audit     *audit.Recorder  // audit.go
+	notifier  *notify.Notifier // notify.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -452,6 +454,9 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if _, err := a.Audit(); err != nil {
 		return nil, err
 	}
+	if _, err := a.Notifier(); err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -552,19 +557,24 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	notifier, err := a.Notifier()
+	if err != nil {
+		return nil, err
+	}
 	cfg := api.Config{
-		Audit:    rec,
-		Store:    st,
-		Trigger:  cond,
-		Controls: cond,
-		Projects: localgit.Repos{},
-		Files:    files,
-		Vault:    v,
-		Bridge:   bridgeStatus,
-		Health:   a.health(bridgeHealth),
-		Runner:   runner.NewHandler(cond, tokens, a.log.With("component", "runner"), runner.WithFiles(files)),
-		Logger:   a.log.With("component", "api"),
-		Version:  a.version,
+		Audit:         rec,
+		Notifications: notifier,
+		Store:         st,
+		Trigger:       cond,
+		Controls:      cond,
+		Projects:      localgit.Repos{},
+		Files:         files,
+		Vault:         v,
+		Bridge:        bridgeStatus,
+		Health:        a.health(bridgeHealth),
+		Runner:        runner.NewHandler(cond, tokens, a.log.With("component", "runner"), runner.WithFiles(files)),
+		Logger:        a.log.With("component", "api"),
+		Version:       a.version,
 	}
 	if a.cfg.Shape == Embedded {
 		if _, err := a.Metrics(); err != nil {

@@ -158,6 +158,9 @@ type Config struct {
 	// Audit records the seed's audited actions (audit.go). Nil records
 	// nothing.
 	Audit *audit.Recorder
+	// Notifications keeps the workflow mail settings (notify.go). Nil
+	// leaves those routes out.
+	Notifications Notifications
 	// Logger receives the access log and errors; nil discards.
 	Logger *slog.Logger
 	// Version is shown by /status.
@@ -226,6 +229,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.Audit != nil {
 		s.routeAdmin(mux)
+	}
+	if cfg.Notifications != nil {
+		s.routeNotifications(mux, project)
 	}
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)

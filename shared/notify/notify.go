@@ -62,6 +62,9 @@ type Config struct {
 	From string
 	// BaseURL is Orbit's URL for the link in each mail.
 	BaseURL string
+	// DefaultActor is whose mails a pipeline with no actor triggers ("" none).
+	// The embedded shape's single user until accounts name the triggerer.
+	DefaultActor string
 	// Logger receives errors; nil discards.
 	Logger *slog.Logger
 }
@@ -191,11 +194,15 @@ func (n *Notifier) workflowEnded(ctx context.Context, w store.Workflow) error {
 	if _, err := n.get(ctx, pk, "META", &proj); err != nil || !proj.Enabled {
 		return err
 	}
-	if p.Trigger.Actor == "" {
+	actor := p.Trigger.Actor
+	if actor == "" {
+		actor = n.cfg.DefaultActor
+	}
+	if actor == "" {
 		return nil
 	}
 	var user UserSetting
-	if ok, err := n.get(ctx, "NOTIFY#USER#"+p.Trigger.Actor, "META", &user); err != nil || !ok || !user.Enabled || user.Email == "" {
+	if ok, err := n.get(ctx, "NOTIFY#USER#"+actor, "META", &user); err != nil || !ok || !user.Enabled || user.Email == "" {
 		return err
 	}
 	m := n.message(w, p, branch, kind, user.Email)

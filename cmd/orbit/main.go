@@ -35,6 +35,7 @@ Commands:
   agent                   run the build agent (inside a Nomad allocation)
   admin nodes ...         Nomad clients: list with running allocations, drain, eligibility
   admin secrets rotate    add a new master key for project and context secrets (embedded shape)
+  admin audit|queue|cancel-queued|delete-build|usage   the audit log CSV and the seed's REPL tasks
 
 Commands that talk to Orbit use $ORBIT_URL (default http://127.0.0.1:8080).
 `
@@ -106,6 +107,9 @@ func run(ctx context.Context, args []string) error {
 	case "agent":
 		return cmdAgent(ctx, rest)
 	case "admin":
+		if len(rest) > 0 && adminOps[rest[0]] != nil {
+			return cmdAdminOp(ctx, rest[0], rest[1:])
+		}
 		if len(rest) > 0 && rest[0] == "secrets" {
 			return cmdAdminSecrets(rest[1:])
 		}

@@ -19,6 +19,24 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) error { return s.Evaluate(ctx, time.Now()) }, nil
+		rec, err := a.Audit()
+		if err != nil {
+			return nil, err
+		}
+		mails, err := a.Notifier()
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error {
+			if _, err := mails.Send(ctx); err != nil {
+				slog.WarnContext(ctx, "some mails were not sent; they wait for the next minute", "error", err)
+			}
+			// The audit outbox's flush rides on the same minute: no
+			// goroutine outlives the invocation.
+			if _, err := rec.Flush(ctx); err != nil {
+				slog.WarnContext(ctx, "audit flush failed; the events wait in the outbox", "error", err)
+			}
+			return s.Evaluate(ctx, time.Now())
+		}, nil
 	})
 }

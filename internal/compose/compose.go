@@ -36,6 +36,7 @@ import (
 
 	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/shared/api"
+	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/conductor"
@@ -44,6 +45,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/lease"
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
+	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
@@ -103,6 +105,8 @@ type Assembly struct {
 	kvs        kv.Store         // the store's kv, for GitHub's registry and webhook claims
 	gh         *github.Driver   // nil without GitHub
 	ghRegistry *github.Registry // nil without GitHub
+	audit      *audit.Recorder  // audit.go
+	notifier   *notify.Notifier // notify.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -460,6 +464,12 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if err := a.watchGitHubStatuses(st); err != nil {
 		return nil, err
 	}
+	if _, err := a.Audit(); err != nil {
+		return nil, err
+	}
+	if _, err := a.Notifier(); err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -561,18 +571,28 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	rec, err := a.Audit()
+	if err != nil {
+		return nil, err
+	}
+	notifier, err := a.Notifier()
+	if err != nil {
+		return nil, err
+	}
 	cfg := api.Config{
-		Store:    st,
-		Trigger:  cond,
-		Controls: cond,
-		Projects: localgit.Repos{},
-		Files:    files,
-		Vault:    v,
-		Bridge:   bridgeStatus,
-		Health:   a.health(bridgeHealth),
-		Runner:   runner.NewHandler(cond, tokens, a.log.With("component", "runner"), runner.WithFiles(files)),
-		Logger:   a.log.With("component", "api"),
-		Version:  a.version,
+		Audit:         rec,
+		Notifications: notifier,
+		Store:         st,
+		Trigger:       cond,
+		Controls:      cond,
+		Projects:      localgit.Repos{},
+		Files:         files,
+		Vault:         v,
+		Bridge:        bridgeStatus,
+		Health:        a.health(bridgeHealth),
+		Runner:        runner.NewHandler(cond, tokens, a.log.With("component", "runner"), runner.WithFiles(files)),
+		Logger:        a.log.With("component", "api"),
+		Version:       a.version,
 	}
 	if cfg.GitHubWebhooks, err = a.githubWebhooks(cond); err != nil {
 		return nil, err

@@ -105,11 +105,37 @@ type Config struct {
 	// DataDir/secret.key.
 	Secret []byte
 
+	// AuditFlushInterval is how often `orbit up` moves the audit outbox
+	// into the hourly files ($ORBIT_AUDIT_FLUSH_INTERVAL; default 1m, the
+	// cron function's minute in AWS).
+	AuditFlushInterval time.Duration
+	// UsageStatistics opts in to sending the seed's usage statistics
+	// ($ORBIT_USAGE_STATISTICS=1; default off). Off, nothing is sent
+	// anywhere; `orbit admin usage` shows the tables either way. Orbit has
+	// no phone-home endpoint yet, so on only shows in /status.
+	UsageStatistics bool
+	// Notify configures the workflow mails (failed, fixed).
+	Notify NotifyConfig
+
 	// AWS names the resources of the aws shape.
 	AWS AWSConfig
 	// GitHub connects github.com or GitHub Enterprise (github.go); unset
 	// means local-git projects only.
 	GitHub GitHubConfig
+}
+
+// NotifyConfig is how workflow mails leave: SMTP (embedded default) or SES
+// (aws default). With neither SMTP host nor SES they are not sent.
+type NotifyConfig struct {
+	// From is the sender address ($ORBIT_MAIL_FROM; default
+	// orbit@localhost).
+	From string
+	// SMTPAddr is the SMTP server, host:port ($ORBIT_SMTP_ADDR), the
+	// seed's exim. Empty: no SMTP.
+	SMTPAddr string
+	// SES sends through Amazon SES ($ORBIT_MAIL_SES=1; the aws shape's
+	// default when no SMTP server is set).
+	SES bool
 }
 
 // AWSConfig names the AWS resources the aws shape uses: the CDK app sets
@@ -220,6 +246,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err := githubFromEnv(getenv, &c); err != nil {
 		return Config{}, err
 	}
+	if c.AuditFlushInterval, err = duration(getenv, "ORBIT_AUDIT_FLUSH_INTERVAL", "1m"); err != nil {
+		return Config{}, err
+	}
+	c.UsageStatistics = getenv("ORBIT_USAGE_STATISTICS") == "1"
+	c.Notify = NotifyConfig{From: or("ORBIT_MAIL_FROM", "orbit@localhost"), SMTPAddr: getenv("ORBIT_SMTP_ADDR"),
+		SES: getenv("ORBIT_MAIL_SES") == "1" || (c.Shape == AWS && getenv("ORBIT_SMTP_ADDR") == "")}
 	if s := getenv("ORBIT_SECRET"); s != "" {
 		if c.Secret, err = base64.StdEncoding.DecodeString(s); err != nil || len(c.Secret) < MinSecretBytes {
 			return Config{}, fmt.Errorf("ORBIT_SECRET: want the base64 of at least %d random bytes", MinSecretBytes)

@@ -105,7 +105,7 @@ func (a *Assembly) watchGitHubStatuses(st *store.Store) error {
 	}
 	n := github.NewNotifier(github.NotifierConfig{Poster: d, Pipelines: st, BaseURL: a.cfg.BaseURL,
 		Logger: a.log.With("component", "github-status")})
-	st.OnJobTransition(n.OnJob)
+	st.Observe(n)
 	nctx, cancel := context.WithCancel(context.Background())
 	a.closers = append(a.closers, cancel)
 	go func() { _ = n.Run(nctx) }()

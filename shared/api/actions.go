@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/conductor"
 )
 
@@ -34,9 +35,9 @@ var _ Controls = (*conductor.Conductor)(nil)
 var accepted = message{Message: "Accepted."}
 
 func (s *server) routeControls(mux *http.ServeMux, project string) {
-	mux.Handle("POST /api/v2/workflow/{id}/approve/{approval_request_id}", s.api(s.approve))
+	mux.Handle("POST /api/v2/workflow/{id}/approve/{approval_request_id}", s.api(s.audited(audit.JobApprove, workflowTarget, s.approve)))
 	mux.Handle("POST /api/v2/workflow/{id}/cancel", s.api(s.cancelWorkflow))
-	mux.Handle("POST /api/v2/workflow/{id}/rerun", s.api(s.rerunWorkflow))
+	mux.Handle("POST /api/v2/workflow/{id}/rerun", s.api(s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow)))
 	mux.Handle("POST "+project+"/job/{number}/cancel", s.api(s.cancelJobByNumber))
 	mux.Handle("POST /api/v2/jobs/{job_id}/cancel", s.api(s.cancelJobByID))
 }

@@ -96,6 +96,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
@@ -158,6 +159,12 @@ type Config struct {
 	// Health checks the dependencies by name for /health-check and /status;
 	// a nil error means healthy. Nil means no checks.
 	Health func(ctx context.Context) map[string]error
+	// Audit records the seed's audited actions (audit.go). Nil records
+	// nothing.
+	Audit *audit.Recorder
+	// Notifications keeps the workflow mail settings (notify.go). Nil
+	// leaves those routes out.
+	Notifications Notifications
 	// Logger receives the access log and errors; nil discards.
 	Logger *slog.Logger
 	// Version is shown by /status.
@@ -202,7 +209,7 @@ func New(cfg Config) (http.Handler, error) {
 
 	const project = "/api/v2/project/{vcs}/{org}/{repo}"
 	mux.Handle("GET /api/v2/projects", s.api(s.listProjects))
-	mux.Handle("POST /api/v2/project", s.api(s.followProject))
+	mux.Handle("POST /api/v2/project", s.api(s.audited(audit.ProjectAdd, projectTarget, s.audited(audit.ProjectFollow, projectTarget, s.followProject))))
 	mux.Handle("GET "+project, s.api(s.getProject))
 	mux.Handle("POST "+project+"/pipeline", s.api(s.triggerPipeline))
 	mux.Handle("GET "+project+"/pipeline", s.api(s.listPipelines))
@@ -223,6 +230,12 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.Vault != nil {
 		s.routeVault(mux, project)
+	}
+	if cfg.Audit != nil {
+		s.routeAdmin(mux)
+	}
+	if cfg.Notifications != nil {
+		s.routeNotifications(mux, project)
 	}
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
 )
@@ -47,16 +49,16 @@ import (
 //	DELETE /api/v2/project/{slug}/ssh-key/{fp}           {message}
 func (s *server) routeVault(mux *http.ServeMux, project string) {
 	mux.Handle("GET "+project+"/envvar", s.api(s.listEnvVars))
-	mux.Handle("POST "+project+"/envvar", s.api(s.createEnvVar))
+	mux.Handle("POST "+project+"/envvar", s.api(s.audited(audit.ProjectEnvVarCreate, projectTarget, s.createEnvVar)))
 	mux.Handle("GET "+project+"/envvar/{name}", s.api(s.getEnvVar))
-	mux.Handle("DELETE "+project+"/envvar/{name}", s.api(s.deleteEnvVar))
-	mux.Handle("POST /api/v2/context", s.api(s.createContext))
+	mux.Handle("DELETE "+project+"/envvar/{name}", s.api(s.audited(audit.ProjectEnvVarDelete, projectTarget, s.deleteEnvVar)))
+	mux.Handle("POST /api/v2/context", s.api(s.audited(audit.ContextCreate, contextTarget, s.createContext)))
 	mux.Handle("GET /api/v2/context", s.api(s.listContexts))
 	mux.Handle("GET /api/v2/context/{id}", s.api(s.getContext))
-	mux.Handle("DELETE /api/v2/context/{id}", s.api(s.deleteContext))
-	mux.Handle("PUT /api/v2/context/{id}/environment-variable/{name}", s.api(s.putContextVar))
+	mux.Handle("DELETE /api/v2/context/{id}", s.api(s.audited(audit.ContextDelete, contextTarget, s.deleteContext)))
+	mux.Handle("PUT /api/v2/context/{id}/environment-variable/{name}", s.api(s.audited(audit.ContextEnvVarStore, contextTarget, s.putContextVar)))
 	mux.Handle("GET /api/v2/context/{id}/environment-variable", s.api(s.listContextVars))
-	mux.Handle("DELETE /api/v2/context/{id}/environment-variable/{name}", s.api(s.deleteContextVar))
+	mux.Handle("DELETE /api/v2/context/{id}/environment-variable/{name}", s.api(s.audited(audit.ContextEnvVarDelete, contextTarget, s.deleteContextVar)))
 	mux.Handle("GET /api/v2/context/{id}/restrictions", s.api(s.listRestrictions))
 	mux.Handle("POST /api/v2/context/{id}/restrictions", s.api(s.createRestriction))
 	mux.Handle("DELETE /api/v2/context/{id}/restrictions/{rid}", s.api(s.deleteRestriction))

@@ -54,18 +54,9 @@ const maxRetries = 50
 
 // Store reads and writes records.
 type Store struct {
-	kv  kv.Store
-	now func() time.Time
-	// onJob are told of every job status change (OnJobTransition).
-	onJob []func(ctx context.Context, j Job)
-}
-
-// OnJobTransition registers f to be told, after the write, of every change
-// of a job's status made through TransitionJob (the commit-status notifier
-// subscribes here). Register before the store is used; f must return
-// quickly (hand slow work to a goroutine).
-func (s *Store) OnJobTransition(f func(ctx context.Context, j Job)) {
-	s.onJob = append(s.onJob, f)
+	kv        kv.Store
+	now       func() time.Time
+	observers []Observer // observe.go
 }
 
 // New returns a Store on kv. now may be nil (time.Now).

@@ -37,11 +37,10 @@ var ErrStatusWrite = errors.New("status changed outside a Transition method")
 // TransitionJob changes the job's status to the one decide returns, under
 // the job rules (status.Job.CanTransition), stamping its times.
 func (s *Store) TransitionJob(ctx context.Context, workflowID, name string, decide func(*Job) (status.Job, error)) (Job, error) {
-	changed := false
+	var from status.Job
 	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, nil, func(j *Job) error {
-		from := j.Status
+		from = j.Status
 		to, err := decideOnly(j, &j.Status, decide)
-		changed = err == nil && to != from
 		if err != nil || to == from {
 			return err
 		}
@@ -63,9 +62,9 @@ func (s *Store) TransitionJob(ctx context.Context, workflowID, name string, deci
 	if err != nil {
 		return j, fmt.Errorf("job %s of workflow %s: %w", name, workflowID, err)
 	}
-	if changed {
-		for _, f := range s.onJob {
-			f(ctx, j)
+	if j.Status != from {
+		for _, o := range s.observers {
+			o.JobChanged(ctx, from, j)
 		}
 	}
 	return j, nil
@@ -103,8 +102,9 @@ func (s *Store) TransitionTask(ctx context.Context, id string, decide func(*Task
 // returns, under the workflow rules (status.Workflow.CanTransition),
 // stamping StoppedAt when it ends.
 func (s *Store) TransitionWorkflow(ctx context.Context, id string, decide func(*Workflow) (status.Workflow, error)) (Workflow, error) {
+	var from status.Workflow
 	w, err := update(ctx, s, "WORKFLOW#"+id, "META", workflowIndex, func(w *Workflow) error {
-		from := w.Status
+		from = w.Status
 		to, err := decideOnly(w, &w.Status, decide)
 		if err != nil || to == from {
 			return err
@@ -121,6 +121,11 @@ func (s *Store) TransitionWorkflow(ctx context.Context, id string, decide func(*
 	})
 	if err != nil {
 		return w, fmt.Errorf("workflow %s: %w", id, err)
+	}
+	if w.Status != from {
+		for _, o := range s.observers {
+			o.WorkflowChanged(ctx, from, w)
+		}
 	}
 	return w, nil
 }

@@ -116,6 +116,9 @@ func (s *Store) CreateWorkflow(ctx context.Context, w Workflow, jobs []Job) erro
 	if err := s.create(ctx, it); err != nil && !isConflict(err) {
 		return fmt.Errorf("create workflow %s: %w", w.ID, err)
 	}
+	for _, o := range s.observers {
+		o.WorkflowChanged(ctx, "", w)
+	}
 	return nil
 }
 

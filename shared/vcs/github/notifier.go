@@ -39,7 +39,7 @@ type NotifierConfig struct {
 
 // Notifier posts one commit status per job of a GitHub project, context
 // "ci/circleci: <job name>", as the job moves (pending → success / failure
-// / error). It subscribes to the store's job transitions (OnJob) and posts
+// / error). It observes the store's job transitions (store.Observer) and posts
 // from its own goroutine (Run), so the pipeline never waits on GitHub.
 //
 //	TransitionJob ─▶ OnJob (non-blocking send) ─▶ queue ─▶ Run ─▶ SetStatusRetry
@@ -48,8 +48,8 @@ type Notifier struct {
 	q   chan store.Job
 }
 
-// NewNotifier returns a notifier; register n.OnJob with
-// store.OnJobTransition and run n.Run.
+// NewNotifier returns a notifier; register it with store.Observe and run
+// n.Run.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	if cfg.Queue <= 0 {
 		cfg.Queue = 1024
@@ -82,6 +82,14 @@ func StatusFor(s status.Job) (state, description string, ok bool) {
 	}
 	return "", "", false
 }
+
+var _ store.Observer = (*Notifier)(nil)
+
+// WorkflowChanged is no news for commit statuses (one per job).
+func (n *Notifier) WorkflowChanged(context.Context, status.Workflow, store.Workflow) {}
+
+// JobChanged queues the job's new status for posting (store.Observer).
+func (n *Notifier) JobChanged(ctx context.Context, _ status.Job, j store.Job) { n.OnJob(ctx, j) }
 
 // OnJob queues a job's new status for posting. It never blocks.
 func (n *Notifier) OnJob(ctx context.Context, j store.Job) {

@@ -28,7 +28,7 @@ func TestNotifierPostsJobStatuses(t *testing.T) {
 	defer cancel()
 	n := github.NewNotifier(github.NotifierConfig{Poster: d, Pipelines: st, BaseURL: "https://orbit.example.com/",
 		Retry: github.RetryConfig{Sleep: func(context.Context, time.Duration) error { return nil }}})
-	st.OnJobTransition(n.OnJob)
+	st.Observe(n)
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 

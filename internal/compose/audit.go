@@ -1,0 +1,75 @@
+package compose
+
+import (
+	"context"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/audit"
+	"github.com/orbit-ci/orbit/shared/kv"
+)
+
+// Audit is the audit log recorder, watching the store's status changes
+// (workflow and job events) from the first call on. The API records the
+// routes' actions with it; Flush moves its outbox into the hourly files
+// (RunAuditFlush in `orbit up`, a call a minute in the cron function).
+//
+// TODO(accounts): set audit.Config.ActorFrom to the accounts middleware's
+// caller (accounts.FromContext) here, so events name the signed-in user.
+func (a *Assembly) Audit() (*audit.Recorder, error) {
+	if a.audit != nil {
+		return a.audit, nil
+	}
+	st, err := a.Store()
+	if err != nil {
+		return nil, err
+	}
+	var kvs kv.Store = a.bolt
+	if a.cfg.Shape == AWS {
+		if kvs, err = a.dynamoKV(); err != nil {
+			return nil, err
+		}
+	}
+	blobs, err := a.Blobs()
+	if err != nil {
+		return nil, err
+	}
+	r, err := audit.New(audit.Config{KV: kvs, Blobs: blobs, Logger: a.log.With("component", "audit")})
+	if err != nil {
+		return nil, err
+	}
+	st.Observe(audit.Workflows{Recorder: r, Pipelines: st})
+	a.audit = r
+	return r, nil
+}
+
+// RunOutboxes flushes the audit outbox and sends the queued mails every
+// interval until ctx ends, and flushes once more at the end. Only
+// long-running processes call it; the cron function calls Outboxes.
+func (a *Assembly) RunOutboxes(ctx context.Context, interval time.Duration) error {
+	r, err := a.Audit()
+	if err != nil {
+		return err
+	}
+	n, err := a.Notifier()
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_, err := r.Flush(final)
+			return err
+		case <-t.C:
+			if _, err := r.Flush(ctx); err != nil {
+				a.log.WarnContext(ctx, "audit flush failed; the events wait in the outbox", "error", err)
+			}
+			if _, err := n.Send(ctx); err != nil {
+				a.log.WarnContext(ctx, "some mails were not sent; they wait for the next round", "error", err)
+			}
+		}
+	}
+}

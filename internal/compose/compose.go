@@ -138,6 +138,11 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (_ *
 			return nil, err
 		}
 		a.awsCfg = &c
+		if len(a.cfg.Secret) == 0 && cfg.AWS.SigningSecretARN != "" {
+			if a.cfg.Secret, err = signingSecret(ctx, c, cfg.AWS.SigningSecretARN); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("shape %q: want embedded or aws", cfg.Shape)
 	}
@@ -171,7 +176,7 @@ func (a *Assembly) baseURL(what string) (string, error) {
 func (a *Assembly) Keys() (Keys, error) {
 	if a.keys == nil {
 		if len(a.cfg.Secret) == 0 {
-			return Keys{}, errors.New("ORBIT_SECRET not set: the installation secret (base64 of 32 random bytes) signs task tokens and URLs")
+			return Keys{}, errors.New("ORBIT_SECRET (or ORBIT_SIGNING_SECRET_ARN) not set: the installation secret (base64 of 32 random bytes, or a Secrets Manager secret) signs task tokens and URLs")
 		}
 		k, err := DeriveKeys(a.cfg.Secret)
 		if err != nil {

@@ -96,8 +96,9 @@ type Config struct {
 	Proxy nomadbridge.ProxyEnv
 
 	// Secret is the installation secret every signing key derives from
-	// (Keys). AWS: $ORBIT_SECRET, base64 of at least 32 bytes, required by
-	// the api and conductor. Embedded: read from (or created as)
+	// (Keys). AWS: $ORBIT_SECRET, base64 of at least 32 bytes, or else the
+	// Secrets Manager secret AWS.SigningSecretARN, required by the api,
+	// the conductor and the bridge. Embedded: read from (or created as)
 	// DataDir/secret.key.
 	Secret []byte
 
@@ -132,6 +133,12 @@ type AWSConfig struct {
 	// KMSKeyID is the KMS key of project and context secrets
 	// ($ORBIT_KMS_KEY_ID: id, ARN or alias).
 	KMSKeyID string
+	// SigningSecretARN names the Secrets Manager secret that holds the
+	// installation secret ($ORBIT_SIGNING_SECRET_ARN, as the CDK app sets
+	// it). New reads it once, at start (a Lambda's cold start), when
+	// ORBIT_SECRET is not set; its SecretString (at least 32 bytes, the
+	// stack generates 64 characters) is the secret.
+	SigningSecretARN string
 	// MetricsNamespace is the CloudWatch namespace ($ORBIT_METRICS_NAMESPACE;
 	// default Orbit).
 	MetricsNamespace string
@@ -170,6 +177,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			Bucket:                getenv("ORBIT_BUCKET"),
 			RunQueueURL:           getenv("ORBIT_RUN_QUEUE_URL"),
 			KMSKeyID:              getenv("ORBIT_KMS_KEY_ID"),
+			SigningSecretARN:      getenv("ORBIT_SIGNING_SECRET_ARN"),
 			MetricsNamespace:      getenv("ORBIT_METRICS_NAMESPACE"),
 			PipelineMachine:       getenv("ORBIT_PIPELINE_MACHINE"),
 			WorkflowMachine:       getenv("ORBIT_WORKFLOW_MACHINE"),

@@ -94,13 +94,14 @@ func gitRepo(t testing.TB, files map[string]string) string {
 // startBridge runs `orbit bridge` as its own process on the real Nomad
 // agent, reading the run queue in moto, reaching the runner API through the
 // front.
-func (s *shape) startBridge(t testing.TB) *exec.Cmd {
+func (s *shape) startBridge(t testing.TB, extra ...string) *exec.Cmd {
 	t.Helper()
 	bin := testenv.Need(t, "ORBIT_BIN", "make test builds bin/orbit")
 	nomad := testenv.Need(t, "NOMAD_ADDR", "make test starts a Nomad agent")
 	log := &testenv.Buffer{}
 	cmd := exec.Command(bin, "bridge", "--addr", freeAddr(t), "--nomad-addr", nomad, "--api-url", s.url)
 	cmd.Env = append(append(os.Environ(), s.env...), "ORBIT_RESOURCE_SCALE=0.05", "ORBIT_HEARTBEAT_INTERVAL=5s", "ORBIT_LOG_FORMAT=text")
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = log, log
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {

@@ -35,6 +35,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/nomadbridge/agent"
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
@@ -654,11 +655,12 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 		leader = l
 	}
 	return nomadbridge.New(nomadbridge.Config{
-		Lease:             leader,
-		Queue:             runq,
-		Nomad:             nomad,
-		RunnerURL:         base + "/runner/v1",
-		Agent:             nomadbridge.AgentCommand{Path: self, Args: []string{"agent"}},
+		Lease:     leader,
+		Queue:     runq,
+		Nomad:     nomad,
+		RunnerURL: base + "/runner/v1",
+		Agent: nomadbridge.AgentCommand{Path: self, Args: []string{"agent"},
+			Env: map[string]string{agent.EnvOutputInterval: a.cfg.OutputInterval.String()}},
 		ResourceScale:     a.cfg.ResourceScale,
 		HeartbeatInterval: a.cfg.HeartbeatInterval,
 		Metrics:           sink,

@@ -83,6 +83,12 @@ type Config struct {
 	// in process, so a cancel stops a task within seconds. AWS default 30 s:
 	// each heartbeat is an API Gateway request and a Lambda invocation.
 	HeartbeatInterval time.Duration
+	// OutputInterval is how long a step's output collects in the build
+	// agent before it is sent to the runner API ($ORBIT_OUTPUT_INTERVAL).
+	// Embedded default 250ms (live output). AWS default 10s: each send is an
+	// API Gateway request, a Lambda invocation and a DynamoDB write, and at
+	// 250 ms a chatty 5-minute step made 1,200 of them (docs/COST.md).
+	OutputInterval time.Duration
 	// ResourceScale multiplies resource classes' CPU and memory
 	// ($ORBIT_RESOURCE_SCALE; default 0.05 embedded so a laptop places
 	// jobs, 1 in AWS).
@@ -184,12 +190,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			JobMachine:            getenv("ORBIT_JOB_MACHINE"),
 		},
 	}
-	var heartbeat, scale, format, warm string
+	var heartbeat, scale, format, warm, output string
 	switch c.Shape {
 	case Embedded:
-		heartbeat, scale, format, warm = "2s", "0.05", "text", "1"
+		heartbeat, scale, format, warm, output = "2s", "0.05", "text", "1", "250ms"
 	case AWS:
-		heartbeat, scale, format, warm = "30s", "1", "json", "0"
+		heartbeat, scale, format, warm, output = "30s", "1", "json", "0", "10s"
 	default:
 		return Config{}, fmt.Errorf("ORBIT_SHAPE=%q: want embedded or aws", c.Shape)
 	}
@@ -199,6 +205,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.HeartbeatInterval, err = duration(getenv, "ORBIT_HEARTBEAT_INTERVAL", heartbeat); err != nil {
+		return Config{}, err
+	}
+	if c.OutputInterval, err = duration(getenv, "ORBIT_OUTPUT_INTERVAL", output); err != nil {
 		return Config{}, err
 	}
 	if c.NomadRestartDelay, err = duration(getenv, "ORBIT_NOMAD_RESTART_DELAY", "1s"); err != nil {

@@ -3,7 +3,7 @@ GO      ?= go
 ARGS    ?=
 FUZZTIME ?= 5m
 
-.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test lambdas rie
+.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test lambdas lambdas-host rie
 
 all: build
 
@@ -22,6 +22,15 @@ lambdas:
 	    -o bin/lambdas/$$f/bootstrap ./functions/$$f && \
 	  rm -f bin/lambdas/$$f.zip && (cd bin/lambdas/$$f && python3 -m zipfile -c ../$$f.zip bootstrap) && \
 	  echo "bin/lambdas/$$f.zip" || exit 1; \
+	done
+
+## lambdas-host: the api and conductor bootstraps (and the bare hello baseline) for this machine's
+## architecture, into bin/lambdas-host/<name>/bootstrap: the AWS-shape end-to-end test runs them under aws-lambda-rie
+HOST_LAMBDAS := api conductor internal/hello
+lambdas-host:
+	@for f in $(HOST_LAMBDAS); do \
+	  n=$$(basename $$f) && mkdir -p bin/lambdas-host/$$n && \
+	  CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o bin/lambdas-host/$$n/bootstrap ./functions/$$f || exit 1; \
 	done
 
 ## rie: the Lambda Runtime Interface Emulator (runs a bootstrap with a local Invoke API) into bin/

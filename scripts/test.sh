@@ -30,6 +30,10 @@ wait_http() { # url name logfile
 command -v moto_server >/dev/null || { echo "moto_server (moto 5.2.1) is required: pip install 'moto[server]==5.2.1'" >&2; exit 1; }
 command -v git >/dev/null || { echo "git is required" >&2; exit 1; }
 
+# The AWS-shape end-to-end test (e2e/awsshape) runs the Lambda bootstraps
+# under the Runtime Interface Emulator, both built here.
+make --no-print-directory rie lambdas-host
+
 MOTO_PORT=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN/moto.log" 2>&1 &
 pids+=($!)
@@ -60,6 +64,8 @@ export ORBIT_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 export NOMAD_ADDR="http://127.0.0.1:$NOMAD_HTTP"
 export ORBIT_BIN="$ROOT/bin/orbit"
 export ORBIT_NOMAD_BIN="$ROOT/bin/nomad"
+export ORBIT_RIE_BIN="$ROOT/bin/aws-lambda-rie"
+export ORBIT_LAMBDA_HOST_DIR="$ROOT/bin/lambdas-host"
 # the reference material beside the clone (real-world configs, CircleCI's OpenAPI
 # document); without it, the tests that read it say they were not run (shared/testenv)
 if [[ -d "$ROOT/../shared/reference" ]]; then export ORBIT_REFERENCE_DIR="$(cd "$ROOT/../shared/reference" && pwd)"; else echo "no ../shared/reference beside the clone: the reference corpus tests are not run"; fi

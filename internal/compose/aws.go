@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 	nomad "github.com/hashicorp/nomad/api"
@@ -93,4 +94,18 @@ func nomadClient(addr, caDir string) (nomadbridge.Nomad, error) {
 		return nomadbridge.Nomad{}, fmt.Errorf("nomad client for %s: %w", addr, err)
 	}
 	return nomadbridge.NomadFromClient(client), nil
+}
+
+// signingSecret reads the installation secret from Secrets Manager: once
+// per process, at start, so a Lambda pays for it on its cold start only.
+func signingSecret(ctx context.Context, cfg aws.Config, arn string) ([]byte, error) {
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return nil, fmt.Errorf("ORBIT_SIGNING_SECRET_ARN=%s: read the signing secret: %w", arn, err)
+	}
+	s := aws.ToString(out.SecretString)
+	if len(s) < MinSecretBytes {
+		return nil, fmt.Errorf("ORBIT_SIGNING_SECRET_ARN=%s: the secret holds %d bytes; want at least %d", arn, len(s), MinSecretBytes)
+	}
+	return []byte(s), nil
 }

@@ -35,6 +35,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/orbit-ci/orbit/nomadbridge"
+	"github.com/orbit-ci/orbit/nomadbridge/agent"
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob"
@@ -148,6 +149,11 @@ func New(ctx context.Context, cfg Config, version string, log *slog.Logger) (_ *
 			return nil, err
 		}
 		a.awsCfg = &c
+		if len(a.cfg.Secret) == 0 && cfg.AWS.SigningSecretARN != "" {
+			if a.cfg.Secret, err = signingSecret(ctx, c, cfg.AWS.SigningSecretARN); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("shape %q: want embedded or aws", cfg.Shape)
 	}
@@ -181,7 +187,7 @@ func (a *Assembly) baseURL(what string) (string, error) {
 func (a *Assembly) Keys() (Keys, error) {
 	if a.keys == nil {
 		if len(a.cfg.Secret) == 0 {
-			return Keys{}, errors.New("ORBIT_SECRET not set: the installation secret (base64 of 32 random bytes) signs task tokens and URLs")
+			return Keys{}, errors.New("ORBIT_SECRET (or ORBIT_SIGNING_SECRET_ARN) not set: the installation secret (base64 of 32 random bytes, or a Secrets Manager secret) signs task tokens and URLs")
 		}
 		k, err := DeriveKeys(a.cfg.Secret)
 		if err != nil {
@@ -690,11 +696,12 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 		leader = l
 	}
 	return nomadbridge.New(nomadbridge.Config{
-		Lease:             leader,
-		Queue:             runq,
-		Nomad:             nomad,
-		RunnerURL:         base + "/runner/v1",
-		Agent:             nomadbridge.AgentCommand{Path: self, Args: []string{"agent"}},
+		Lease:     leader,
+		Queue:     runq,
+		Nomad:     nomad,
+		RunnerURL: base + "/runner/v1",
+		Agent: nomadbridge.AgentCommand{Path: self, Args: []string{"agent"},
+			Env: map[string]string{agent.EnvOutputInterval: a.cfg.OutputInterval.String()}},
 		ResourceScale:     a.cfg.ResourceScale,
 		HeartbeatInterval: a.cfg.HeartbeatInterval,
 		Metrics:           sink,

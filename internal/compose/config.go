@@ -87,6 +87,12 @@ type Config struct {
 	// in process, so a cancel stops a task within seconds. AWS default 30 s:
 	// each heartbeat is an API Gateway request and a Lambda invocation.
 	HeartbeatInterval time.Duration
+	// OutputInterval is how long a step's output collects in the build
+	// agent before it is sent to the runner API ($ORBIT_OUTPUT_INTERVAL).
+	// Embedded default 250ms (live output). AWS default 10s: each send is an
+	// API Gateway request, a Lambda invocation and a DynamoDB write, and at
+	// 250 ms a chatty 5-minute step made 1,200 of them (docs/COST.md).
+	OutputInterval time.Duration
 	// ResourceScale multiplies resource classes' CPU and memory
 	// ($ORBIT_RESOURCE_SCALE; default 0.05 embedded so a laptop places
 	// jobs, 1 in AWS).
@@ -100,8 +106,9 @@ type Config struct {
 	Proxy nomadbridge.ProxyEnv
 
 	// Secret is the installation secret every signing key derives from
-	// (Keys). AWS: $ORBIT_SECRET, base64 of at least 32 bytes, required by
-	// the api and conductor. Embedded: read from (or created as)
+	// (Keys). AWS: $ORBIT_SECRET, base64 of at least 32 bytes, or else the
+	// Secrets Manager secret AWS.SigningSecretARN, required by the api,
+	// the conductor and the bridge. Embedded: read from (or created as)
 	// DataDir/secret.key.
 	Secret []byte
 
@@ -165,6 +172,12 @@ type AWSConfig struct {
 	// KMSKeyID is the KMS key of project and context secrets
 	// ($ORBIT_KMS_KEY_ID: id, ARN or alias).
 	KMSKeyID string
+	// SigningSecretARN names the Secrets Manager secret that holds the
+	// installation secret ($ORBIT_SIGNING_SECRET_ARN, as the CDK app sets
+	// it). New reads it once, at start (a Lambda's cold start), when
+	// ORBIT_SECRET is not set; its SecretString (at least 32 bytes, the
+	// stack generates 64 characters) is the secret.
+	SigningSecretARN string
 	// MetricsNamespace is the CloudWatch namespace ($ORBIT_METRICS_NAMESPACE;
 	// default Orbit).
 	MetricsNamespace string
@@ -204,18 +217,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			Bucket:                getenv("ORBIT_BUCKET"),
 			RunQueueURL:           getenv("ORBIT_RUN_QUEUE_URL"),
 			KMSKeyID:              getenv("ORBIT_KMS_KEY_ID"),
+			SigningSecretARN:      getenv("ORBIT_SIGNING_SECRET_ARN"),
 			MetricsNamespace:      getenv("ORBIT_METRICS_NAMESPACE"),
 			PipelineMachine:       getenv("ORBIT_PIPELINE_MACHINE"),
 			WorkflowMachine:       getenv("ORBIT_WORKFLOW_MACHINE"),
 			JobMachine:            getenv("ORBIT_JOB_MACHINE"),
 		},
 	}
-	var heartbeat, scale, format, warm string
+	var heartbeat, scale, format, warm, output string
 	switch c.Shape {
 	case Embedded:
-		heartbeat, scale, format, warm = "2s", "0.05", "text", "1"
+		heartbeat, scale, format, warm, output = "2s", "0.05", "text", "1", "250ms"
 	case AWS:
-		heartbeat, scale, format, warm = "30s", "1", "json", "0"
+		heartbeat, scale, format, warm, output = "30s", "1", "json", "0", "10s"
 	default:
 		return Config{}, fmt.Errorf("ORBIT_SHAPE=%q: want embedded or aws", c.Shape)
 	}
@@ -225,6 +239,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.HeartbeatInterval, err = duration(getenv, "ORBIT_HEARTBEAT_INTERVAL", heartbeat); err != nil {
+		return Config{}, err
+	}
+	if c.OutputInterval, err = duration(getenv, "ORBIT_OUTPUT_INTERVAL", output); err != nil {
 		return Config{}, err
 	}
 	if c.NomadRestartDelay, err = duration(getenv, "ORBIT_NOMAD_RESTART_DELAY", "1s"); err != nil {

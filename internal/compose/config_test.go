@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 func env(m map[string]string) func(string) string {
@@ -137,4 +142,42 @@ func TestEmbeddedKeysPerUse(t *testing.T) {
 	id, err := tokens.Verify(tokens.Sign("task-1", time.Now().Add(time.Hour)))
 	require.NoError(t, err)
 	assert.Equal(t, "task-1", id)
+}
+
+// TestSigningSecretFromSecretsManager: in the aws shape without
+// ORBIT_SECRET, New reads the installation secret from the Secrets Manager
+// secret the CDK app names; a missing secret fails the start naming the
+// setting.
+func TestSigningSecretFromSecretsManager(t *testing.T) {
+	endpoint := testenv.Need(t, "ORBIT_MOTO_ENDPOINT", "start moto_server (make test does)")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	ctx := context.Background()
+	sm := secretsmanager.NewFromConfig(testenv.AWS(t, "ORBIT_MOTO_ENDPOINT"))
+	value := "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ01"
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("orbit-signing-" + strconv.FormatInt(time.Now().UnixNano(), 36)), SecretString: aws.String(value)})
+	require.NoError(t, err)
+	short, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("orbit-short-" + strconv.FormatInt(time.Now().UnixNano(), 36)), SecretString: aws.String("short")})
+	require.NoError(t, err)
+
+	cfg := Config{Shape: AWS, AWS: AWSConfig{Region: "us-east-1", Endpoint: endpoint, SigningSecretARN: aws.ToString(out.ARN)}}
+	a, err := New(ctx, cfg, "test", nil)
+	require.NoError(t, err)
+	defer a.Close()
+	keys, err := a.Keys()
+	require.NoError(t, err)
+	want, err := DeriveKeys([]byte(value))
+	require.NoError(t, err)
+	assert.Equal(t, want, keys, "the keys derive from the secret's value")
+
+	for name, arn := range map[string]string{
+		"missing": "arn:aws:secretsmanager:us-east-1:123456789012:secret:orbit-none-AbCdEf",
+		"short":   aws.ToString(short.ARN),
+	} {
+		cfg.AWS.SigningSecretARN = arn
+		_, err := New(ctx, cfg, "test", nil)
+		assert.ErrorContains(t, err, "ORBIT_SIGNING_SECRET_ARN="+arn, name)
+	}
 }

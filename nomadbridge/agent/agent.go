@@ -173,6 +173,10 @@ const (
 	// EnvCACertDir names a directory of extra CA certificates the agent
 	// and the steps trust.
 	EnvCACertDir = "ORBIT_CA_CERT_DIR"
+	// EnvOutputInterval sets Config.ChunkInterval (a duration such as 10s):
+	// the bridge of the aws shape sends a longer one, so that a step's
+	// output is fewer, larger requests through API Gateway and Lambda.
+	EnvOutputInterval = "ORBIT_OUTPUT_INTERVAL"
 )
 
 // FromEnv builds a Config from the environment Nomad (or the VM launcher)
@@ -211,13 +215,20 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("agent: %w", err)
 	}
+	var interval time.Duration
+	if v := getenv(EnvOutputInterval); v != "" {
+		if interval, err = time.ParseDuration(v); err != nil || interval <= 0 {
+			return Config{}, fmt.Errorf("agent: %s=%q: want a positive duration such as 10s", EnvOutputInterval, v)
+		}
+	}
 	return Config{
-		Client:     runner.NewClient(url, token, &http.Client{Transport: tr, Timeout: 60 * time.Second}, opts...),
-		CACertDir:  caDir,
-		BaseDir:    dir,
-		Host:       host,
-		HostDriver: getenv(EnvHostDriver),
-		Logger:     log,
+		ChunkInterval: interval,
+		Client:        runner.NewClient(url, token, &http.Client{Transport: tr, Timeout: 60 * time.Second}, opts...),
+		CACertDir:     caDir,
+		BaseDir:       dir,
+		Host:          host,
+		HostDriver:    getenv(EnvHostDriver),
+		Logger:        log,
 	}, nil
 }
 

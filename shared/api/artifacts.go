@@ -26,6 +26,13 @@ type JobFiles interface {
 
 var _ JobFiles = (*taskfiles.Service)(nil)
 
+// artifactLinker presigns an artifact's GET; *taskfiles.Service does.
+type artifactLinker interface {
+	ArtifactURL(ctx context.Context, slug string, jobNumber int64, node int, path string) (string, error)
+}
+
+var _ artifactLinker = (*taskfiles.Service)(nil)
+
 // artifactJSON is one item of CircleCI's artifact list.
 type artifactJSON struct {
 	Path      string `json:"path"`
@@ -111,6 +118,18 @@ func (s *server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
+	// A large artifact is a redirect to its presigned URL: through the api
+	// Lambda a response is capped at 6 MB. The bucket is another origin
+	// than the API, so what it serves cannot act on the API's session.
+	if l, ok := s.cfg.Files.(artifactLinker); ok && info.Size > MaxOutputResponse {
+		u, err := l.ArtifactURL(r.Context(), j.ProjectSlug, j.Number, node, p)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "private, no-store")
+		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+		return nil
+	}
 	ct, download := taskfiles.ServedContentType(info.ContentType, s.cfg.AllowUnsafeArtifacts)
 	h := w.Header()
 	h.Set("Content-Type", ct)

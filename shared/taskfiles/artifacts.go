@@ -105,3 +105,14 @@ func (s *Service) OpenArtifact(ctx context.Context, slug string, jobNumber int64
 	}
 	return s.cfg.Blobs.Get(ctx, artifactsPrefix(slug, jobNumber)+strconv.Itoa(node)+"/"+c, nil)
 }
+
+// ArtifactURL is a presigned GET of one artifact, valid for the service's
+// URL lifetime: the API answers a large artifact with a redirect there, so
+// its bytes never pass through the api Lambda (6 MB response limit).
+func (s *Service) ArtifactURL(ctx context.Context, slug string, jobNumber int64, node int, p string) (string, error) {
+	c, err := CleanArtifactPath(p)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", blob.ErrNotFound, err)
+	}
+	return s.cfg.Blobs.PresignGet(ctx, artifactsPrefix(slug, jobNumber)+strconv.Itoa(node)+"/"+c, s.cfg.URLTTL)
+}

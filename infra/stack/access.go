@@ -45,7 +45,13 @@ func (m machineArns) env(env map[string]*string) {
 //	conductor  store rw, blobs rw (config, test results), key, signing + GitHub
 //	           secrets, start executions, task responses, run queue send
 //	cron       store rw (schedules, pipeline numbers), start pipeline executions,
-//	           signing + GitHub secrets (fetching config of scheduled pipelines)
+//	           signing + GitHub secrets (fetching config of scheduled pipelines),
+//	           blobs rw under audit-logs/ only (the audit log's hourly files),
+//	           ses:SendEmail (queued notification mail)
+//
+// auditPrefix is where shared/audit writes its files.
+const auditPrefix = "audit-logs/"
+
 func grantFunctions(st awscdk.Stack, f *functions, d *data, m machineArns) {
 	for _, name := range Functions {
 		role := f.roles[name]
@@ -73,6 +79,13 @@ func grantFunctions(st awscdk.Stack, f *functions, d *data, m machineArns) {
 			role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings("states:StartExecution"),
 				Resources: &[]*string{m.pipeline},
+			}))
+			// Once a minute cron flushes the audit outbox into the hourly
+			// files and sends queued mail: the audit prefix only, and SES.
+			d.bucket.GrantReadWrite(role, jsii.String(auditPrefix+"*"))
+			role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("ses:SendEmail"),
+				Resources: jsii.Strings("*"),
 			}))
 		}
 	}

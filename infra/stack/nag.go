@@ -35,9 +35,10 @@ func suppress(st awscdk.Stack, s Settings, o *Stack) {
 			"AmazonSSMManagedInstanceCore lets operators reach instances through Session Manager (audited, no SSH keys, no port 22); it is the AWS-maintained minimum for the SSM agent.",
 			`/^Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore$/g`),
 		rule("AwsSolutions-IAM5",
-			"CDK grant helpers on Orbit's own table, bucket and key: object keys (projects/<slug>/…), index names and KMS data-key variants are not known in advance, and the actions are scoped to these resources only.",
+			"CDK grant helpers on Orbit's own table, bucket and key: object keys (projects/<slug>/…, and for cron the audit log's hourly files under audit-logs/), index names and KMS data-key variants are not known in advance, and the actions are scoped to these resources only.",
 			`/^Resource::<Table[0-9A-F]+\.Arn>\/index\/\*$/g`,
 			`/^Resource::<Bucket[0-9A-F]+\.Arn>\/\*$/g`,
+			`/^Resource::<Bucket[0-9A-F]+\.Arn>\/audit-logs\/\*$/g`,
 			`/^Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List)\*$/g`,
 			`/^Action::kms:(GenerateDataKey|ReEncrypt)\*$/g`),
 		rule("AwsSolutions-IAM5",
@@ -59,7 +60,7 @@ func suppress(st awscdk.Stack, s Settings, o *Stack) {
 			"The VM pool launches machine-executor VMs from any AMI (the vmAmi setting or the region's default), into any of the VPC's subnets, with new network interfaces; the instances and volumes it creates must carry this installation's tag (a separate statement).",
 			`/^Resource::arn:<AWS::Partition>:ec2:`+arnRegionAccount+`(image|subnet|network-interface)\/\*$/g`),
 		rule("AwsSolutions-IAM5",
-			"Actions without resource-level permissions (Service Authorization Reference): ec2:Describe* (Nomad's cloud auto-join and the VM pool), states:SendTask* (a task token names its execution), cloudwatch:PutMetricData (limited by a cloudwatch:namespace condition); and EC2 create/terminate calls limited by tag conditions on this installation.",
+			"Actions without resource-level permissions (Service Authorization Reference): ec2:Describe* (Nomad's cloud auto-join and the VM pool), states:SendTask* (a task token names its execution), cloudwatch:PutMetricData (limited by a cloudwatch:namespace condition), ses:SendEmail for cron's notification mail (the sender identity is a setting, verified by the operator in SES); and EC2 create/terminate calls limited by tag conditions on this installation.",
 			`/^Resource::\*$/g`),
 	}
 	cdknag.NagSuppressions_AddStackSuppressions(st, &all, jsii.Bool(true))

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"regexp"
 	"sort"
 	"strings"
@@ -245,8 +246,9 @@ func TestFunctionsAndAPI(t *testing.T) {
 	assert.Contains(t, target["Arn"].(map[string]any)["Fn::GetAtt"].([]any)[0], "CronFunction")
 }
 
-// TestLeastPrivilege: cron cannot touch blobs, keys or the queue, and
-// only starts pipelines; no policy grants "*" actions.
+// TestLeastPrivilege: cron cannot touch keys or the queue, touches blobs
+// only under audit-logs/ (the audit log), and only starts pipelines; no
+// policy grants "*" actions.
 func TestLeastPrivilege(t *testing.T) {
 	for id, p := range ofType("AWS::IAM::Policy") {
 		for _, st := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
@@ -254,7 +256,11 @@ func TestLeastPrivilege(t *testing.T) {
 			for _, a := range asList(m["Action"]) {
 				assert.NotContains(t, []string{"*", "s3:*", "dynamodb:*", "sqs:*", "kms:*", "states:*", "ec2:*"}, a, id)
 				if strings.HasPrefix(id, "CronFunctionRole") {
-					assert.False(t, strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "sqs:") || a == "states:StopExecution", "cron may not %s", a)
+					assert.False(t, strings.HasPrefix(a, "sqs:") || a == "states:StopExecution", "cron may not %s", a)
+					if strings.HasPrefix(a, "s3:") && a != "s3:GetBucket*" && a != "s3:List*" {
+						res, _ := json.Marshal(m["Resource"])
+						assert.Contains(t, string(res), "/audit-logs/*", "cron's %s only under audit-logs/", a)
+					}
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,10 +24,25 @@ type front struct {
 	requests atomic.Int64 // API Gateway requests
 	units    atomic.Int64 // metered requests: API Gateway counts each 512 KB as one
 	paths    func(path string)
+	mu       sync.Mutex
+	byPath   map[string]int // requests per URL path
+}
+
+// requestsTo counts the requests the front passed for one URL path.
+func (f *front) requestsTo(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byPath[path]
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
+	f.mu.Lock()
+	if f.byPath == nil {
+		f.byPath = map[string]int{}
+	}
+	f.byPath[r.URL.Path]++
+	f.mu.Unlock()
 	if f.paths != nil {
 		f.paths(r.Method + " " + r.URL.Path)
 	}

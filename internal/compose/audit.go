@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/audit"
-	"github.com/orbit-ci/orbit/shared/kv"
 )
 
 // Audit is the audit log recorder, watching the store's status changes
@@ -23,12 +22,7 @@ func (a *Assembly) Audit() (*audit.Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kvs kv.Store = a.bolt
-	if a.cfg.Shape == AWS {
-		if kvs, err = a.dynamoKV(); err != nil {
-			return nil, err
-		}
-	}
+	kvs := a.kvs // the store's kv (Store set it), in either shape
 	blobs, err := a.Blobs()
 	if err != nil {
 		return nil, err

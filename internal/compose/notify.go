@@ -3,7 +3,6 @@ package compose
 import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/notify"
 )
 
@@ -22,12 +21,7 @@ func (a *Assembly) Notifier() (*notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kvs kv.Store = a.bolt
-	if a.cfg.Shape == AWS {
-		if kvs, err = a.dynamoKV(); err != nil {
-			return nil, err
-		}
-	}
+	kvs := a.kvs // the store's kv (Store set it), in either shape
 	var mailer notify.Mailer
 	switch {
 	case a.cfg.Notify.SMTPAddr != "":

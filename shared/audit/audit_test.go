@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/blob/s3blob/s3blobtest"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 func newKV(t *testing.T) *boltkv.Store {
@@ -145,10 +145,7 @@ func drivers(t *testing.T) map[string]func(t *testing.T) blob.Store {
 		"dirblob":         newDirBlob,
 		"s3blob-gofakes3": func(t *testing.T) blob.Store { return s3blobtest.NewServer(t).NewStore(t) },
 		"s3blob-moto": func(t *testing.T) blob.Store {
-			ep := os.Getenv("ORBIT_MOTO_ENDPOINT")
-			if ep == "" {
-				t.Skip("ORBIT_MOTO_ENDPOINT not set: start moto_server (scripts/test.sh does)")
-			}
+			ep := testenv.Need(t, "ORBIT_MOTO_ENDPOINT", "start moto_server (scripts/test.sh does)")
 			s, _ := s3blobtest.NewBucket(t, s3blobtest.NewClient(ep))
 			return s
 		},

@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/notify/smtptest"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 type env struct {
@@ -135,10 +135,7 @@ func TestFailedSendIsRetried(t *testing.T) {
 }
 
 func TestSESOnMoto(t *testing.T) {
-	ep := os.Getenv("ORBIT_MOTO_ENDPOINT")
-	if ep == "" {
-		t.Skip("ORBIT_MOTO_ENDPOINT not set: start moto_server (scripts/test.sh does)")
-	}
+	ep := testenv.Need(t, "ORBIT_MOTO_ENDPOINT", "start moto_server (scripts/test.sh does)")
 	client := sesv2.NewFromConfig(aws.Config{Region: "eu-west-3", BaseEndpoint: aws.String(ep),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 	ctx := context.Background()

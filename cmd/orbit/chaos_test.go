@@ -235,11 +235,17 @@ func waitAll(t *testing.T, base string, pids []string, limit time.Duration) map[
 	return done
 }
 
-// countRunning counts the pipelines whose job is running.
+// countRunning counts the pipelines whose job runs (readOutcome reads a
+// job only once its workflow is over, so this reads the jobs itself).
 func countRunning(base string, pids []string) int {
 	n := 0
 	for _, pid := range pids {
-		if o, ok := readOutcome(base, pid); ok && o.job.Status == "running" {
+		o, ok := readOutcome(base, pid)
+		if !ok || o.status != "running" {
+			continue
+		}
+		var jobs struct{ Items []e2eJob }
+		if getJSON(base+"/api/v2/workflow/"+o.workflow+"/job", &jobs) && len(jobs.Items) > 0 && jobs.Items[0].Status == "running" {
 			n++
 		}
 	}

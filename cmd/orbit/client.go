@@ -13,15 +13,16 @@ import (
 
 // apiClient calls a running Orbit's REST API.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
 // defaultURL is where `orbit up` serves by default and the CLI looks.
 const defaultURL = "http://127.0.0.1:8080"
 
 func newAPIClient() *apiClient {
-	return &apiClient{base: strings.TrimRight(envOr("ORBIT_URL", defaultURL), "/"),
+	return &apiClient{base: strings.TrimRight(envOr("ORBIT_URL", defaultURL), "/"), token: cliToken(),
 		http: &http.Client{Timeout: 30 * time.Second}}
 }
 
@@ -40,7 +41,10 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach Orbit at %s (is `orbit up` running? set ORBIT_URL): %w", c.base, err)
@@ -72,6 +76,7 @@ func (c *apiClient) text(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return "", err
@@ -82,4 +87,11 @@ func (c *apiClient) text(ctx context.Context, path string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
 	return string(b), err
+}
+
+// authorize sets the CLI's token on a request.
+func (c *apiClient) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Circle-Token", c.token)
+	}
 }

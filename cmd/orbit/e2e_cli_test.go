@@ -21,7 +21,7 @@ import (
 func (p *orbitProc) cli(args ...string) (string, error) {
 	p.t.Helper()
 	cmd := exec.Command(os.Getenv("ORBIT_BIN"), args...)
-	cmd.Env = append(os.Environ(), "ORBIT_URL="+p.url)
+	cmd.Env = append(os.Environ(), "ORBIT_URL="+p.url, "ORBIT_DATA="+p.dataDir)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -17,7 +17,7 @@ import (
 func (p *orbitProc) cliStdin(stdin string, args ...string) string {
 	p.t.Helper()
 	cmd := exec.Command(os.Getenv("ORBIT_BIN"), args...)
-	cmd.Env = append(os.Environ(), "ORBIT_URL="+p.url)
+	cmd.Env = append(os.Environ(), "ORBIT_URL="+p.url, "ORBIT_DATA="+p.dataDir)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	require.NoError(p.t, err, string(out))

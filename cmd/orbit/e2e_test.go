@@ -42,7 +42,9 @@ type orbitProc struct {
 	addr    string
 	dataDir string
 	log     *testenv.Buffer
-	exited  chan struct{}
+	// token is the local admin's CLI token (registerToken).
+	token  string
+	exited chan struct{}
 }
 
 func freeAddr(t testing.TB) string {
@@ -85,6 +87,7 @@ func startOrbitUntil(t testing.TB, dataDir, addr string, want int, env ...string
 		}
 	})
 	p.waitHealth(want)
+	p.token = registerToken(t, dataDir, addr)
 	return p
 }
 

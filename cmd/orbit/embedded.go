@@ -20,7 +20,9 @@ var version = "dev"
 // state in one bbolt file and a blob directory under the data directory, the
 // state machines run by statemachines/local, tasks on a Nomad agent.
 type embedded struct {
-	dataDir   string
+	dataDir string
+	// signInCode is the local admin's one-time sign-in code.
+	signInCode string
 	nomadAddr string
 	handler   http.Handler
 	errc      chan error
@@ -67,6 +69,13 @@ func startEmbedded(ctx context.Context, cfg compose.Config, listenAddr string, l
 		return bridge.Health(ctx) // nomad, run_queue
 	})
 	if err != nil {
+		return nil, err
+	}
+	acc, err := a.Accounts()
+	if err != nil {
+		return nil, err
+	}
+	if e.signInCode, err = bootstrapLocalAdmin(ctx, acc, e.dataDir); err != nil {
 		return nil, err
 	}
 	sink, err := a.Metrics()

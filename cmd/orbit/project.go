@@ -61,9 +61,9 @@ func installHook(repo, slug string) error {
 	hook := fmt.Sprintf(`#!/bin/sh
 # Installed by "orbit project add --hook": trigger an Orbit pipeline for each commit.
 branch=$(git symbolic-ref --short HEAD 2>/dev/null) || exit 0
-ORBIT_URL=%q %q trigger %q --branch "$branch" --source git-hook >/dev/null 2>&1 &
+ORBIT_URL=%q ORBIT_DATA=%q %q trigger %q --branch "$branch" --source git-hook >/dev/null 2>&1 &
 exit 0
-`, envOr("ORBIT_URL", "http://127.0.0.1:8080"), self, slug)
+`, envOr("ORBIT_URL", "http://127.0.0.1:8080"), dataDirAbs(), self, slug)
 	dir := filepath.Join(repo, ".git", "hooks")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -82,8 +82,11 @@ func cmdUp(ctx context.Context, args []string) error {
 		sample = "ORBIT_URL=" + url + " " + sample
 	}
 	fmt.Printf("\nOrbit is up.\n  UI and API: %s\n  state:      %s\n  nomad:      %s\n\n"+
+		"Sign in to the UI as the local admin (a one-time link, valid 24 h):\n  %s/login/link?code=%s\n"+
+		"The orbit CLI authenticates with the token in %s (or $ORBIT_TOKEN);\n"+
+		"`orbit admin token` makes more.\n\n"+
 		"Run the bundled sample pipeline (in another terminal):\n  %s\n\n",
-		url, app.dataDir, app.nomadAddr, sample)
+		url, app.dataDir, app.nomadAddr, url, app.signInCode, filepath.Join(app.dataDir, tokenFile), sample)
 
 	select {
 	case <-ctx.Done():

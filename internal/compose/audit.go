@@ -11,9 +11,7 @@ import (
 // (workflow and job events) from the first call on. The API records the
 // routes' actions with it; Flush moves its outbox into the hourly files
 // (RunAuditFlush in `orbit up`, a call a minute in the cron function).
-//
-// TODO(accounts): set audit.Config.ActorFrom to the accounts middleware's
-// caller (accounts.FromContext) here, so events name the signed-in user.
+// Events of a request name its signed-in caller (actorOf).
 func (a *Assembly) Audit() (*audit.Recorder, error) {
 	if a.audit != nil {
 		return a.audit, nil
@@ -27,7 +25,7 @@ func (a *Assembly) Audit() (*audit.Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := audit.New(audit.Config{KV: kvs, Blobs: blobs, Logger: a.log.With("component", "audit")})
+	r, err := audit.New(audit.Config{KV: kvs, Blobs: blobs, ActorFrom: actorOf, Logger: a.log.With("component", "audit")})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/nomadbridge/agent"
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob"
@@ -103,6 +104,7 @@ type Assembly struct {
 	mem       *memmetrics.Store // embedded: also served at /metrics
 	runSink   func(context.Context) error
 
+	accounts   *accounts.Service
 	kvs        kv.Store         // the store's kv, for GitHub's registry and webhook claims
 	gh         *github.Driver   // nil without GitHub
 	ghRegistry *github.Registry // nil without GitHub
@@ -585,7 +587,18 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	acc, err := a.Accounts()
+	if err != nil {
+		return nil, err
+	}
+	signIn, perms, err := a.signIn()
+	if err != nil {
+		return nil, err
+	}
 	cfg := api.Config{
+		Accounts:      acc,
+		Permissions:   perms,
+		SignIn:        signIn,
 		Audit:         rec,
 		Notifications: notifier,
 		Store:         st,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/conductor"
 )
@@ -35,11 +36,11 @@ var _ Controls = (*conductor.Conductor)(nil)
 var accepted = message{Message: "Accepted."}
 
 func (s *server) routeControls(mux *http.ServeMux, project string) {
-	mux.Handle("POST /api/v2/workflow/{id}/approve/{approval_request_id}", s.api(s.audited(audit.JobApprove, workflowTarget, s.approve)))
-	mux.Handle("POST /api/v2/workflow/{id}/cancel", s.api(s.cancelWorkflow))
-	mux.Handle("POST /api/v2/workflow/{id}/rerun", s.api(s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow)))
-	mux.Handle("POST "+project+"/job/{number}/cancel", s.api(s.cancelJobByNumber))
-	mux.Handle("POST /api/v2/jobs/{job_id}/cancel", s.api(s.cancelJobByID))
+	s.route(mux, "POST /api/v2/workflow/{id}/approve/{approval_request_id}", onProject(accounts.Write, ByWorkflow), s.api(s.audited(audit.JobApprove, workflowTarget, s.approve)))
+	s.route(mux, "POST /api/v2/workflow/{id}/cancel", onProject(accounts.Write, ByWorkflow), s.api(s.cancelWorkflow))
+	s.route(mux, "POST /api/v2/workflow/{id}/rerun", onProject(accounts.Write, ByWorkflow), s.api(s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow)))
+	s.route(mux, "POST "+project+"/job/{number}/cancel", onProject(accounts.Write, BySlug), s.api(s.cancelJobByNumber))
+	s.route(mux, "POST /api/v2/jobs/{job_id}/cancel", onProject(accounts.Write, ByJobID), s.api(s.cancelJobByID))
 }
 
 func (s *server) approve(w http.ResponseWriter, r *http.Request) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -96,19 +97,23 @@ func TestControls(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := &fakeControls{err: tt.err}
 			e := newEnv(t, func(c *api.Config) { c.Controls = fc })
+			// The routes find their project from the workflow or job:
+			// w1 and j9 stand for seeded records.
+			sd := seed(t, e.st)
+			ids := strings.NewReplacer("w1", sd.workflow.ID, "j9", sd.build.ID)
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
 			}
-			rec := e.do(method, tt.path, tt.body)
+			rec := e.do(method, ids.Replace(tt.path), tt.body)
 			require.Equal(t, tt.wantCode, rec.Code, rec.Body.String())
 			if tt.wantBody != "" {
-				assert.JSONEq(t, tt.wantBody, rec.Body.String())
+				assert.JSONEq(t, ids.Replace(tt.wantBody), rec.Body.String())
 			}
 			if tt.wantCall == "" {
 				assert.Empty(t, fc.calls)
 			} else {
-				assert.Equal(t, []string{tt.wantCall}, fc.calls)
+				assert.Equal(t, []string{ids.Replace(tt.wantCall)}, fc.calls)
 			}
 			assert.Equal(t, tt.wantRerun, fc.rerun)
 		})

@@ -38,15 +38,14 @@ import (
 const maxCancelBatch = 100
 
 func (s *server) routeAdmin(mux *http.ServeMux) {
-	mux.Handle("GET /api/v2/admin/audit-log", s.admin(s.adminAuditLog))
-	mux.Handle("GET /api/v2/admin/queue", s.admin(s.adminQueue))
-	mux.Handle("POST /api/v2/admin/queue/cancel", s.admin(s.audited(audit.AdminCancelQueued, adminTarget, s.adminCancelQueued)))
-	mux.Handle("POST /api/v2/admin/delete-build", s.admin(s.audited(audit.AdminDeleteBuild, adminTarget, s.adminDeleteBuild)))
-	mux.Handle("GET /api/v2/admin/usage", s.admin(s.adminUsage))
+	s.route(mux, "GET /api/v2/admin/audit-log", siteAdmin, s.api(s.adminAuditLog))
+	s.route(mux, "GET /api/v2/admin/queue", siteAdmin, s.api(s.adminQueue))
+	s.route(mux, "POST /api/v2/admin/queue/cancel", siteAdmin, s.api(s.audited(audit.AdminCancelQueued, adminTarget, s.adminCancelQueued)))
+	s.route(mux, "POST /api/v2/admin/delete-build", siteAdmin, s.api(s.audited(audit.AdminDeleteBuild, adminTarget, s.adminDeleteBuild)))
+	s.route(mux, "GET /api/v2/admin/usage", siteAdmin, s.api(s.adminUsage))
 }
 
 // admin serves an admin route. TODO(accounts): the admin check goes here.
-func (s *server) admin(fn apiFunc) http.Handler { return s.api(fn) }
 
 func adminTarget(_ *http.Request, answer map[string]any) (audit.Entity, audit.Entity, map[string]any) {
 	return audit.Entity{ID: "orbit", Type: "installation"}, audit.Entity{ID: "orbit", Type: "installation"}, answer

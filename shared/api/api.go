@@ -95,7 +95,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
@@ -165,6 +167,13 @@ type Config struct {
 	// Notifications keeps the workflow mail settings (notify.go). Nil
 	// leaves those routes out.
 	Notifications Notifications
+	// Accounts authenticates callers (tokens, sessions) and keeps the
+	// users. Required.
+	Accounts *accounts.Service
+	// Permissions answers what a user may do on a project.
+	Permissions accounts.Permissions
+	// SignIn configures the sign-in methods (signin.go).
+	SignIn SignIn
 	// Logger receives the access log and errors; nil discards.
 	Logger *slog.Logger
 	// Version is shown by /status.
@@ -175,14 +184,16 @@ type Config struct {
 
 // server holds the dependencies of the handlers.
 type server struct {
-	cfg Config
-	st  *store.Store
-	log *slog.Logger
-	ui  *uiTemplates
+	cfg    Config
+	routes []Route
+	logins *limiter
+	st     *store.Store
+	log    *slog.Logger
+	ui     *uiTemplates
 }
 
 // New returns the handler for the whole API and UI.
-func New(cfg Config) (http.Handler, error) {
+func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("api: Config.Store is required")
@@ -190,6 +201,8 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, errors.New("api: Config.Trigger is required")
 	case cfg.Projects == nil:
 		return nil, errors.New("api: Config.Projects is required")
+	case cfg.Accounts == nil:
+		return nil, errors.New("api: Config.Accounts is required: every route checks its caller")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -204,24 +217,28 @@ func New(cfg Config) (http.Handler, error) {
 	s := &server{cfg: cfg, st: cfg.Store, log: cfg.Logger, ui: ui}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health-check", s.healthCheck)
-	mux.HandleFunc("GET /status", s.status)
+	s.route(mux, "GET /health-check", public, http.HandlerFunc(s.healthCheck))
+	s.route(mux, "GET /status", public, http.HandlerFunc(s.status))
+	s.routeSignIn(mux)
 
 	const project = "/api/v2/project/{vcs}/{org}/{repo}"
-	mux.Handle("GET /api/v2/projects", s.api(s.listProjects))
-	mux.Handle("POST /api/v2/project", s.api(s.audited(audit.ProjectAdd, projectTarget, s.audited(audit.ProjectFollow, projectTarget, s.followProject))))
-	mux.Handle("GET "+project, s.api(s.getProject))
-	mux.Handle("POST "+project+"/pipeline", s.api(s.triggerPipeline))
-	mux.Handle("GET "+project+"/pipeline", s.api(s.listPipelines))
-	mux.Handle("GET "+project+"/pipeline/{number}", s.api(s.getPipelineByNumber))
-	mux.Handle("GET "+project+"/job/{number}", s.api(s.getJob))
-	mux.Handle("GET "+project+"/job/{number}/steps", s.api(s.listSteps))
-	mux.Handle("GET "+project+"/job/{number}/output", s.api(s.output))
-	mux.Handle("GET /api/v2/pipeline/{id}", s.api(s.getPipeline))
-	mux.Handle("GET /api/v2/pipeline/{id}/config", s.api(s.getPipelineConfig))
-	mux.Handle("GET /api/v2/pipeline/{id}/workflow", s.api(s.listWorkflows))
-	mux.Handle("GET /api/v2/workflow/{id}", s.api(s.getWorkflow))
-	mux.Handle("GET /api/v2/workflow/{id}/job", s.api(s.listWorkflowJobs))
+	read, write := func(of ProjectOf) Access { return onProject(accounts.Read, of) }, func(of ProjectOf) Access { return onProject(accounts.Write, of) }
+	s.route(mux, "GET /api/v2/projects", signedIn, s.api(s.listProjects))
+	s.route(mux, "POST /api/v2/project", signedIn, s.api(s.audited(audit.ProjectAdd, projectTarget, s.audited(audit.ProjectFollow, projectTarget, s.followProject))))
+	s.route(mux, "GET "+project, read(BySlug), s.api(s.getProject))
+	s.route(mux, "POST "+project+"/pipeline", write(BySlug), s.api(s.triggerPipeline))
+	s.route(mux, "GET "+project+"/pipeline", read(BySlug), s.api(s.listPipelines))
+	s.route(mux, "GET "+project+"/pipeline/{number}", read(BySlug), s.api(s.getPipelineByNumber))
+	s.route(mux, "GET "+project+"/job/{number}", read(BySlug), s.api(s.getJob))
+	s.route(mux, "GET "+project+"/job/{number}/steps", read(BySlug), s.api(s.listSteps))
+	s.route(mux, "GET "+project+"/job/{number}/output", read(BySlug), s.api(s.output))
+	s.route(mux, "GET /api/v2/pipeline/{id}", read(ByPipeline), s.api(s.getPipeline))
+	s.route(mux, "GET /api/v2/pipeline/{id}/config", read(ByPipeline), s.api(s.getPipelineConfig))
+	s.route(mux, "GET /api/v2/pipeline/{id}/workflow", read(ByPipeline), s.api(s.listWorkflows))
+	s.route(mux, "GET /api/v2/workflow/{id}", read(ByWorkflow), s.api(s.getWorkflow))
+	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
+	s.routeMe(mux)
+	s.routeUsers(mux)
 	if cfg.Controls != nil {
 		s.routeControls(mux, project)
 	}
@@ -238,29 +255,38 @@ func New(cfg Config) (http.Handler, error) {
 		s.routeNotifications(mux, project)
 	}
 	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", cfg.Metrics)
+		s.route(mux, "GET /metrics", siteAdmin, cfg.Metrics)
 	}
 	if cfg.Bridge != nil {
-		mux.Handle("GET /bridge/", http.StripPrefix("/bridge", cfg.Bridge))
+		s.route(mux, "GET /bridge/", siteAdmin, http.StripPrefix("/bridge", cfg.Bridge))
 	}
-	mux.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error {
+	s.route(mux, "/api/", public, s.api(func(w http.ResponseWriter, r *http.Request) error {
 		return methodNotAllowed(mux, w, r)
 	}))
 
-	mux.Handle("GET /{$}", s.html(s.uiIndex))
-	mux.Handle("GET /ui/pipeline/{id}", s.html(s.uiPipeline))
+	s.route(mux, "GET /{$}", signedIn, s.html(s.uiIndex))
+	s.route(mux, "GET /ui/pipeline/{id}", read(ByPipeline), s.html(s.uiPipeline))
 	if cfg.Vault != nil {
-		mux.Handle("GET /ui/project/{vcs}/{org}/{repo}/settings", s.html(s.uiSettings))
+		s.route(mux, "GET /ui/project/{vcs}/{org}/{repo}/settings", read(BySlug), s.html(s.uiSettings))
 	}
 
 	if cfg.Runner != nil {
-		mux.Handle("/runner/v1/", http.StripPrefix("/runner/v1", cfg.Runner))
+		s.route(mux, "/runner/v1/", ownAuth, http.StripPrefix("/runner/v1", cfg.Runner))
 	}
 	if cfg.Blobs != nil {
-		mux.Handle("/blob/", cfg.Blobs)
+		s.route(mux, "/blob/", ownAuth, cfg.Blobs)
 	}
 	if cfg.GitHubWebhooks != nil {
-		mux.Handle("POST /webhooks/github", cfg.GitHubWebhooks)
+		s.route(mux, "POST /webhooks/github", ownAuth, cfg.GitHubWebhooks)
 	}
-	return s.middleware(mux), nil
+	return &Handler{Handler: s.middleware(mux), routes: s.routes}, nil
 }
+
+// Handler is the API and UI; Routes lists its routes with their rules.
+type Handler struct {
+	http.Handler
+	routes []Route
+}
+
+// Routes lists every registered route with its access rule.
+func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/config"
 	"github.com/orbit-ci/orbit/shared/junit"
@@ -50,7 +51,7 @@ type artifactJSON struct {
 // collides with /pipeline/{number} and /job/{number} in ServeMux's eyes;
 // one route takes {number}/{resource} and dispatches.
 func (s *server) routeJobFiles(mux *http.ServeMux, project string) {
-	mux.Handle("GET "+project+"/{number}/{resource}", s.api(func(w http.ResponseWriter, r *http.Request) error {
+	s.route(mux, "GET "+project+"/{number}/{resource}", onProject(accounts.Read, BySlug), s.api(func(w http.ResponseWriter, r *http.Request) error {
 		switch r.PathValue("resource") {
 		case "artifacts":
 			return s.listArtifacts(w, r)
@@ -59,7 +60,7 @@ func (s *server) routeJobFiles(mux *http.ServeMux, project string) {
 		}
 		return errRouteNotFound
 	}))
-	mux.Handle("GET "+project+"/{number}/artifacts/{node}/{path...}", s.api(s.getArtifact))
+	s.route(mux, "GET "+project+"/{number}/artifacts/{node}/{path...}", onProject(accounts.Read, BySlug), s.api(s.getArtifact))
 }
 
 // filesJob loads the job of a /project/{slug}/{number}/… route.

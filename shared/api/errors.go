@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
@@ -78,6 +79,19 @@ func classify(err error) (code int, msg string) {
 	case errors.Is(err, conductor.ErrBadTrigger), errors.Is(err, conductor.ErrNotAllowed), errors.Is(err, vcs.ErrRepoNotFound),
 		errors.Is(err, vault.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, accounts.ErrUnauthenticated), errors.Is(err, accounts.ErrSuspended):
+		// CircleCI's words; a suspended user learns no more than that.
+		return http.StatusUnauthorized, "You must log in first."
+	case errors.Is(err, accounts.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, accounts.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden, err.Error()
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType, err.Error()
+	case errors.Is(err, errRateLimited):
+		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, errRouteNotFound):
 		return http.StatusNotFound, "Not found"
 	case errors.Is(err, errMethodNotAllowed):

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/config"
@@ -71,10 +71,15 @@ func (f *fakeTrigger) Trigger(ctx context.Context, req conductor.TriggerRequest)
 
 type env struct {
 	t       *testing.T
-	h       http.Handler
+	h       *api.Handler
 	st      *store.Store
 	trigger *fakeTrigger
 	logs    *testenv.Buffer
+	// acc keeps the users; admin is the first user (an instance admin)
+	// and token their API token, which do sends unless told otherwise.
+	acc   *accounts.Service
+	admin *accounts.User
+	token string
 }
 
 // newEnv builds the handler on a real bbolt kv in a temporary directory.
@@ -86,10 +91,17 @@ func newEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	st := store.New(db, nil)
 	logs := &testenv.Buffer{}
 	ft := &fakeTrigger{st: st}
+	acc, err := accounts.New(db, accounts.Config{SessionKey: []byte("0123456789abcdef0123456789abcdef")})
+	require.NoError(t, err)
+	admin, err := acc.SignIn(t.Context(), accounts.Identity{Provider: accounts.ProviderLocal, ProviderID: "admin", Login: "admin"})
+	require.NoError(t, err)
+	token, _, err := acc.CreateToken(t.Context(), admin.ID, "tests")
+	require.NoError(t, err)
 	cfg := api.Config{
 		Store:    st,
 		Trigger:  ft,
 		Projects: localgit.Repos{},
+		Accounts: acc,
 		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Version:  "1.2.3-test",
 	}
@@ -98,8 +110,11 @@ func newEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	}
 	h, err := api.New(cfg)
 	require.NoError(t, err)
-	return &env{t: t, h: h, st: st, trigger: ft, logs: logs}
+	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token}
 }
+
+// anonymous is a header pair for do that sends no credential.
+var anonymous = []string{"Circle-Token", ""}
 
 // do sends a request; headers come in name, value pairs.
 func (e *env) do(method, target, body string, headers ...string) *httptest.ResponseRecorder {
@@ -109,8 +124,15 @@ func (e *env) do(method, target, body string, headers ...string) *httptest.Respo
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, rd)
+	req.Header.Set("Circle-Token", e.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+	}
+	if req.Header.Get("Circle-Token") == "" {
+		req.Header.Del("Circle-Token")
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)

@@ -48,7 +48,7 @@ func TestRequestID(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	e := newEnv(t)
-	const token = "CCIPAT_very_secret_token_value"
+	token := e.token
 	rec := e.do(http.MethodGet, "/api/v2/projects?circle-token="+token, "",
 		"X-Request-Id", "req-log-1", "Authorization", "Bearer "+token, "Circle-Token", token)
 	require.Equal(t, http.StatusOK, rec.Code)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/notify"
 )
@@ -26,8 +27,8 @@ type Notifications interface {
 var _ Notifications = (*notify.Notifier)(nil)
 
 func (s *server) routeNotifications(mux *http.ServeMux, project string) {
-	mux.Handle("PUT /api/v2/notifications/user/{login}", s.api(s.setUserNotifications))
-	mux.Handle("PUT "+project+"/notifications", s.api(s.audited(projectSettingsUpdate, projectTarget, s.setProjectNotifications)))
+	s.route(mux, "PUT /api/v2/notifications/user/{login}", signedIn, s.api(s.setUserNotifications))
+	s.route(mux, "PUT "+project+"/notifications", onProject(accounts.Admin, BySlug), s.api(s.audited(projectSettingsUpdate, projectTarget, s.setProjectNotifications)))
 }
 
 // projectSettingsUpdate: a project's notification setting is one of its settings.
@@ -37,6 +38,9 @@ func (s *server) setUserNotifications(w http.ResponseWriter, r *http.Request) er
 	var body notify.UserSetting
 	if err := decodeJSON(w, r, &body, false); err != nil {
 		return err
+	}
+	if u := me(r); u.Login != r.PathValue("login") && !u.IsAdmin() {
+		return &forbiddenError{"you may change only your own notification settings"}
 	}
 	if err := s.cfg.Notifications.SetUser(r.Context(), r.PathValue("login"), body); err != nil {
 		if errors.Is(err, notify.ErrInvalid) {

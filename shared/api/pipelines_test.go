@@ -237,7 +237,11 @@ func TestTriggerConcurrentClients(t *testing.T) {
 	)
 	for range clients {
 		wg.Go(func() {
-			resp, err := srv.Client().Post(srv.URL+"/api/v2/project/local/acme/api/pipeline", "application/json", strings.NewReader(`{"branch":"main"}`))
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v2/project/local/acme/api/pipeline", strings.NewReader(`{"branch":"main"}`))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Circle-Token", e.token)
+			resp, err := srv.Client().Do(req)
 			if !assert.NoError(t, err) {
 				return
 			}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/store"
 )
 
@@ -120,12 +122,31 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listProjects(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.st.ListProjects(r.Context())
+	ps, err := s.visibleProjects(r.Context())
 	if err != nil {
 		return err
 	}
 	writeList(w, ps, "", projectView)
 	return nil
+}
+
+// visibleProjects lists the projects the request's user may read.
+func (s *server) visibleProjects(ctx context.Context) ([]store.Project, error) {
+	ps, err := s.st.ListProjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		ok, err := s.can(ctx, p.Slug, accounts.Read)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // followRequest is the body of POST /api/v2/project.
@@ -165,6 +186,11 @@ func (s *server) followProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	if branch == "" {
 		branch = "main"
+	}
+	// Following reads a directory of the server: the local organization's
+	// writers (and admins) may.
+	if err := s.requireOn(r.Context(), "local/"+org, accounts.Write); err != nil {
+		return err
 	}
 	p, err := s.st.CreateProject(r.Context(), store.Project{
 		Slug:          "local/" + org + "/" + name,

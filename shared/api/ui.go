@@ -47,7 +47,7 @@ var uiFuncs = template.FuncMap{
 
 func parseTemplates() (*uiTemplates, error) {
 	t := &uiTemplates{pages: map[string]*template.Template{}}
-	for _, page := range []string{"index", "pipeline", "settings", "error"} {
+	for _, page := range []string{"index", "pipeline", "settings", "error", "login"} {
 		tpl, err := template.New("layout.html").Funcs(uiFuncs).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
@@ -66,28 +66,38 @@ type pageFunc func(r *http.Request) (page string, data any, err error)
 func (s *server) html(fn pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", uiCSP)
-		code := http.StatusOK
 		page, data, err := fn(r)
 		var buf bytes.Buffer
 		if err == nil {
 			err = s.ui.pages[page].Execute(&buf, data)
 		}
 		if err != nil {
-			var msg string
-			code, msg = s.classifyAndLog(r, err)
-			buf.Reset()
-			data := errorPage{Title: http.StatusText(code), Code: code, Message: msg, RequestID: RequestID(r.Context())}
-			if err := s.ui.pages["error"].Execute(&buf, data); err != nil {
-				s.log.ErrorContext(r.Context(), "render error page", "request_id", data.RequestID, "error", err)
-				http.Error(w, msg, code)
-				return
-			}
+			s.htmlError(w, r, err)
+			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(code)
-		_, _ = w.Write(buf.Bytes())
+		writeHTML(w, http.StatusOK, buf.Bytes())
 	})
+}
+
+// htmlError answers a page's error as an HTML page.
+func (s *server) htmlError(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Content-Security-Policy", uiCSP)
+	code, msg := s.classifyAndLog(r, err)
+	var buf bytes.Buffer
+	data := errorPage{Title: http.StatusText(code), Code: code, Message: msg, RequestID: RequestID(r.Context())}
+	if err := s.ui.pages["error"].Execute(&buf, data); err != nil {
+		s.log.ErrorContext(r.Context(), "render error page", "request_id", data.RequestID, "error", err)
+		http.Error(w, msg, code)
+		return
+	}
+	writeHTML(w, code, buf.Bytes())
+}
+
+func writeHTML(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
 }
 
 type errorPage struct {
@@ -183,7 +193,7 @@ type nameStatus struct{ Name, Status string }
 
 func (s *server) uiIndex(r *http.Request) (string, any, error) {
 	ctx := r.Context()
-	ps, err := s.st.ListProjects(ctx)
+	ps, err := s.visibleProjects(ctx)
 	if err != nil {
 		return "", nil, err
 	}

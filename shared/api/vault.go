@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
@@ -48,27 +49,27 @@ import (
 //	POST   /api/v2/project/{slug}/ssh-key                {hostname, private_key} → 201 key
 //	DELETE /api/v2/project/{slug}/ssh-key/{fp}           {message}
 func (s *server) routeVault(mux *http.ServeMux, project string) {
-	mux.Handle("GET "+project+"/envvar", s.api(s.listEnvVars))
-	mux.Handle("POST "+project+"/envvar", s.api(s.audited(audit.ProjectEnvVarCreate, projectTarget, s.createEnvVar)))
-	mux.Handle("GET "+project+"/envvar/{name}", s.api(s.getEnvVar))
-	mux.Handle("DELETE "+project+"/envvar/{name}", s.api(s.audited(audit.ProjectEnvVarDelete, projectTarget, s.deleteEnvVar)))
-	mux.Handle("POST /api/v2/context", s.api(s.audited(audit.ContextCreate, contextTarget, s.createContext)))
-	mux.Handle("GET /api/v2/context", s.api(s.listContexts))
-	mux.Handle("GET /api/v2/context/{id}", s.api(s.getContext))
-	mux.Handle("DELETE /api/v2/context/{id}", s.api(s.audited(audit.ContextDelete, contextTarget, s.deleteContext)))
-	mux.Handle("PUT /api/v2/context/{id}/environment-variable/{name}", s.api(s.audited(audit.ContextEnvVarStore, contextTarget, s.putContextVar)))
-	mux.Handle("GET /api/v2/context/{id}/environment-variable", s.api(s.listContextVars))
-	mux.Handle("DELETE /api/v2/context/{id}/environment-variable/{name}", s.api(s.audited(audit.ContextEnvVarDelete, contextTarget, s.deleteContextVar)))
-	mux.Handle("GET /api/v2/context/{id}/restrictions", s.api(s.listRestrictions))
-	mux.Handle("POST /api/v2/context/{id}/restrictions", s.api(s.createRestriction))
-	mux.Handle("DELETE /api/v2/context/{id}/restrictions/{rid}", s.api(s.deleteRestriction))
-	mux.Handle("GET "+project+"/checkout-key", s.api(s.listKeys(store.SSHKeyCheckout)))
-	mux.Handle("POST "+project+"/checkout-key", s.api(s.createCheckoutKey))
-	mux.Handle("GET "+project+"/checkout-key/{fp}", s.api(s.getKey(store.SSHKeyCheckout)))
-	mux.Handle("DELETE "+project+"/checkout-key/{fp}", s.api(s.deleteKey(store.SSHKeyCheckout)))
-	mux.Handle("GET "+project+"/ssh-key", s.api(s.listKeys(store.SSHKeyAdditional)))
-	mux.Handle("POST "+project+"/ssh-key", s.api(s.addSSHKey))
-	mux.Handle("DELETE "+project+"/ssh-key/{fp}", s.api(s.deleteKey(store.SSHKeyAdditional)))
+	s.route(mux, "GET "+project+"/envvar", onProject(accounts.Read, BySlug), s.api(s.listEnvVars))
+	s.route(mux, "POST "+project+"/envvar", onProject(accounts.Admin, BySlug), s.api(s.audited(audit.ProjectEnvVarCreate, projectTarget, s.createEnvVar)))
+	s.route(mux, "GET "+project+"/envvar/{name}", onProject(accounts.Read, BySlug), s.api(s.getEnvVar))
+	s.route(mux, "DELETE "+project+"/envvar/{name}", onProject(accounts.Admin, BySlug), s.api(s.audited(audit.ProjectEnvVarDelete, projectTarget, s.deleteEnvVar)))
+	s.route(mux, "POST /api/v2/context", signedIn, s.api(s.audited(audit.ContextCreate, contextTarget, s.createContext)))
+	s.route(mux, "GET /api/v2/context", signedIn, s.api(s.listContexts))
+	s.route(mux, "GET /api/v2/context/{id}", onProject(accounts.Read, ByContext), s.api(s.getContext))
+	s.route(mux, "DELETE /api/v2/context/{id}", onProject(accounts.Admin, ByContext), s.api(s.audited(audit.ContextDelete, contextTarget, s.deleteContext)))
+	s.route(mux, "PUT /api/v2/context/{id}/environment-variable/{name}", onProject(accounts.Admin, ByContext), s.api(s.audited(audit.ContextEnvVarStore, contextTarget, s.putContextVar)))
+	s.route(mux, "GET /api/v2/context/{id}/environment-variable", onProject(accounts.Read, ByContext), s.api(s.listContextVars))
+	s.route(mux, "DELETE /api/v2/context/{id}/environment-variable/{name}", onProject(accounts.Admin, ByContext), s.api(s.audited(audit.ContextEnvVarDelete, contextTarget, s.deleteContextVar)))
+	s.route(mux, "GET /api/v2/context/{id}/restrictions", onProject(accounts.Read, ByContext), s.api(s.listRestrictions))
+	s.route(mux, "POST /api/v2/context/{id}/restrictions", onProject(accounts.Admin, ByContext), s.api(s.createRestriction))
+	s.route(mux, "DELETE /api/v2/context/{id}/restrictions/{rid}", onProject(accounts.Admin, ByContext), s.api(s.deleteRestriction))
+	s.route(mux, "GET "+project+"/checkout-key", onProject(accounts.Read, BySlug), s.api(s.listKeys(store.SSHKeyCheckout)))
+	s.route(mux, "POST "+project+"/checkout-key", onProject(accounts.Admin, BySlug), s.api(s.createCheckoutKey))
+	s.route(mux, "GET "+project+"/checkout-key/{fp}", onProject(accounts.Read, BySlug), s.api(s.getKey(store.SSHKeyCheckout)))
+	s.route(mux, "DELETE "+project+"/checkout-key/{fp}", onProject(accounts.Admin, BySlug), s.api(s.deleteKey(store.SSHKeyCheckout)))
+	s.route(mux, "GET "+project+"/ssh-key", onProject(accounts.Read, BySlug), s.api(s.listKeys(store.SSHKeyAdditional)))
+	s.route(mux, "POST "+project+"/ssh-key", onProject(accounts.Admin, BySlug), s.api(s.addSSHKey))
+	s.route(mux, "DELETE "+project+"/ssh-key/{fp}", onProject(accounts.Admin, BySlug), s.api(s.deleteKey(store.SSHKeyAdditional)))
 }
 
 // envVarJSON is CircleCI's EnvironmentVariable.
@@ -212,6 +213,9 @@ func (s *server) createContext(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.requireOn(r.Context(), owner, accounts.Admin); err != nil {
+		return err
+	}
 	c, err := s.cfg.Vault.CreateContext(r.Context(), owner, body.Name)
 	if err != nil {
 		return err
@@ -227,6 +231,9 @@ func (s *server) listContexts(w http.ResponseWriter, r *http.Request) error {
 	}
 	owner, err := s.ownerSlug(r, q.Get("owner-slug"), q.Get("owner-id"))
 	if err != nil {
+		return err
+	}
+	if err := s.requireOn(r.Context(), owner, accounts.Read); err != nil {
 		return err
 	}
 	cs, err := s.st.ListContexts(r.Context(), owner)

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/accounts"
+)
+
+// The embedded shape stays one command: `orbit up` makes sure a local
+// admin exists, writes an API token for the `orbit` CLI into the data
+// directory (mode 0600, like ~/.circleci/cli.yml) and prints a one-time
+// sign-in link for the browser. The CLI sends $ORBIT_TOKEN, else that
+// file's token, as Circle-Token.
+
+// tokenFile holds the CLI's API token in the data directory.
+const tokenFile = "token"
+
+// localAdminLogin is the embedded shape's first user.
+const localAdminLogin = "admin"
+
+// signInLinkTTL bounds the one-time link `orbit up` prints.
+const signInLinkTTL = 24 * time.Hour
+
+// bootstrapLocalAdmin returns the one-time sign-in code for the local
+// admin, creating the admin (the first user, so an instance admin and a
+// writer of the local organization) and the CLI token when they are
+// missing. A token file that still authenticates is kept.
+func bootstrapLocalAdmin(ctx context.Context, acc *accounts.Service, dataDir string) (string, error) {
+	id := accounts.Identity{Provider: accounts.ProviderLocal, ProviderID: localAdminLogin, Login: localAdminLogin,
+		Name: "Local admin", LocalRole: "write"}
+	u, err := acc.SignInUser(ctx, id)
+	if errors.Is(err, accounts.ErrNotFound) {
+		u, err = acc.SignIn(ctx, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("local admin: %w", err)
+	}
+	path := filepath.Join(dataDir, tokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if tu, err := acc.Authenticate(ctx, strings.TrimSpace(string(b))); err == nil && tu.ID == u.ID {
+			return acc.SignInLink(ctx, u.ID, signInLinkTTL)
+		}
+	}
+	tok, _, err := acc.CreateToken(ctx, u.ID, "orbit CLI ("+path+")")
+	if err != nil {
+		return "", fmt.Errorf("local admin token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the CLI token: %w", err)
+	}
+	return acc.SignInLink(ctx, u.ID, signInLinkTTL)
+}
+
+// cliToken is the API token the CLI sends: $ORBIT_TOKEN, else the token
+// `orbit up` wrote into the data directory ($ORBIT_DATA, else .orbit).
+func cliToken() string {
+	if t := os.Getenv("ORBIT_TOKEN"); t != "" {
+		return t
+	}
+	b, err := os.ReadFile(filepath.Join(envOr("ORBIT_DATA", ".orbit"), tokenFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

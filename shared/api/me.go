@@ -1,0 +1,86 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/accounts"
+)
+
+// The caller's own account:
+//
+//	GET    /api/v2/me                      {id, login, name} (CircleCI's User)
+//	GET    /api/v2/me/token                Orbit extension: {items: [{id, label, created_at}]} (never the token)
+//	POST   /api/v2/me/token                {label} → 201 {id, label, created_at, token}: the only time the token is shown
+//	DELETE /api/v2/me/token/{id}           revoke → {message}
+//
+// (CircleCI manages personal tokens in its UI and API v1.1; Orbit's CLI
+// and scripts use these routes.)
+func (s *server) routeMe(mux *http.ServeMux) {
+	s.route(mux, "GET /api/v2/me", signedIn, s.api(s.getMe))
+	s.route(mux, "GET /api/v2/me/token", signedIn, s.api(s.listTokens))
+	s.route(mux, "POST /api/v2/me/token", signedIn, s.api(s.createToken))
+	s.route(mux, "DELETE /api/v2/me/token/{id}", signedIn, s.api(s.revokeToken))
+}
+
+// userView is CircleCI's User.
+type userView struct {
+	ID    string `json:"id"`
+	Login string `json:"login"`
+	Name  string `json:"name"`
+}
+
+func me(r *http.Request) *accounts.User {
+	u, _ := accounts.FromContext(r.Context())
+	return u // the route's rule made sure there is one
+}
+
+func (s *server) getMe(w http.ResponseWriter, r *http.Request) error {
+	u := me(r)
+	name := u.Name
+	if name == "" {
+		name = u.Login
+	}
+	writeJSON(w, http.StatusOK, userView{ID: u.ID, Login: u.Login, Name: name})
+	return nil
+}
+
+type tokenView struct {
+	ID        string    `json:"id"`
+	Label     string    `json:"label"`
+	CreatedAt time.Time `json:"created_at"`
+	// Token is set only in the answer that creates it.
+	Token string `json:"token,omitempty"`
+}
+
+func (s *server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	ts, err := s.cfg.Accounts.Tokens(r.Context(), me(r).ID)
+	if err != nil {
+		return err
+	}
+	writeList(w, ts, "", func(t accounts.Token) tokenView { return tokenView{ID: t.ID, Label: t.Label, CreatedAt: t.CreatedAt} })
+	return nil
+}
+
+func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Label string `json:"label"`
+	}
+	if err := decodeJSON(w, r, &body, true); err != nil {
+		return err
+	}
+	secret, t, err := s.cfg.Accounts.CreateToken(r.Context(), me(r).ID, body.Label)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tokenView{ID: t.ID, Label: t.Label, CreatedAt: t.CreatedAt, Token: secret})
+	return nil
+}
+
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cfg.Accounts.RevokeToken(r.Context(), me(r).ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, message{Message: "Token revoked."})
+	return nil
+}

@@ -1,0 +1,176 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/accounts"
+	"github.com/orbit-ci/orbit/shared/audit"
+)
+
+// Admin routes for users and the account settings (instance admins only),
+// the seed's REPL tasks and Replicated settings:
+//
+//	GET  /api/v2/admin/users                      {items: [user]}, {active, suspended, suspended_new, licensed}
+//	POST /api/v2/admin/users/{login}/suspend      suspend: their sessions and tokens stop at once
+//	POST /api/v2/admin/users/{login}/activate     reactivate (or activate a "suspended new" user)
+//	PUT  /api/v2/admin/users/{login}/admin        {"level": "all"|"write-settings"|""}
+//	PUT  /api/v2/admin/users/{login}/role         {"role": "read"|"write"|""}: the local organization's role
+//	POST /api/v2/admin/users/{login}/token        {label} → 201 a new API token for the user (automation)
+//	GET  /api/v2/admin/settings                   the account settings
+//	PUT  /api/v2/admin/settings                   {suspend_new_users, required_orgs, login_banner}
+func (s *server) routeUsers(mux *http.ServeMux) {
+	s.route(mux, "GET /api/v2/admin/users", siteAdmin, s.api(s.adminUsers))
+	s.route(mux, "POST /api/v2/admin/users/{login}/suspend", siteAdmin, s.api(s.setSuspended(true)))
+	s.route(mux, "POST /api/v2/admin/users/{login}/activate", siteAdmin, s.api(s.setSuspended(false)))
+	s.route(mux, "PUT /api/v2/admin/users/{login}/admin", siteAdmin, s.api(s.setAdmin))
+	s.route(mux, "PUT /api/v2/admin/users/{login}/role", siteAdmin, s.api(s.setRole))
+	s.route(mux, "POST /api/v2/admin/users/{login}/token", siteAdmin, s.api(s.adminToken))
+	s.route(mux, "GET /api/v2/admin/settings", siteAdmin, s.api(s.getSettings))
+	s.route(mux, "PUT /api/v2/admin/settings", siteAdmin, s.api(s.putSettings))
+}
+
+// adminUserView has the seed's user statistics fields.
+type adminUserView struct {
+	ID          string    `json:"id"`
+	Login       string    `json:"login"`
+	Name        string    `json:"name"`
+	Email       string    `json:"email,omitempty"`
+	Provider    string    `json:"provider"`
+	Admin       string    `json:"admin"`
+	Suspended   bool      `json:"suspended"`
+	LocalRole   string    `json:"local_role,omitempty"`
+	GitHub      string    `json:"github_login,omitempty"`
+	SignInCount int       `json:"sign_in_count"`
+	CreatedAt   time.Time `json:"created_at"`
+	LastSignIn  time.Time `json:"last_sign_in_at,omitzero"`
+}
+
+func adminUser(u accounts.User) adminUserView {
+	return adminUserView{ID: u.ID, Login: u.Login, Name: u.Name, Email: u.Email, Provider: u.Provider, Admin: u.Admin,
+		Suspended: u.Suspended, LocalRole: u.LocalRole, GitHub: u.GitHubLogin, SignInCount: u.SignInCount,
+		CreatedAt: u.CreatedAt, LastSignIn: u.LastSignIn}
+}
+
+func (s *server) adminUsers(w http.ResponseWriter, r *http.Request) error {
+	us, err := s.cfg.Accounts.List(r.Context())
+	if err != nil {
+		return err
+	}
+	items := make([]adminUserView, 0, len(us))
+	var active, suspended, suspendedNew int
+	for _, u := range us {
+		items = append(items, adminUser(u))
+		switch {
+		case u.Suspended && u.SignInCount == 0:
+			suspendedNew++
+		case u.Suspended:
+			suspended++
+		default:
+			active++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "active": active, "suspended": suspended,
+		"suspended_new": suspendedNew, "licensed": active})
+	return nil
+}
+
+func (s *server) userByLogin(r *http.Request) (*accounts.User, error) {
+	return s.cfg.Accounts.ByLogin(r.Context(), r.PathValue("login"))
+}
+
+func (s *server) setSuspended(suspend bool) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.userByLogin(r)
+		if err != nil {
+			return err
+		}
+		if u, err = s.cfg.Accounts.SetSuspended(r.Context(), u.ID, suspend); err != nil {
+			return err
+		}
+		if suspend {
+			s.record(audit.WithRequest(r.Context(), requestOf(r)), audit.UserSuspended, u, nil)
+		}
+		writeJSON(w, http.StatusOK, adminUser(*u))
+		return nil
+	}
+}
+
+func (s *server) setAdmin(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Level string `json:"level"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	u, err := s.userByLogin(r)
+	if err != nil {
+		return err
+	}
+	if u.ID == me(r).ID && body.Level != accounts.AdminAll {
+		return badRequest("you cannot remove your own admin level; ask another admin")
+	}
+	if u, err = s.cfg.Accounts.SetAdmin(r.Context(), u.ID, body.Level); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adminUser(*u))
+	return nil
+}
+
+func (s *server) setRole(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Role string `json:"role"`
+	}
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	u, err := s.userByLogin(r)
+	if err != nil {
+		return err
+	}
+	if u, err = s.cfg.Accounts.SetLocalRole(r.Context(), u.ID, body.Role); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adminUser(*u))
+	return nil
+}
+
+func (s *server) adminToken(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Label string `json:"label"`
+	}
+	if err := decodeJSON(w, r, &body, true); err != nil {
+		return err
+	}
+	u, err := s.userByLogin(r)
+	if err != nil {
+		return err
+	}
+	secret, t, err := s.cfg.Accounts.CreateToken(r.Context(), u.ID, body.Label)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tokenView{ID: t.ID, Label: t.Label, CreatedAt: t.CreatedAt, Token: secret})
+	return nil
+}
+
+func (s *server) getSettings(w http.ResponseWriter, r *http.Request) error {
+	set, err := s.cfg.Accounts.Settings(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, set)
+	return nil
+}
+
+func (s *server) putSettings(w http.ResponseWriter, r *http.Request) error {
+	var set accounts.Settings
+	if err := decodeJSON(w, r, &set, false); err != nil {
+		return err
+	}
+	if err := s.cfg.Accounts.SetSettings(r.Context(), set); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, set)
+	return nil
+}

@@ -3,12 +3,13 @@ package compose
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/secrets"
+	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vcs/github"
 )
 
@@ -38,20 +39,20 @@ func tokenAAD(userID string) map[string]string {
 	return map[string]string{"purpose": "github-oauth-token", "user": userID}
 }
 
-// signIn is the API's sign-in configuration and the permissions that
-// follow from it: GitHub's OAuth and repository permissions when GitHub is
-// configured.
-func (a *Assembly) signIn() (api.SignIn, accounts.Permissions, error) {
+// signIn is the API's sign-in configuration, the permissions that follow
+// from it and the GitHub follower: GitHub's OAuth, repository permissions
+// and following when GitHub is configured.
+func (a *Assembly) signIn() (api.SignIn, accounts.Permissions, api.GitHubFollower, error) {
 	in := api.SignIn{Secure: a.secure()}
-	d, _, err := a.GitHub()
+	d, reg, err := a.GitHub()
 	if err != nil || d == nil {
-		return in, accounts.Permissions{}, err
+		return in, accounts.Permissions{}, nil, err
 	}
 	if _, err := a.Vault(); err != nil { // sets a.keysSvc
-		return in, accounts.Permissions{}, err
+		return in, accounts.Permissions{}, nil, err
 	}
 	sealer := secrets.NewSealer(a.keysSvc)
-	in.GitHub = githubOAuth{d}
+	in.GitHub = d
 	in.SealToken = func(ctx context.Context, userID string, tok []byte) ([]byte, error) {
 		return sealer.Seal(ctx, tok, tokenAAD(userID))
 	}
@@ -59,35 +60,13 @@ func (a *Assembly) signIn() (api.SignIn, accounts.Permissions, error) {
 		b, err := sealer.Open(ctx, u.GitHubToken, tokenAAD(u.ID))
 		return string(b), err
 	}}
-	return in, perms, nil
+	return in, perms, githubFollower{a: a, d: d, reg: reg, perms: perms}, nil
 }
 
 // secure says whether Orbit is served over HTTPS (its base URL's scheme),
 // so cookies are marked Secure.
 func (a *Assembly) secure() bool {
 	return len(a.cfg.BaseURL) > 8 && a.cfg.BaseURL[:8] == "https://"
-}
-
-// githubOAuth adapts the GitHub driver to the API's sign-in port.
-type githubOAuth struct{ d *github.Driver }
-
-func (g githubOAuth) AuthorizeURL(state string) string { return g.d.AuthorizeURL(state) }
-
-func (g githubOAuth) Exchange(ctx context.Context, code string) (string, error) {
-	return g.d.Exchange(ctx, code)
-}
-
-func (g githubOAuth) Identity(ctx context.Context, token string) (accounts.Identity, error) {
-	u, err := g.d.User(ctx, token)
-	if err != nil {
-		return accounts.Identity{}, err
-	}
-	orgs, err := g.d.Orgs(ctx, token)
-	if err != nil {
-		return accounts.Identity{}, fmt.Errorf("organizations of %s: %w", u.Login, err)
-	}
-	return accounts.Identity{Provider: accounts.ProviderGitHub, ProviderID: strconv.FormatInt(u.ID, 10),
-		Login: u.Login, Name: u.Name, Email: u.Email, Orgs: orgs}, nil
 }
 
 // actorOf names the signed-in caller of a request for the audit log.
@@ -97,4 +76,48 @@ func actorOf(ctx context.Context) (audit.Entity, bool) {
 		return audit.Entity{}, false
 	}
 	return audit.Entity{ID: u.ID, Type: "user", Name: u.Login}, true
+}
+
+// githubFollower follows GitHub repositories with the user's own token.
+type githubFollower struct {
+	a     *Assembly
+	d     *github.Driver
+	reg   *github.Registry
+	perms accounts.Permissions
+}
+
+func (f githubFollower) Follow(ctx context.Context, u *accounts.User, owner, repo string) (store.Project, error) {
+	tok, err := f.token(ctx, u)
+	if err != nil {
+		return store.Project{}, err
+	}
+	v, err := f.a.Vault()
+	if err != nil {
+		return store.Project{}, err
+	}
+	st, err := f.a.Store()
+	if err != nil {
+		return store.Project{}, err
+	}
+	hooks := f.a.cfg.GitHub.WebhookBaseURL
+	if hooks == "" {
+		hooks = f.a.cfg.BaseURL
+	}
+	return f.reg.Follow(ctx, f.d, v, st, github.FollowRequest{Token: tok, Owner: owner, Repo: repo,
+		WebhookURL: strings.TrimRight(hooks, "/") + "/webhooks/github"})
+}
+
+func (f githubFollower) Unfollow(ctx context.Context, u *accounts.User, owner, repo string) error {
+	tok, err := f.token(ctx, u)
+	if err != nil {
+		return err
+	}
+	return f.reg.Unfollow(ctx, f.d, tok, owner, repo)
+}
+
+func (f githubFollower) token(ctx context.Context, u *accounts.User) (string, error) {
+	if len(u.GitHubToken) == 0 {
+		return "", fmt.Errorf("%w: connect your GitHub account first (sign in with GitHub)", accounts.ErrInvalid)
+	}
+	return f.perms.Open(ctx, u)
 }

@@ -591,13 +591,14 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
-	signIn, perms, err := a.signIn()
+	signIn, perms, follower, err := a.signIn()
 	if err != nil {
 		return nil, err
 	}
 	cfg := api.Config{
 		Accounts:      acc,
 		Permissions:   perms,
+		GitHub:        follower,
 		SignIn:        signIn,
 		Audit:         rec,
 		Notifications: notifier,

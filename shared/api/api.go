@@ -172,6 +172,9 @@ type Config struct {
 	Accounts *accounts.Service
 	// Permissions answers what a user may do on a project.
 	Permissions accounts.Permissions
+	// GitHub follows GitHub repositories (follow.go); nil leaves those
+	// routes out.
+	GitHub GitHubFollower
 	// SignIn configures the sign-in methods (signin.go).
 	SignIn SignIn
 	// Logger receives the access log and errors; nil discards.
@@ -239,6 +242,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
 	s.routeMe(mux)
 	s.routeUsers(mux)
+	s.routeFollow(mux, project)
 	if cfg.Controls != nil {
 		s.routeControls(mux, project)
 	}

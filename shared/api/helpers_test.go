@@ -21,6 +21,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/config"
+	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
@@ -80,6 +81,7 @@ type env struct {
 	acc   *accounts.Service
 	admin *accounts.User
 	token string
+	kv    kv.Store
 }
 
 // newEnv builds the handler on a real bbolt kv in a temporary directory.
@@ -110,7 +112,7 @@ func newEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	}
 	h, err := api.New(cfg)
 	require.NoError(t, err)
-	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token}
+	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token, kv: db}
 }
 
 // anonymous is a header pair for do that sends no credential.
@@ -288,4 +290,11 @@ func putStep(t *testing.T, st *store.Store, taskID string, n int, name, typ stri
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+// calls returns the trigger requests so far.
+func (f *fakeTrigger) calls() []conductor.TriggerRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]conductor.TriggerRequest(nil), f.reqs...)
 }

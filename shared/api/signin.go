@@ -41,8 +41,8 @@ type GitHubOAuth interface {
 	AuthorizeURL(state string) string
 	// Exchange trades the callback's code for the user's token.
 	Exchange(ctx context.Context, code string) (token string, err error)
-	// Identity is who the token belongs to, with their organizations.
-	Identity(ctx context.Context, token string) (accounts.Identity, error)
+	// SignIn is who the token belongs to, with their organizations.
+	SignIn(ctx context.Context, token string) (accounts.Identity, error)
 }
 
 // PasswordAuth checks a username and password (the LDAP driver).
@@ -278,7 +278,7 @@ func (s *server) githubCallback(w http.ResponseWriter, r *http.Request) {
 		s.signInFailed(w, r, fmt.Errorf("GitHub OAuth exchange: %w", err))
 		return
 	}
-	id, err := s.cfg.SignIn.GitHub.Identity(ctx, tok)
+	id, err := s.cfg.SignIn.GitHub.SignIn(ctx, tok)
 	if err != nil {
 		s.signInFailed(w, r, fmt.Errorf("GitHub identity: %w", err))
 		return

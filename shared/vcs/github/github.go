@@ -22,11 +22,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v93/github"
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/vcs"
 	"golang.org/x/oauth2"
 )
@@ -242,6 +244,22 @@ func (d *Driver) User(ctx context.Context, token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("github user: %w", err)
 	}
 	return Identity{ID: u.GetID(), Login: u.GetLogin(), Name: u.GetName(), Email: u.GetEmail()}, nil
+}
+
+// SignIn is who a token's user is for Orbit's accounts, with their
+// organizations (checked against the Required Org Membership List); with
+// AuthorizeURL and Exchange it is the API's GitHub sign-in port.
+func (d *Driver) SignIn(ctx context.Context, token string) (accounts.Identity, error) {
+	u, err := d.User(ctx, token)
+	if err != nil {
+		return accounts.Identity{}, err
+	}
+	orgs, err := d.Orgs(ctx, token)
+	if err != nil {
+		return accounts.Identity{}, fmt.Errorf("organizations of %s: %w", u.Login, err)
+	}
+	return accounts.Identity{Provider: accounts.ProviderGitHub, ProviderID: strconv.FormatInt(u.ID, 10),
+		Login: u.Login, Name: u.Name, Email: u.Email, Orgs: orgs}, nil
 }
 
 // Orgs returns the logins of the token user's organizations.

@@ -193,11 +193,17 @@ func readOutcome(base, pid string) (outcome, bool) {
 	if !terminalWorkflow(o.status) {
 		return o, true // its job is read once it is over
 	}
-	var jobs struct{ Items []e2eJob }
-	if getJSON(base+"/api/v2/workflow/"+o.workflow+"/job", &jobs) && len(jobs.Items) > 0 {
-		o.job = jobs.Items[0]
-	}
+	o.job, _ = firstJob(base, o.workflow)
 	return o, true
+}
+
+// firstJob reads the (only) job of a drill's workflow.
+func firstJob(base, workflow string) (e2eJob, bool) {
+	var jobs struct{ Items []e2eJob }
+	if getJSON(base+"/api/v2/workflow/"+workflow+"/job", &jobs) && len(jobs.Items) > 0 {
+		return jobs.Items[0], true
+	}
+	return e2eJob{}, false
 }
 
 // waitAll waits until every pipeline's workflow is terminal and returns
@@ -226,7 +232,8 @@ func waitAll(t *testing.T, base string, pids []string, limit time.Duration) map[
 			var states []string
 			for _, pid := range sample {
 				o, _ := readOutcome(base, pid)
-				states = append(states, fmt.Sprintf("%s workflow=%s job=%s", pid, o.status, o.job.Status))
+				j, _ := firstJob(base, o.workflow)
+				states = append(states, fmt.Sprintf("%s workflow=%s job=%s", pid, o.status, j.Status))
 			}
 			t.Fatalf("%d of %d pipelines not finished after %s (stuck), e.g.:\n%s", len(pending), len(pids), limit, strings.Join(states, "\n"))
 		}
@@ -244,8 +251,7 @@ func countRunning(base string, pids []string) int {
 		if !ok || o.status != "running" {
 			continue
 		}
-		var jobs struct{ Items []e2eJob }
-		if getJSON(base+"/api/v2/workflow/"+o.workflow+"/job", &jobs) && len(jobs.Items) > 0 && jobs.Items[0].Status == "running" {
+		if j, ok := firstJob(base, o.workflow); ok && j.Status == "running" {
 			n++
 		}
 	}
@@ -509,10 +515,14 @@ func TestChaosNomadStoppedWhileTriggering(t *testing.T) {
 	var sample string
 	waitFor(t, time.Minute, "a queued job to say that Nomad is unreachable", func() bool {
 		o, ok := readOutcome(p.url, pids[0])
-		if !ok || o.job.JobNumber == 0 {
+		if !ok {
 			return false
 		}
-		sample = waitReason(p.url, slug, o.job.JobNumber)
+		j, ok := firstJob(p.url, o.workflow)
+		if !ok || j.JobNumber == 0 {
+			return false
+		}
+		sample = waitReason(p.url, slug, j.JobNumber)
 		return strings.Contains(strings.ToLower(sample), "unreachable")
 	})
 	assert.Zero(t, countRunning(p.url, pids), "nothing runs while Nomad is down")
@@ -715,8 +725,10 @@ func TestChaosRedeliveryStorm(t *testing.T) {
 	waitFor(t, 2*time.Minute, "every job to be queued", func() bool {
 		queued := 0
 		for _, pid := range pids {
-			if o, ok := readOutcome(p.url, pid); ok && o.job.Status == "queued" {
-				queued++
+			if o, ok := readOutcome(p.url, pid); ok {
+				if j, ok := firstJob(p.url, o.workflow); ok && j.Status == "queued" {
+					queued++
+				}
 			}
 		}
 		return queued == n

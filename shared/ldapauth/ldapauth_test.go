@@ -2,13 +2,6 @@ package ldapauth_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -271,7 +264,7 @@ func TestUntrustedCertificate(t *testing.T) {
 	for _, enc := range []ldapauth.Encryption{ldapauth.StartTLS, ldapauth.LDAPS} {
 		t.Run(string(enc), func(t *testing.T) {
 			s := directory(t, enc)
-			s.CACertificate = otherCA(t)
+			s.CACertificate = ldapauth.OtherCA(t)
 			_, err := authenticator(t, s).Authenticate(ctxFor(t), "alice", "alice-pw")
 			require.ErrorIs(t, err, ldapauth.ErrTLS)
 			assert.Contains(t, err.Error(), net.JoinHostPort(s.Hostname, strconv.Itoa(s.Port)))
@@ -309,7 +302,7 @@ func TestTestAction(t *testing.T) {
 		{"connection and search user only", func(*ldapauth.Settings) {}, "", nil},
 		{"with the test user", func(s *ldapauth.Settings) { s.TestUsername, s.TestPassword = "bob", "bob-pw" }, "", nil},
 		{"nothing listens", func(s *ldapauth.Settings) { s.Port = closedPort(t) }, ldapauth.StageConnect, ldapauth.ErrUnreachable},
-		{"untrusted certificate", func(s *ldapauth.Settings) { s.CACertificate = otherCA(t) }, ldapauth.StageConnect, ldapauth.ErrTLS},
+		{"untrusted certificate", func(s *ldapauth.Settings) { s.CACertificate = ldapauth.OtherCA(t) }, ldapauth.StageConnect, ldapauth.ErrTLS},
 		{"wrong search password", func(s *ldapauth.Settings) { s.SearchPassword = "not-the-search-secret" }, ldapauth.StageSearchBind, nil},
 		{"unknown search user", func(s *ldapauth.Settings) { s.SearchUser = "cn=nobody,dc=orbit,dc=test" }, ldapauth.StageSearchBind, nil},
 		{"missing user search DN", func(s *ldapauth.Settings) { s.UserSearchDN = "ou=staff,dc=orbit,dc=test" }, ldapauth.StageUserSearchDN, nil},
@@ -380,19 +373,4 @@ func TestNoPasswordInAnyError(t *testing.T) {
 	assert.NotContains(t, err.Error(), wrongSearch)
 	assert.NotContains(t, err.Error(), userPassword)
 	assert.False(t, strings.Contains(base.String(), searchPassword), "String redacts")
-}
-
-// otherCA returns the PEM of a CA that signed nothing slapd serves.
-func otherCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the test LDAP CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

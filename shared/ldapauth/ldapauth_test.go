@@ -3,8 +3,6 @@ package ldapauth_test
 import (
 	"context"
 	"net"
-	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,45 +15,15 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/ldapauth"
-	"github.com/orbit-ci/orbit/shared/testenv"
+	"github.com/orbit-ci/orbit/shared/ldapauth/ldapauthtest"
 )
 
-// The test directory: scripts/ldap/directory.ldif, served by the slapd that
-// scripts/test.sh starts.
-const (
-	searchUser     = "cn=orbit-search,ou=system,dc=orbit,dc=test"
-	searchPassword = "search-secret-7Qx"
-	userBase       = "ou=people,dc=orbit,dc=test"
-)
-
-const why = "start slapd with its test directory (make test does: scripts/ldap/slapd.sh)"
-
-// directory returns settings for the test slapd with encryption enc and the
-// OpenLDAP defaults.
+// directory returns the settings of make test's slapd (OpenLDAP defaults).
 func directory(t *testing.T, enc ldapauth.Encryption) ldapauth.Settings {
-	t.Helper()
-	name := "ORBIT_LDAP_URL"
-	if enc == ldapauth.LDAPS {
-		name = "ORBIT_LDAP_LDAPS_URL"
-	}
-	u, err := url.Parse(testenv.Need(t, name, why))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(u.Port())
-	require.NoError(t, err)
-	ca, err := os.ReadFile(testenv.Need(t, "ORBIT_LDAP_CA", why))
-	require.NoError(t, err)
-	s := ldapauth.Settings{
-		Enabled: true, ServerType: ldapauth.OpenLDAP, Hostname: u.Hostname(), Port: port,
-		Encryption: enc, SearchUser: searchUser, SearchPassword: searchPassword, UserSearchDN: userBase,
-	}
-	if enc != ldapauth.Plain {
-		s.CACertificate = string(ca)
-	}
-	// the fixture's search user is the one make test exports
-	require.Equal(t, searchUser, testenv.Need(t, "ORBIT_LDAP_BIND_DN", why))
-	require.Equal(t, searchPassword, testenv.Need(t, "ORBIT_LDAP_BIND_PASSWORD", why))
-	return s
+	return ldapauthtest.Settings(t, enc)
 }
+
+const searchPassword = ldapauthtest.SearchPassword
 
 func authenticator(t *testing.T, s ldapauth.Settings) *ldapauth.Authenticator {
 	t.Helper()
@@ -93,25 +61,29 @@ func TestAuthenticateIdentities(t *testing.T) {
 	alice, err := a.Authenticate(ctxFor(t), "alice", "alice-pw")
 	require.NoError(t, err)
 	tests := []struct {
-		name, username, password string
-		login, display, email    string
-		orgs                     []string
+		name     string
+		user     ldapauthtest.User
+		username string // as typed; "" means user.Username
 	}{
-		{"bob in ops", "bob", "bob-pw", "bob", "Bob Builder", "bob@orbit.test", []string{"ops"}},
-		{"carol in ops", "carol", "carol-pw", "carol", "Carol Danvers", "carol@orbit.test", []string{"ops"}},
-		{"dave in no group, no mail", "dave", "dave-pw", "dave", "Dave Null", "", nil},
-		{"the directory's spelling of the login", "ALICE", "alice-pw", "alice", "Alice L.", "alice@orbit.test", []string{"developers"}},
+		{"bob in ops", ldapauthtest.Bob, ""},
+		{"carol in ops", ldapauthtest.Carol, ""},
+		{"dave in no group, no mail", ldapauthtest.Dave, ""},
+		{"alice typed in capitals: the directory's spelling", ldapauthtest.Alice, "ALICE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, err := a.Authenticate(ctxFor(t), tt.username, tt.password)
+			typed := tt.username
+			if typed == "" {
+				typed = tt.user.Username
+			}
+			id, err := a.Authenticate(ctxFor(t), typed, tt.user.Password)
 			require.NoError(t, err)
-			assert.Equal(t, tt.login, id.Login)
-			assert.Equal(t, tt.display, id.Name)
-			assert.Equal(t, tt.email, id.Email)
-			assert.Equal(t, tt.orgs, id.Orgs)
+			assert.Equal(t, tt.user.Username, id.Login)
+			assert.Equal(t, tt.user.Name, id.Name)
+			assert.Equal(t, tt.user.Email, id.Email)
+			assert.Equal(t, tt.user.Groups, id.Orgs)
 			assert.Regexp(t, uuidRE, id.ProviderID)
-			if tt.login == "alice" {
+			if tt.user.Username == "alice" {
 				assert.Equal(t, alice.ProviderID, id.ProviderID, "the same entry, the same id")
 			} else {
 				assert.NotEqual(t, alice.ProviderID, id.ProviderID)

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -15,10 +18,10 @@ import (
 // ServerType is the seed's "Select either OpenLDAP or Active Directory".
 type ServerType string
 
-// Server types.
+// Server types, spelt as the CDK app's ldapFlavor context key spells them.
 const (
 	OpenLDAP        ServerType = "openldap"
-	ActiveDirectory ServerType = "active_directory"
+	ActiveDirectory ServerType = "ad"
 )
 
 // Encryption is the seed's "encryption type" of the connection.
@@ -128,6 +131,47 @@ func (s Settings) WithDefaults() Settings {
 	return s
 }
 
+// WithURL returns s with Hostname, Port and Encryption taken from an
+// ldap://host[:port] or ldaps://host[:port] URL (the CDK app's ldapUrl and
+// ldapStartTls keys): ldaps means LDAPS, ldap means StartTLS when startTLS
+// is true and Plain otherwise. A missing port is left 0 (the default).
+func (s Settings) WithURL(raw string, startTLS bool) (Settings, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" {
+		return s, fmt.Errorf("ldap settings: %q is not an ldap://host:port or ldaps://host:port URL", raw)
+	}
+	switch {
+	case u.Scheme == "ldaps" && !startTLS:
+		s.Encryption = LDAPS
+	case u.Scheme == "ldap" && startTLS:
+		s.Encryption = StartTLS
+	case u.Scheme == "ldap":
+		s.Encryption = Plain
+	case u.Scheme == "ldaps":
+		return s, fmt.Errorf("ldap settings: %q is ldaps: StartTLS applies to ldap:// only", raw)
+	default:
+		return s, fmt.Errorf("ldap settings: %q has scheme %q, want ldap or ldaps", raw, u.Scheme)
+	}
+	s.Hostname, s.Port = u.Hostname(), 0
+	if p := u.Port(); p != "" {
+		if s.Port, err = strconv.Atoi(p); err != nil || s.Port < 1 || s.Port > 65535 {
+			return s, fmt.Errorf("ldap settings: %q: port %q is not a TCP port", raw, p)
+		}
+	}
+	return s, nil
+}
+
+// URL is the server's address as ldap://host:port or ldaps://host:port
+// (with defaults applied), for display.
+func (s Settings) URL() string {
+	s = s.WithDefaults()
+	scheme := "ldap"
+	if s.Encryption == LDAPS {
+		scheme = "ldaps"
+	}
+	return scheme + "://" + net.JoinHostPort(s.Hostname, strconv.Itoa(s.Port))
+}
+
 // FieldError is one problem with one setting. Field is the JSON name of the
 // setting, Label the seed's name for it, so a form can show the problem
 // beside the field.
@@ -163,8 +207,8 @@ func (s Settings) Validate() error {
 		bad("hostname", "Hostname", "is required")
 	case strings.Contains(h, "://"):
 		bad("hostname", "Hostname", "%q is a URL: give the host name only, and the port and encryption in their own fields", h)
-	case strings.ContainsAny(h, " /:@?#[]\t\r\n"):
-		bad("hostname", "Hostname", "%q is not a host name or IPv4 address", h)
+	case net.ParseIP(h) == nil && strings.ContainsAny(h, " /:@?#[]\t\r\n"):
+		bad("hostname", "Hostname", "%q is not a host name or IP address (give the port in its own field)", h)
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		bad("port", "port number", "%d is not a TCP port (1-65535)", s.Port)

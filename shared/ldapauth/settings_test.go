@@ -67,10 +67,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", func(*Settings) {}, "", ""},
 		{"valid active directory", func(s *Settings) { s.ServerType = ActiveDirectory }, "", ""},
+		{"valid IPv6 host", func(s *Settings) { s.Hostname = "::1" }, "", ""},
 		{"valid with CA and test user", func(s *Settings) { s.CACertificate = ca; s.TestUsername, s.TestPassword = "u", "p" }, "", ""},
 		{"valid short user search DN", func(s *Settings) { s.UserSearchDN = "ou=users" }, "", ""},
 		{"valid OID attribute", func(s *Settings) { s.UsernameAttribute = "0.9.2342.19200300.100.1.1" }, "", ""},
-		{"no server type", func(s *Settings) { s.ServerType = "" }, "server_type", `want "openldap" or "active_directory"`},
+		{"no server type", func(s *Settings) { s.ServerType = "" }, "server_type", `want "openldap" or "ad"`},
 		{"no hostname", func(s *Settings) { s.Hostname = "" }, "hostname", "is required"},
 		{"hostname is a URL", func(s *Settings) { s.Hostname = "ldaps://ldap.example.org" }, "hostname", "give the host name only"},
 		{"hostname with port", func(s *Settings) { s.Hostname = "ldap.example.org:389" }, "hostname", "not a host name"},
@@ -165,6 +166,44 @@ func TestSettingsNeverShowPasswords(t *testing.T) {
 	assert.Equal(t, redacted, r.TestPassword)
 	assert.Empty(t, Settings{}.Redacted().SearchPassword, "an unset password stays unset")
 	assert.Equal(t, "pw-Secret-42", s.SearchPassword, "Redacted copies")
+}
+
+func TestWithURL(t *testing.T) {
+	tests := []struct {
+		raw      string
+		startTLS bool
+		host     string
+		port     int
+		enc      Encryption
+		url      string
+		err      string
+	}{
+		{"ldaps://ldap.example.com:636", false, "ldap.example.com", 636, LDAPS, "ldaps://ldap.example.com:636", ""},
+		{"ldaps://ldap.example.com", false, "ldap.example.com", 0, LDAPS, "ldaps://ldap.example.com:636", ""},
+		{"ldap://10.0.0.5:3389/", true, "10.0.0.5", 3389, StartTLS, "ldap://10.0.0.5:3389", ""},
+		{"ldap://ldap.example.com", false, "ldap.example.com", 0, Plain, "ldap://ldap.example.com:389", ""},
+		{"ldap://[::1]:389", false, "::1", 389, Plain, "ldap://[::1]:389", ""},
+		{"ldaps://ldap.example.com", true, "", 0, "", "", "StartTLS applies to ldap:// only"},
+		{"https://ldap.example.com", false, "", 0, "", "", `scheme "https"`},
+		{"ldap.example.com:389", false, "", 0, "", "", "is not an ldap://host:port"},
+		{"ldap://ldap.example.com/dc=x", false, "", 0, "", "", "is not an ldap://host:port"},
+		{"ldap://ldap.example.com:99999", false, "", 0, "", "", "is not a TCP port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			s, err := Settings{Port: 1}.WithURL(tt.raw, tt.startTLS)
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.host, s.Hostname)
+			assert.Equal(t, tt.port, s.Port)
+			assert.Equal(t, tt.enc, s.Encryption)
+			assert.Equal(t, tt.url, s.URL())
+		})
+	}
 }
 
 func TestSettingsJSON(t *testing.T) {

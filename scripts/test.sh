@@ -3,6 +3,7 @@
 # test (or, with BENCH=1, the benchmarks), and stops the services on exit.
 #   moto_server  DynamoDB, SQS (and Step Functions, KMS, … later) emulator
 #   nomad        a real Nomad 1.6.0 dev agent with raw_exec (bin/nomad)
+#   slapd        a throwaway OpenLDAP with test users and groups (scripts/ldap)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -18,6 +19,8 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=scripts/ldap/slapd.sh
+source "$ROOT/scripts/ldap/slapd.sh"
 
 wait_http() { # url name logfile
   for _ in $(seq 1 120); do
@@ -50,6 +53,8 @@ HCL
   -config "$ROOT/scripts/nomad-dev.hcl" -config "$RUN/nomad-ports.hcl" >"$RUN/nomad.log" 2>&1 &
 pids+=($!)
 
+start_slapd # installs slapd once, exports ORBIT_LDAP_*; stopped with the others
+
 wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto_server "$RUN/moto.log"
 wait_http "http://127.0.0.1:$NOMAD_HTTP/v1/status/leader" nomad "$RUN/nomad.log"
 # wait until the client node is ready with raw_exec healthy
@@ -69,7 +74,7 @@ export ORBIT_LAMBDA_HOST_DIR="$ROOT/bin/lambdas-host"
 # the reference material beside the clone (real-world configs, CircleCI's OpenAPI
 # document); without it, the tests that read it say they were not run (shared/testenv)
 if [[ -d "$ROOT/../shared/reference" ]]; then export ORBIT_REFERENCE_DIR="$(cd "$ROOT/../shared/reference" && pwd)"; else echo "no ../shared/reference beside the clone: the reference corpus tests are not run"; fi
-echo "services: moto_server :$MOTO_PORT, nomad :$NOMAD_HTTP (logs in $RUN)"
+echo "services: moto_server :$MOTO_PORT, nomad :$NOMAD_HTTP, slapd $ORBIT_LDAP_URL $ORBIT_LDAP_LDAPS_URL (logs in $RUN)"
 
 # TESTARGS runs a subset against the same services, e.g.
 #   TESTARGS="-race -count 20 -run TestX ./nomadbridge" ./scripts/test.sh

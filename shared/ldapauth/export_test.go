@@ -1,0 +1,4 @@
+package ldapauth
+
+// OtherCA is otherCAPEM for the tests against slapd (package ldapauth_test).
+var OtherCA = otherCAPEM

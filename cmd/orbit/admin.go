@@ -34,7 +34,7 @@ Flags: --nomad-addr (default $NOMAD_ADDR, else the Nomad that ` + "`orbit up`" +
 // cmdAdmin runs `orbit admin …`.
 func cmdAdmin(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "nodes" {
-		return exitError{code: 2, msg: adminUsage}
+		return exitError{code: 2, msg: adminUsage + "\n" + adminOpsUsage + "\n" + adminUsersUsage}
 	}
 	fs := flag.NewFlagSet("admin nodes", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

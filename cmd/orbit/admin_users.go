@@ -19,12 +19,17 @@ const adminUsersUsage = `usage: orbit admin users [list]
        orbit admin users role <login> read|write|none
        orbit admin token [--user LOGIN] [--label TEXT]
        orbit admin settings [--suspend-new-users true|false] [--required-orgs a,b] [--login-banner TEXT]
+       orbit admin ldap-test
+       orbit admin bootstrap [--label TEXT]
 
   users     the seed's user lists and statistics (active, suspended, suspended new; sign-in counts
             and last sign-in), suspend / activate, make or remove an admin, the local organization's role
   token     print a new API token for a user (default: yourself), for scripts and CI
   settings  show or change the account settings: Suspend New Users, the Required Org Membership
             List and the login banner
+  ldap-test the seed's LDAP "test" action (ORBIT_AUTH=ldap): says which stage fails
+  bootstrap a token of the local admin straight from the store (no running Orbit needed; the
+            first administrator of an installation without GitHub)
 
 They call the running Orbit at $ORBIT_URL with $ORBIT_TOKEN (else the token orbit up wrote into
 $ORBIT_DATA/token); each needs an Orbit administrator.
@@ -34,6 +39,24 @@ func init() {
 	adminOps["users"] = adminUsers
 	adminOps["token"] = adminToken
 	adminOps["settings"] = adminSettings
+	adminOps["ldap-test"] = adminLDAPTest
+}
+
+// adminLDAPTest is the seed's LDAP "test" action: connect, bind as the
+// search user, search, and sign the test account in.
+func adminLDAPTest(ctx context.Context, c *apiClient, _ []string) error {
+	var out struct {
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+	}
+	if err := c.do(ctx, "POST", "/api/v2/admin/ldap/test", nil, &out); err != nil {
+		return err
+	}
+	fmt.Println(out.Message)
+	if !out.OK {
+		return exitError{code: 1, msg: "LDAP test failed"}
+	}
+	return nil
 }
 
 type adminUser struct {

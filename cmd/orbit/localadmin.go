@@ -32,14 +32,9 @@ const signInLinkTTL = 24 * time.Hour
 // writer of the local organization) and the CLI token when they are
 // missing. A token file that still authenticates is kept.
 func bootstrapLocalAdmin(ctx context.Context, acc *accounts.Service, dataDir string) (string, error) {
-	id := accounts.Identity{Provider: accounts.ProviderLocal, ProviderID: localAdminLogin, Login: localAdminLogin,
-		Name: "Local admin", LocalRole: "write"}
-	u, err := acc.SignInUser(ctx, id)
-	if errors.Is(err, accounts.ErrNotFound) {
-		u, err = acc.SignIn(ctx, id)
-	}
+	u, err := localAdmin(ctx, acc)
 	if err != nil {
-		return "", fmt.Errorf("local admin: %w", err)
+		return "", err
 	}
 	path := filepath.Join(dataDir, tokenFile)
 	if b, err := os.ReadFile(path); err == nil {
@@ -55,6 +50,27 @@ func bootstrapLocalAdmin(ctx context.Context, acc *accounts.Service, dataDir str
 		return "", fmt.Errorf("write the CLI token: %w", err)
 	}
 	return acc.SignInLink(ctx, u.ID, signInLinkTTL)
+}
+
+// localAdmin returns the local admin, creating them (the first user is an
+// instance admin; a later one is made one, since only an operator with
+// the store in hand gets here).
+func localAdmin(ctx context.Context, acc *accounts.Service) (*accounts.User, error) {
+	id := accounts.Identity{Provider: accounts.ProviderLocal, ProviderID: localAdminLogin, Login: localAdminLogin,
+		Name: "Local admin", LocalRole: "write"}
+	u, err := acc.SignInUser(ctx, id)
+	if errors.Is(err, accounts.ErrNotFound) {
+		u, err = acc.SignIn(ctx, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("local admin: %w", err)
+	}
+	if u.Admin != accounts.AdminAll {
+		if u, err = acc.SetAdmin(ctx, u.ID, accounts.AdminAll); err != nil {
+			return nil, fmt.Errorf("local admin: %w", err)
+		}
+	}
+	return u, nil
 }
 
 // cliToken is the API token the CLI sends: $ORBIT_TOKEN, else the token

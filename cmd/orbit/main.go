@@ -113,6 +113,9 @@ func run(ctx context.Context, args []string) error {
 		if len(rest) > 0 && rest[0] == "secrets" {
 			return cmdAdminSecrets(rest[1:])
 		}
+		if len(rest) > 0 && rest[0] == "bootstrap" {
+			return cmdAdminBootstrap(ctx, rest[1:])
+		}
 		return cmdAdmin(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)

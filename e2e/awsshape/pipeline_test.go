@@ -68,7 +68,7 @@ func (s *shape) do(t testing.TB, method, path string, body, out any) int {
 	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(b))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	if out != nil {
@@ -197,7 +197,7 @@ func TestPipelineOnTheAWSShape(t *testing.T) {
 	bigURL, err := url.Parse(big)
 	require.NoError(t, err)
 	before := s.front.requestsTo(bigURL.Path)
-	resp, err := http.Get(big)
+	resp, err := s.client.Get(big)
 	require.NoError(t, err)
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()

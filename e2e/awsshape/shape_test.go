@@ -6,12 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // shape is the aws shape running: the cloud, the api and conductor
@@ -21,7 +25,36 @@ type shape struct {
 	api, conductor *function
 	front          *front
 	url            string // the front's URL: the API Gateway URL
+	// client sends the admin's token (from `orbit admin bootstrap`) to
+	// the front, and to nothing else (not to S3 after a redirect).
+	client *http.Client
 }
+
+// adminClient bootstraps the installation's first admin as an operator
+// does, with `orbit admin bootstrap` on the functions' settings, and
+// returns a client that authenticates to the front with the token.
+func adminClient(t testing.TB, env []string, front string) *http.Client {
+	t.Helper()
+	bin := testenv.Need(t, "ORBIT_BIN", "make test builds bin/orbit")
+	cmd := exec.Command(bin, "admin", "bootstrap")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	require.NoError(t, err, "orbit admin bootstrap: %s", out)
+	tok := strings.TrimSpace(string(out))
+	require.True(t, strings.HasPrefix(tok, "orbit_"), "a token: %q", tok)
+	host := strings.TrimPrefix(front, "http://")
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Host == host {
+			r = r.Clone(r.Context())
+			r.Header.Set("Circle-Token", tok)
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func startShape(t testing.TB, apis, conductors int, extra ...string) *shape {
 	t.Helper()
@@ -35,12 +68,13 @@ func startShape(t testing.TB, apis, conductors int, extra ...string) *shape {
 	s.api = startFunction(t, "api", apis, env)
 	s.conductor = startFunction(t, "conductor", conductors, env)
 	fr.api, ref.f = s.api, s.conductor
+	s.client = adminClient(t, env, srv.URL)
 	return s
 }
 
 func (s *shape) get(t testing.TB, path string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(s.url + path)
+	resp, err := s.client.Get(s.url + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -65,7 +99,8 @@ func TestAPILambdaOnMoto(t *testing.T) {
 	assert.Empty(t, projects.Items)
 	assert.NotContains(t, s.api.log(), s.secret, "the signing secret is never logged")
 	counts := s.aws.snapshot()
-	assert.Equal(t, 1, counts["secretsmanager GetSecretValue"], "read once, at the cold start: %v", counts)
+	assert.Equal(t, 2, counts["secretsmanager GetSecretValue"],
+		"read once by the api, at its cold start, and once by `orbit admin bootstrap`: %v", counts)
 }
 
 // TestLambdaMissingSetting: a function whose setting is missing fails its

@@ -44,6 +44,13 @@ func tokenAAD(userID string) map[string]string {
 // and following when GitHub is configured.
 func (a *Assembly) signIn() (api.SignIn, accounts.Permissions, api.GitHubFollower, error) {
 	in := api.SignIn{Secure: a.secure()}
+	l, err := a.LDAP(context.Background())
+	if err != nil {
+		return in, accounts.Permissions{}, nil, err
+	}
+	if l != nil {
+		in.Password = l
+	}
 	d, reg, err := a.GitHub()
 	if err != nil || d == nil {
 		return in, accounts.Permissions{}, nil, err

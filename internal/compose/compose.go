@@ -44,6 +44,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/ldapauth"
 	"github.com/orbit-ci/orbit/shared/lease"
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
@@ -105,6 +106,7 @@ type Assembly struct {
 	runSink   func(context.Context) error
 
 	accounts   *accounts.Service
+	ldap       *ldapauth.Authenticator
 	kvs        kv.Store         // the store's kv, for GitHub's registry and webhook claims
 	gh         *github.Driver   // nil without GitHub
 	ghRegistry *github.Registry // nil without GitHub

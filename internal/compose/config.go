@@ -129,6 +129,8 @@ type Config struct {
 	// GitHub connects github.com or GitHub Enterprise (github.go); unset
 	// means local-git projects only.
 	GitHub GitHubConfig
+	// LDAP is LDAP-only authentication (ldap.go).
+	LDAP LDAPConfig
 }
 
 // NotifyConfig is how workflow mails leave: SMTP (embedded default) or SES
@@ -261,6 +263,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("ORBIT_RESOURCE_SCALE=%q: want a positive number such as 0.05 or 1", v)
 	}
 	if err := githubFromEnv(getenv, &c); err != nil {
+		return Config{}, err
+	}
+	if err := ldapFromEnv(getenv, &c); err != nil {
 		return Config{}, err
 	}
 	if c.AuditFlushInterval, err = duration(getenv, "ORBIT_AUDIT_FLUSH_INTERVAL", "1m"); err != nil {

@@ -46,6 +46,7 @@ func fullEnv(t *testing.T) (*env, seeded, store.Context) {
 		c.Audit = rec
 		c.Notifications = noNotify{}
 		c.Metrics, c.Bridge = ok, ok
+		c.SignIn.Password = refusingLDAP{}
 		// Routes with their own authentication: stand-ins that refuse.
 		refuse := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusUnauthorized) })
 		c.Runner, c.Blobs, c.GitHubWebhooks = refuse, refuse, refuse
@@ -57,6 +58,14 @@ func fullEnv(t *testing.T) (*env, seeded, store.Context) {
 }
 
 type noFiles struct{ api.JobFiles }
+
+// refusingLDAP knows nobody; its test action always passes.
+type refusingLDAP struct{}
+
+func (refusingLDAP) Authenticate(context.Context, string, string) (accounts.Identity, error) {
+	return accounts.Identity{}, accounts.ErrUnauthenticated
+}
+func (refusingLDAP) Test(context.Context) error { return nil }
 type noNotify struct{}
 
 func (noNotify) SetUser(context.Context, string, notify.UserSetting) error       { return nil }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -28,6 +29,7 @@ func (s *server) routeUsers(mux *http.ServeMux) {
 	s.route(mux, "POST /api/v2/admin/users/{login}/token", siteAdmin, s.api(s.adminToken))
 	s.route(mux, "GET /api/v2/admin/settings", siteAdmin, s.api(s.getSettings))
 	s.route(mux, "PUT /api/v2/admin/settings", siteAdmin, s.api(s.putSettings))
+	s.routeLDAPTest(mux)
 }
 
 // adminUserView has the seed's user statistics fields.
@@ -173,4 +175,26 @@ func (s *server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, set)
 	return nil
+}
+
+// ldapTester is the seed's LDAP "test" action (*ldapauth.Authenticator).
+type ldapTester interface {
+	Test(ctx context.Context) error
+}
+
+// routeLDAPTest serves POST /api/v2/admin/ldap/test: the seed's "test"
+// button, {ok, message} (the message says which stage failed).
+func (s *server) routeLDAPTest(mux *http.ServeMux) {
+	t, ok := s.cfg.SignIn.Password.(ldapTester)
+	if !ok {
+		return
+	}
+	s.route(mux, "POST /api/v2/admin/ldap/test", siteAdmin, s.api(func(w http.ResponseWriter, r *http.Request) error {
+		if err := t.Test(r.Context()); err != nil {
+			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "message": err.Error()})
+			return nil
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": "LDAP connection and test account work"})
+		return nil
+	}))
 }

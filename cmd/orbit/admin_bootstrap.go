@@ -39,7 +39,11 @@ func cmdAdminBootstrap(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := localAdmin(ctx, acc)
+	rec, err := a.Audit()
+	if err != nil {
+		return err
+	}
+	u, err := localAdmin(ctx, acc, rec)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,11 @@ func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-func init() { http.DefaultTransport = tokenTransport{base: http.DefaultTransport} }
+// baseTransport is net/http's own, for tests that choose their
+// credentials themselves.
+var baseTransport = http.DefaultTransport
+
+func init() { http.DefaultTransport = tokenTransport{base: baseTransport} }
 
 // registerToken reads the token `orbit up` wrote into dataDir and uses it
 // for requests to addr.

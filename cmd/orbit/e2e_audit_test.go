@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/csv"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 const auditE2EConfig = `version: 2.1
@@ -47,8 +51,29 @@ func TestE2EAuditLog(t *testing.T) {
 	const secret = "audit-secret-5e1f9c"
 	repo := gitRepo(t, map[string]string{".circleci/config.yml": auditE2EConfig})
 	dataDir := t.TempDir()
-	p := startOrbit(t, dataDir, freeAddr(t), "ORBIT_AUDIT_FLUSH_INTERVAL=200ms")
+	p := startOrbit(t, dataDir, freeAddr(t), append(ldapEnv(t), "ORBIT_AUDIT_FLUSH_INTERVAL=200ms")...)
 	slug := p.follow(repo, "acme", "audited")
+
+	// alice signs in through the real slapd (user.create, user.logged_in),
+	// logs out (user.logged_out), and an admin suspends her (user.suspended).
+	alice := ldapSignIn(t, p, "alice", "alice-pw")
+	var me struct{ Login string }
+	require.Equal(t, 200, callJSON(t, alice, "GET", p.url+"/api/v2/me", nil, &me))
+	assert.Equal(t, "alice", me.Login)
+	logout, err := http.NewRequest("POST", p.url+"/logout", nil)
+	require.NoError(t, err)
+	logout.Header.Set("X-CSRF-Token", cookieValue(t, alice, p.url, "orbit_csrf"))
+	resp, err := alice.Do(logout)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, 401, callJSON(t, alice, "GET", p.url+"/api/v2/me", nil, nil), "signed out")
+	p.mustCLI("admin", "users", "suspend", "alice")
+	users, err := p.cli("admin", "users")
+	require.NoError(t, err, users)
+	assert.Regexp(t, `alice\s+ldap\s+-\s+true`, users)
+	assert.Contains(t, users, "suspended 1")
+	require.Equal(t, 200, p.do("PUT", "/api/v2/project/"+slug+"/notifications", map[string]any{"enabled": true}, nil))
 
 	p.cliStdin(secret, "project", "env", "set", slug, "DEPLOY_TOKEN")
 	p.cliStdin(secret, "project", "env", "set", slug, "OLD")
@@ -94,7 +119,8 @@ func TestE2EAuditLog(t *testing.T) {
 	p.mustCLI("admin", "delete-build", p.url+"/"+slug+"/"+strconv.FormatInt(jobs["deploy"].JobNumber, 10))
 	assert.Equal(t, 404, p.do("GET", "/api/v2/project/"+slug+"/job/"+strconv.FormatInt(jobs["deploy"].JobNumber, 10), nil, nil), "the record is gone")
 
-	want := []string{audit.ProjectAdd, audit.ProjectFollow, audit.ProjectEnvVarCreate, audit.ProjectEnvVarDelete,
+	want := []string{audit.UserCreate, audit.UserLoggedIn, audit.UserLoggedOut, audit.UserSuspended, audit.ProjectSettingsUpdate,
+		audit.ProjectAdd, audit.ProjectFollow, audit.ProjectEnvVarCreate, audit.ProjectEnvVarDelete,
 		audit.ContextCreate, audit.ContextDelete, audit.ContextEnvVarStore, audit.ContextEnvVarDelete,
 		audit.WorkflowStart, audit.WorkflowRetry, audit.JobScheduled, audit.JobStart, audit.JobFinish,
 		audit.JobApprove, audit.JobContextRequest, audit.AdminCancelQueued, audit.AdminDeleteBuild}
@@ -156,4 +182,44 @@ func (p *orbitProc) mustCLI(args ...string) {
 	p.t.Helper()
 	out, err := p.cli(args...)
 	require.NoError(p.t, err, out)
+}
+
+// ldapEnv configures orbit up for LDAP sign-in through the slapd make
+// test starts (StartTLS, its CA).
+func ldapEnv(t *testing.T) []string {
+	t.Helper()
+	const why = "make test starts slapd (scripts/ldap/slapd.sh)"
+	return []string{"ORBIT_AUTH=ldap", "ORBIT_LDAP_URL=" + testenv.Need(t, "ORBIT_LDAP_URL", why), "ORBIT_LDAP_STARTTLS=true",
+		"ORBIT_LDAP_CA_FILE=" + testenv.Need(t, "ORBIT_LDAP_CA", why),
+		"ORBIT_LDAP_SEARCH_USER=" + testenv.Need(t, "ORBIT_LDAP_BIND_DN", why),
+		"ORBIT_LDAP_SEARCH_PASSWORD=" + testenv.Need(t, "ORBIT_LDAP_BIND_PASSWORD", why),
+		"ORBIT_LDAP_USER_SEARCH_DN=ou=people,dc=orbit,dc=test"}
+}
+
+// ldapSignIn signs a user in with the sign-in page's LDAP form and
+// returns their browser (cookies kept, redirects not followed).
+func ldapSignIn(t *testing.T, p *orbitProc, user, pass string) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := (&recorded{}).client(jar, "")
+	resp, err := c.PostForm(p.url+"/login/password", url.Values{"username": {user}, "password": {pass}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/", resp.Header.Get("Location"), "signed in")
+	return c
+}
+
+func cookieValue(t *testing.T, c *http.Client, base, name string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	t.Fatalf("no cookie %s", name)
+	return ""
 }

@@ -23,10 +23,10 @@ type embedded struct {
 	dataDir string
 	// signInCode is the local admin's one-time sign-in code.
 	signInCode string
-	nomadAddr string
-	handler   http.Handler
-	errc      chan error
-	closers   []func()
+	nomadAddr  string
+	handler    http.Handler
+	errc       chan error
+	closers    []func()
 }
 
 func (e *embedded) close() {
@@ -75,7 +75,11 @@ func startEmbedded(ctx context.Context, cfg compose.Config, listenAddr string, l
 	if err != nil {
 		return nil, err
 	}
-	if e.signInCode, err = bootstrapLocalAdmin(ctx, acc, e.dataDir); err != nil {
+	rec, err := a.Audit()
+	if err != nil {
+		return nil, err
+	}
+	if e.signInCode, err = bootstrapLocalAdmin(ctx, acc, rec, e.dataDir); err != nil {
 		return nil, err
 	}
 	sink, err := a.Metrics()

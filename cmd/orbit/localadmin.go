@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
+	"github.com/orbit-ci/orbit/shared/audit"
 )
 
 // The embedded shape stays one command: `orbit up` makes sure a local
@@ -31,8 +32,8 @@ const signInLinkTTL = 24 * time.Hour
 // admin, creating the admin (the first user, so an instance admin and a
 // writer of the local organization) and the CLI token when they are
 // missing. A token file that still authenticates is kept.
-func bootstrapLocalAdmin(ctx context.Context, acc *accounts.Service, dataDir string) (string, error) {
-	u, err := localAdmin(ctx, acc)
+func bootstrapLocalAdmin(ctx context.Context, acc *accounts.Service, rec *audit.Recorder, dataDir string) (string, error) {
+	u, err := localAdmin(ctx, acc, rec)
 	if err != nil {
 		return "", err
 	}
@@ -55,12 +56,15 @@ func bootstrapLocalAdmin(ctx context.Context, acc *accounts.Service, dataDir str
 // localAdmin returns the local admin, creating them (the first user is an
 // instance admin; a later one is made one, since only an operator with
 // the store in hand gets here).
-func localAdmin(ctx context.Context, acc *accounts.Service) (*accounts.User, error) {
+func localAdmin(ctx context.Context, acc *accounts.Service, rec *audit.Recorder) (*accounts.User, error) {
 	id := accounts.Identity{Provider: accounts.ProviderLocal, ProviderID: localAdminLogin, Login: localAdminLogin,
 		Name: "Local admin", LocalRole: "write"}
 	u, err := acc.SignInUser(ctx, id)
 	if errors.Is(err, accounts.ErrNotFound) {
-		u, err = acc.SignIn(ctx, id)
+		if u, err = acc.SignIn(ctx, id); err == nil {
+			rec.Must(ctx, audit.Event{Action: audit.UserCreate, Actor: audit.System,
+				Target: audit.Entity{ID: u.ID, Type: "user", Name: u.Login}, Success: true})
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("local admin: %w", err)

@@ -27,6 +27,11 @@ const CSRFHeader = "X-CSRF-Token"
 
 const csrfField = "csrf_token"
 
+// CSRFCookie holds the session's CSRF token for Orbit's pages' scripts
+// (not HttpOnly, SameSite=Strict); the server checks the token sent back
+// against the session, never against this cookie.
+const CSRFCookie = "orbit_csrf"
+
 // credential kinds.
 const (
 	byNone = iota

@@ -122,6 +122,11 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, u *account
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: cookie, Path: "/", Expires: exp,
 		HttpOnly: true, Secure: s.cfg.SignIn.Secure, SameSite: http.SameSiteLaxMode})
+	// The CSRF token, readable by Orbit's own pages' scripts (another
+	// site can neither read nor set it): they send it back in
+	// X-CSRF-Token or a form's csrf_token field.
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: s.cfg.Accounts.CSRFToken(cookie), Path: "/", Expires: exp,
+		Secure: s.cfg.SignIn.Secure, SameSite: http.SameSiteStrictMode})
 	ctx := audit.WithRequest(accounts.WithUser(r.Context(), u), requestOf(r))
 	if created {
 		s.record(ctx, audit.UserCreate, u, nil)
@@ -234,6 +239,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.cfg.SignIn.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: "", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -95,8 +95,9 @@ func TestSignInLinkSessionAndLogout(t *testing.T) {
 	// Logout is a state change: without the session's CSRF token it is refused.
 	rec = b.do(http.MethodPost, "/logout", "")
 	require.Equal(t, http.StatusForbidden, rec.Code, rec.Body.String())
-	csrf := e.acc.CSRFToken(b.cookies[api.SessionCookie])
-	require.NotEmpty(t, csrf)
+	csrf := b.cookies[api.CSRFCookie]
+	require.NotEmpty(t, csrf, "the pages' scripts read the CSRF token from its cookie")
+	assert.Equal(t, e.acc.CSRFToken(b.cookies[api.SessionCookie]), csrf)
 	old := b.cookies[api.SessionCookie]
 	rec = b.do(http.MethodPost, "/logout", "csrf_token="+url.QueryEscape(csrf), "Content-Type", "application/x-www-form-urlencoded")
 	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())

@@ -24,7 +24,7 @@ workflows:
 `
 
 // TestE2EFailedAndFixedMails runs a failing workflow and then its fix on
-// the real Nomad agent through orbit up, which mails the local user
+// the real Nomad agent through orbit up, which mails the local admin who triggered it
 // through the test SMTP server: one "Failed" mail, one "Fixed" mail, no
 // secret in them.
 func TestE2EFailedAndFixedMails(t *testing.T) {
@@ -35,7 +35,7 @@ func TestE2EFailedAndFixedMails(t *testing.T) {
 		"ORBIT_AUDIT_FLUSH_INTERVAL=200ms")
 	slug := p.follow(repo, "acme", "mailed")
 	p.cliStdin(secret, "project", "env", "set", slug, "TOKEN")
-	require.Equal(t, 200, p.do("PUT", "/api/v2/notifications/user/local", map[string]any{"email": "dev@orbit.test", "enabled": true}, nil))
+	require.Equal(t, 200, p.do("PUT", "/api/v2/notifications/user/admin", map[string]any{"email": "dev@orbit.test", "enabled": true}, nil))
 
 	wf := p.waitWorkflowDone(p.trigger(slug, "main"), 2*time.Minute)
 	require.Equal(t, "failed", wf.Status)

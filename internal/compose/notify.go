@@ -6,9 +6,9 @@ import (
 	"github.com/orbit-ci/orbit/shared/notify"
 )
 
-// LocalUser is the embedded shape's one user, whose mails pipelines with
-// no actor trigger. TODO(accounts): the local admin's login.
-const LocalUser = "local"
+// LocalUser receives the mails of pipelines with no actor (a git hook's,
+// a schedule's) in the embedded shape: the local admin `orbit up` creates.
+const LocalUser = "admin"
 
 // Notifier mails workflow failures and fixes, watching the store's status
 // changes from the first call on: SMTP when Notify.SMTPAddr is set, else

@@ -27,12 +27,8 @@ import (
 //	POST /api/v2/admin/delete-build {"url": "https://host/gh/org/repo/1234"}  the seed's admin/delete-build
 //	GET  /api/v2/admin/usage              the seed's weekly account usage and job activity tables
 //
-// Each is recorded in the audit log (admin.* actions), the export too.
-//
-// TODO(accounts): these routes must answer only admins. Until the accounts
-// middleware lands they are as open as every other route (api.go:
-// "authentication is not enforced yet"); the lead wires its admin check
-// (e.g. accounts.RequireAdmin) around s.admin in routeAdmin.
+// Each is recorded in the audit log (admin.* actions), the export too;
+// each needs an instance admin (siteAdmin).
 
 // maxCancelBatch is the seed's batch: "You can cancel in batches of 100."
 const maxCancelBatch = 100
@@ -44,8 +40,6 @@ func (s *server) routeAdmin(mux *http.ServeMux) {
 	s.route(mux, "POST /api/v2/admin/delete-build", siteAdmin, s.api(s.audited(audit.AdminDeleteBuild, adminTarget, s.adminDeleteBuild)))
 	s.route(mux, "GET /api/v2/admin/usage", siteAdmin, s.api(s.adminUsage))
 }
-
-// admin serves an admin route. TODO(accounts): the admin check goes here.
 
 func adminTarget(_ *http.Request, answer map[string]any) (audit.Entity, audit.Entity, map[string]any) {
 	return audit.Entity{ID: "orbit", Type: "installation"}, audit.Entity{ID: "orbit", Type: "installation"}, answer

@@ -87,7 +87,9 @@
 // workflows and jobs) are never part of a response: every response is built
 // from a view type of this package, never by encoding a store record.
 //
-// Authentication (Circle-Token, sessions) is not enforced yet.
+// Every route declares who may call it (access.go) and is refused to
+// anyone else before its handler runs: API tokens as CircleCI takes them
+// or a browser session (auth.go, signin.go).
 package api
 
 import (

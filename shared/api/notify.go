@@ -15,8 +15,8 @@ import (
 //	PUT /api/v2/notifications/user/{login} {"email", "enabled"}   a user's workflow mails on/off
 //	PUT /api/v2/project/{slug}/notifications {"enabled"}          a project's workflow mails on/off
 //
-// TODO(accounts): a user may set only their own setting, a project admin
-// the project's; open like every route until the accounts middleware lands.
+// A user sets only their own setting (admins anyone's); the project's
+// needs admin on the project.
 
 // Notifications stores the settings; *notify.Notifier satisfies it.
 type Notifications interface {

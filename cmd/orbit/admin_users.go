@@ -17,6 +17,7 @@ const adminUsersUsage = `usage: orbit admin users [list]
        orbit admin users suspend|activate <login>
        orbit admin users admin <login> all|write-settings|none
        orbit admin users role <login> read|write|none
+       orbit admin users delete-by-login <login>
        orbit admin token [--user LOGIN] [--label TEXT]
        orbit admin settings [--suspend-new-users true|false] [--required-orgs a,b] [--login-banner TEXT]
        orbit admin ldap-test
@@ -91,7 +92,7 @@ func adminUsers(ctx context.Context, c *apiClient, args []string) error {
 		}
 		return tw.Flush()
 	}
-	need := map[string]int{"suspend": 2, "activate": 2, "admin": 3, "role": 3}
+	need := map[string]int{"suspend": 2, "activate": 2, "admin": 3, "role": 3, "delete-by-login": 2}
 	if n, ok := need[args[0]]; !ok || len(args) != n {
 		return exitError{code: 2, msg: adminUsersUsage}
 	}
@@ -99,6 +100,13 @@ func adminUsers(ctx context.Context, c *apiClient, args []string) error {
 	var out adminUser
 	var err error
 	switch args[0] {
+	case "delete-by-login":
+		var m struct{ Message string }
+		if err := c.do(ctx, "DELETE", path, nil, &m); err != nil {
+			return err
+		}
+		fmt.Println(m.Message)
+		return nil
 	case "suspend", "activate":
 		err = c.do(ctx, "POST", path+"/"+args[0], nil, &out)
 	case "admin":

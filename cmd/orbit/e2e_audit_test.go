@@ -74,6 +74,12 @@ func TestE2EAuditLog(t *testing.T) {
 	assert.Regexp(t, `alice\s+ldap\s+-\s+true`, users)
 	assert.Contains(t, users, "suspended 1")
 	require.Equal(t, 200, p.do("PUT", "/api/v2/project/"+slug+"/notifications", map[string]any{"enabled": true}, nil))
+	// Stop building: triggers are refused until it builds again.
+	require.Equal(t, 200, p.do("POST", "/api/v2/project/"+slug+"/stop-building", nil, nil))
+	var refused struct{ Message string }
+	require.Equal(t, 400, p.do("POST", "/api/v2/project/"+slug+"/pipeline", map[string]string{"branch": "main"}, &refused))
+	assert.Contains(t, refused.Message, "stopped building")
+	require.Equal(t, 200, p.do("POST", "/api/v2/project/"+slug+"/start-building", nil, nil))
 
 	p.cliStdin(secret, "project", "env", "set", slug, "DEPLOY_TOKEN")
 	p.cliStdin(secret, "project", "env", "set", slug, "OLD")
@@ -120,6 +126,7 @@ func TestE2EAuditLog(t *testing.T) {
 	assert.Equal(t, 404, p.do("GET", "/api/v2/project/"+slug+"/job/"+strconv.FormatInt(jobs["deploy"].JobNumber, 10), nil, nil), "the record is gone")
 
 	want := []string{audit.UserCreate, audit.UserLoggedIn, audit.UserLoggedOut, audit.UserSuspended, audit.ProjectSettingsUpdate,
+		audit.ProjectStopBuilding,
 		audit.ProjectAdd, audit.ProjectFollow, audit.ProjectEnvVarCreate, audit.ProjectEnvVarDelete,
 		audit.ContextCreate, audit.ContextDelete, audit.ContextEnvVarStore, audit.ContextEnvVarDelete,
 		audit.WorkflowStart, audit.WorkflowRetry, audit.JobScheduled, audit.JobStart, audit.JobFinish,

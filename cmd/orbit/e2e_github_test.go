@@ -213,6 +213,11 @@ func TestE2EGitHub(t *testing.T) {
 		"the admin's API token": p.token} {
 		assert.NotContains(t, everything, secret, "%s appears in an answer, page, log line or step output", name)
 	}
+	// Unfollowing removes the webhook and the deploy key from GitHub.
+	require.Equal(t, http.StatusOK, callJSON(t, alice, "DELETE", p.url+"/api/v2/project/gh/acme/app/follow", nil, nil))
+	assert.Empty(t, fake.Hooks("acme", "app"))
+	assert.Empty(t, fake.Keys("acme", "app"))
+
 	// alice's token was shown once, in the answer that created it: only there.
 	assert.Equal(t, 1, strings.Count(everything, tok.Token), "alice's API token appears only in the answer that created it")
 }

@@ -48,3 +48,29 @@ func TestFirstUserAdminTokensSuspension(t *testing.T) {
 	_, err = s.Authenticate(ctx, "orbit_wrong")
 	assert.ErrorIs(t, err, accounts.ErrUnauthenticated)
 }
+
+func TestDeleteUser(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	_, err := s.SignIn(ctx, accounts.Identity{Provider: accounts.ProviderLocal, ProviderID: "root", Login: "root"})
+	require.NoError(t, err)
+	id := accounts.Identity{Provider: accounts.ProviderLDAP, ProviderID: "uid=bob", Login: "bob"}
+	bob, err := s.SignIn(ctx, id)
+	require.NoError(t, err)
+	tok, _, err := s.CreateToken(ctx, bob.ID, "ci")
+	require.NoError(t, err)
+	cookie, _, err := s.StartSession(ctx, bob.ID)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Delete(ctx, bob.ID))
+	_, err = s.Authenticate(ctx, tok)
+	assert.ErrorIs(t, err, accounts.ErrUnauthenticated, "the token stops")
+	_, err = s.Session(ctx, cookie)
+	assert.ErrorIs(t, err, accounts.ErrUnauthenticated, "the session stops")
+	_, err = s.ByLogin(ctx, "bob")
+	assert.ErrorIs(t, err, accounts.ErrNotFound)
+	again, err := s.SignIn(ctx, id)
+	require.NoError(t, err)
+	assert.NotEqual(t, bob.ID, again.ID, "a later sign-in makes a new user")
+	assert.Equal(t, accounts.AdminNone, again.Admin)
+}

@@ -249,3 +249,26 @@ func (s *Service) SetLocalRole(ctx context.Context, id, role string) (*User, err
 func (s *Service) SetGitHub(ctx context.Context, id, login string, sealed []byte) (*User, error) {
 	return s.update(ctx, id, func(u *User) error { u.GitHubLogin, u.GitHubToken = login, sealed; return nil })
 }
+
+// Delete removes a user (the seed's delete-by-login): their tokens stop
+// working, their sessions with the user record (every check reads it),
+// and their identity is forgotten, so a later sign-in creates a new user.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	u, err := s.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	ts, err := s.Tokens(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := s.RevokeToken(ctx, id, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("delete user %s: %w", u.Login, err)
+		}
+	}
+	return s.kv.Transact(ctx, []kv.Op{
+		{Kind: kv.OpDelete, Item: kv.Item{PK: "LOGIN#" + u.Provider, SK: u.ProviderID}},
+		{Kind: kv.OpDelete, Item: kv.Item{PK: userPK(id), SK: "META"}},
+	})
+}

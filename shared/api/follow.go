@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
@@ -14,7 +15,10 @@ import (
 //	POST   /api/v2/project/gh/{org}/{repo}/follow   follow: a webhook and a deploy key on GitHub → 201 project
 //	DELETE /api/v2/project/gh/{org}/{repo}/follow   unfollow: both removed → {message}
 //
-// Both need admin on the repository (GitHub's: creating hooks and keys
+//	POST   /api/v2/project/{slug}/stop-building     the seed's "Stop building": every trigger is refused
+//	POST   /api/v2/project/{slug}/start-building    builds again (audited as project.follow)
+//
+// All need admin on the repository (GitHub's: creating hooks and keys
 // needs it) and use the caller's own GitHub token. "github" is accepted for
 // "gh", as CircleCI does.
 
@@ -26,10 +30,12 @@ type GitHubFollower interface {
 }
 
 func (s *server) routeFollow(mux *http.ServeMux, project string) {
+	admin := onProject(accounts.Admin, BySlug)
+	s.route(mux, "POST "+project+"/stop-building", admin, s.api(s.audited(audit.ProjectStopBuilding, projectTarget, s.setBuilding(false))))
+	s.route(mux, "POST "+project+"/start-building", admin, s.api(s.audited(audit.ProjectFollow, projectTarget, s.setBuilding(true))))
 	if s.cfg.GitHub == nil {
 		return
 	}
-	admin := onProject(accounts.Admin, BySlug)
 	s.route(mux, "POST "+project+"/follow", admin, s.api(s.audited(audit.ProjectFollow, projectTarget, s.followGitHub)))
 	s.route(mux, "DELETE "+project+"/follow", admin, s.api(s.audited(audit.ProjectUnfollow, projectTarget, s.unfollowGitHub)))
 }
@@ -64,4 +70,24 @@ func (s *server) unfollowGitHub(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, message{Message: "Unfollowed."})
 	return nil
+}
+
+// setBuilding stops or resumes a project's builds.
+func (s *server) setBuilding(on bool) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		slug := r.PathValue("vcs") + "/" + r.PathValue("org") + "/" + r.PathValue("repo")
+		p, err := s.st.UpdateProject(r.Context(), slug, func(p *store.Project) error {
+			if on {
+				p.StoppedAt = time.Time{}
+			} else if p.StoppedAt.IsZero() {
+				p.StoppedAt = s.st.Now()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, projectView(p))
+		return nil
+	}
 }

@@ -246,3 +246,16 @@ func TestGitHubSignIn(t *testing.T) {
 	assert.Contains(t, rec.Header().Get("Location"), "error=")
 	assert.NotContains(t, rec.Header().Get("Set-Cookie"), api.SessionCookie)
 }
+
+func TestAdminDeletesAUser(t *testing.T) {
+	e := newEnv(t)
+	bob := localUser(t, e, "bob", "read")
+	tok, _, err := e.acc.CreateToken(context.Background(), bob.ID, "x")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, e.do(http.MethodDelete, "/api/v2/admin/users/admin", "", "Circle-Token", tok).Code, "not an admin")
+	assert.Equal(t, http.StatusBadRequest, e.do(http.MethodDelete, "/api/v2/admin/users/admin", "").Code, "not yourself")
+	rec := e.do(http.MethodDelete, "/api/v2/admin/users/bob", "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/api/v2/me", "", "Circle-Token", tok).Code)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/api/v2/admin/users/bob", "").Code)
+}

@@ -18,6 +18,7 @@ import (
 //	PUT  /api/v2/admin/users/{login}/admin        {"level": "all"|"write-settings"|""}
 //	PUT  /api/v2/admin/users/{login}/role         {"role": "read"|"write"|""}: the local organization's role
 //	POST /api/v2/admin/users/{login}/token        {label} → 201 a new API token for the user (automation)
+//	DELETE /api/v2/admin/users/{login}            the seed's delete-by-login
 //	GET  /api/v2/admin/settings                   the account settings
 //	PUT  /api/v2/admin/settings                   {suspend_new_users, required_orgs, login_banner}
 func (s *server) routeUsers(mux *http.ServeMux) {
@@ -27,6 +28,7 @@ func (s *server) routeUsers(mux *http.ServeMux) {
 	s.route(mux, "PUT /api/v2/admin/users/{login}/admin", siteAdmin, s.api(s.setAdmin))
 	s.route(mux, "PUT /api/v2/admin/users/{login}/role", siteAdmin, s.api(s.setRole))
 	s.route(mux, "POST /api/v2/admin/users/{login}/token", siteAdmin, s.api(s.adminToken))
+	s.route(mux, "DELETE /api/v2/admin/users/{login}", siteAdmin, s.api(s.deleteUser))
 	s.route(mux, "GET /api/v2/admin/settings", siteAdmin, s.api(s.getSettings))
 	s.route(mux, "PUT /api/v2/admin/settings", siteAdmin, s.api(s.putSettings))
 	s.routeLDAPTest(mux)
@@ -96,6 +98,21 @@ func (s *server) setSuspended(suspend bool) apiFunc {
 		writeJSON(w, http.StatusOK, adminUser(*u))
 		return nil
 	}
+}
+
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userByLogin(r)
+	if err != nil {
+		return err
+	}
+	if u.ID == me(r).ID {
+		return badRequest("you cannot delete yourself; ask another admin")
+	}
+	if err := s.cfg.Accounts.Delete(r.Context(), u.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, message{Message: "User " + u.Login + " deleted."})
+	return nil
 }
 
 func (s *server) setAdmin(w http.ResponseWriter, r *http.Request) error {

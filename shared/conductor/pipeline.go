@@ -63,6 +63,10 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 	if err != nil {
 		return store.Pipeline{}, err
 	}
+	if !proj.StoppedAt.IsZero() {
+		return store.Pipeline{}, fmt.Errorf("%w: %s stopped building on %s; an admin of the project follows it again to resume",
+			ErrNotAllowed, proj.Slug, proj.StoppedAt.Format(time.RFC3339))
+	}
 	if req.Branch == "" && req.Tag == "" {
 		req.Branch = proj.DefaultBranch
 	}

@@ -20,6 +20,21 @@ type Project struct {
 	RepoURL       string    `json:"repo_url"`
 	DefaultBranch string    `json:"default_branch"`
 	CreatedAt     time.Time `json:"created_at"`
+	// StoppedAt is when an admin stopped its builds (the seed's "Stop
+	// building"): triggers are refused until it is followed again. Zero
+	// while it builds.
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
+}
+
+// UpdateProject changes a project's record (fn may refuse with an error).
+func (s *Store) UpdateProject(ctx context.Context, slug string, fn func(*Project) error) (Project, error) {
+	p, err := update(ctx, s, "PROJECT#"+slug, "META", func(_ *Project, it *kv.Item) {
+		it.GSI1PK, it.GSI1SK = "PROJECTS", slug
+	}, fn)
+	if err != nil {
+		return p, fmt.Errorf("project %s: %w", slug, err)
+	}
+	return p, nil
 }
 
 // CreateProject stores a new project, or returns ErrExists.

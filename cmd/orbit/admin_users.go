@@ -68,7 +68,7 @@ type adminUser struct {
 	Suspended   bool      `json:"suspended"`
 	LocalRole   string    `json:"local_role"`
 	SignInCount int       `json:"sign_in_count"`
-	LastSignIn  time.Time `json:"last_sign_in_at"`
+	LastSignIn  time.Time `json:"current_sign_in_at"`
 }
 
 func adminUsers(ctx context.Context, c *apiClient, args []string) error {

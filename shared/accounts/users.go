@@ -35,8 +35,13 @@ type User struct {
 	GitHubToken []byte    `json:"github_token,omitempty"`
 	GitHubLogin string    `json:"github_login,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
-	SignInCount int       `json:"sign_in_count"`
-	LastSignIn  time.Time `json:"last_sign_in_at,omitzero"`
+	SignInCount int `json:"sign_in_count"`
+	// CurrentSignIn is the latest sign-in, LastSignIn the one before, each
+	// with the client's address (the seed's user statistics fields).
+	CurrentSignIn   time.Time `json:"current_sign_in_at,omitzero"`
+	CurrentSignInIP string    `json:"current_sign_in_ip,omitempty"`
+	LastSignIn      time.Time `json:"last_sign_in_at,omitzero"`
+	LastSignInIP    string    `json:"last_sign_in_ip,omitempty"`
 }
 
 // IsAdmin says whether the user holds any admin level.
@@ -54,6 +59,8 @@ type Identity struct {
 	Orgs []string
 	// LocalRole applies to a user created by this sign-in (local users).
 	LocalRole string
+	// IP is the client's address, for the user statistics.
+	IP string
 }
 
 func userPK(id string) string { return "USER#" + id }
@@ -87,9 +94,16 @@ func (s *Service) SignIn(ctx context.Context, id Identity) (*User, error) {
 	if u.Suspended {
 		return u, ErrSuspended
 	}
-	return s.update(ctx, u.ID, func(u *User) error {
+	return s.RecordSignIn(ctx, u.ID, id.IP)
+}
+
+// RecordSignIn counts a sign-in of the user from the client address ip
+// (SignIn does; a one-time link's caller does it itself).
+func (s *Service) RecordSignIn(ctx context.Context, userID, ip string) (*User, error) {
+	return s.update(ctx, userID, func(u *User) error {
 		u.SignInCount++
-		u.LastSignIn = s.clock()
+		u.LastSignIn, u.LastSignInIP = u.CurrentSignIn, u.CurrentSignInIP
+		u.CurrentSignIn, u.CurrentSignInIP = s.clock(), ip
 		return nil
 	})
 }

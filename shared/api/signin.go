@@ -174,7 +174,10 @@ func (s *server) signInLink(w http.ResponseWriter, r *http.Request) {
 		err = accounts.ErrSuspended
 	}
 	if err == nil {
-		err = s.startSession(w, r, u, u.SignInCount == 0)
+		u, err = s.cfg.Accounts.RecordSignIn(r.Context(), u.ID, clientIP(r))
+	}
+	if err == nil {
+		err = s.startSession(w, r, u, false)
 	}
 	if err != nil {
 		s.signInFailed(w, r, err)
@@ -209,6 +212,7 @@ func (s *server) signInPassword(w http.ResponseWriter, r *http.Request) {
 // finishSignIn creates or finds the identity's user and starts a session.
 func (s *server) finishSignIn(w http.ResponseWriter, r *http.Request, id accounts.Identity, ghToken []byte, next string) {
 	ctx := r.Context()
+	id.IP = clientIP(r)
 	_, lookErr := s.cfg.Accounts.SignInUser(ctx, id)
 	u, err := s.cfg.Accounts.SignIn(ctx, id)
 	if err == nil && ghToken != nil {

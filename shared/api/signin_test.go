@@ -87,6 +87,21 @@ func TestSignInLinkSessionAndLogout(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, "bob", decodeBody[obj](t, rec)["login"])
 
+	// The seed's user statistics count it, with the address.
+	for _, period := range []string{"", "?period=last-month"} {
+		list := decodeBody[obj](t, e.do(http.MethodGet, "/api/v2/admin/users"+period, ""))
+		var found obj
+		for _, u := range list["items"].([]any) {
+			if u.(obj)["login"] == "bob" {
+				found = u.(obj)
+			}
+		}
+		require.NotNil(t, found, "bob signed in this month")
+		assert.EqualValues(t, 2, found["sign_in_count"], "created by a sign-in, then the link")
+		assert.Equal(t, "192.0.2.1", found["current_sign_in_ip"])
+		assert.Equal(t, true, found["activated"])
+	}
+
 	// The link works once.
 	again := newBrowser(t, e.h).do(http.MethodGet, "/login/link?code="+code, "")
 	require.Equal(t, http.StatusSeeOther, again.Code)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"net/http"
 	"time"
 
@@ -47,19 +48,44 @@ type adminUserView struct {
 	GitHub      string    `json:"github_login,omitempty"`
 	SignInCount int       `json:"sign_in_count"`
 	CreatedAt   time.Time `json:"created_at"`
-	LastSignIn  time.Time `json:"last_sign_in_at,omitzero"`
+	// The seed's user statistics: activated (not suspended), the current
+	// and last sign-in with their addresses, emails.
+	Activated       bool      `json:"activated"`
+	Emails          []string  `json:"emails"`
+	CurrentSignIn   time.Time `json:"current_sign_in_at,omitzero"`
+	CurrentSignInIP string    `json:"current_sign_in_ip,omitempty"`
+	LastSignIn      time.Time `json:"last_sign_in_at,omitzero"`
+	LastSignInIP    string    `json:"last_sign_in_ip,omitempty"`
 }
 
 func adminUser(u accounts.User) adminUserView {
 	return adminUserView{ID: u.ID, Login: u.Login, Name: u.Name, Email: u.Email, Provider: u.Provider, Admin: u.Admin,
 		Suspended: u.Suspended, LocalRole: u.LocalRole, GitHub: u.GitHubLogin, SignInCount: u.SignInCount,
-		CreatedAt: u.CreatedAt, LastSignIn: u.LastSignIn}
+		CreatedAt: u.CreatedAt, Activated: !u.Suspended, Emails: emails(u.Email),
+		CurrentSignIn: u.CurrentSignIn, CurrentSignInIP: u.CurrentSignInIP, LastSignIn: u.LastSignIn, LastSignInIP: u.LastSignInIP}
+}
+
+func emails(e string) []string {
+	if e == "" {
+		return []string{}
+	}
+	return []string{e}
 }
 
 func (s *server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 	us, err := s.cfg.Accounts.List(r.Context())
 	if err != nil {
 		return err
+	}
+	// ?period=last-month: the seed's "users active in the last month"
+	// statistics (signed in within a month); default all time.
+	switch p := r.URL.Query().Get("period"); p {
+	case "", "all-time":
+	case "last-month":
+		since := s.st.Now().AddDate(0, -1, 0)
+		us = slices.DeleteFunc(us, func(u accounts.User) bool { return u.CurrentSignIn.Before(since) })
+	default:
+		return badRequest("query parameter period: %q; want all-time or last-month", p)
 	}
 	items := make([]adminUserView, 0, len(us))
 	var active, suspended, suspendedNew int

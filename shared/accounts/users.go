@@ -35,7 +35,7 @@ type User struct {
 	GitHubToken []byte    `json:"github_token,omitempty"`
 	GitHubLogin string    `json:"github_login,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
-	SignInCount int `json:"sign_in_count"`
+	SignInCount int       `json:"sign_in_count"`
 	// CurrentSignIn is the latest sign-in, LastSignIn the one before, each
 	// with the client's address (the seed's user statistics fields).
 	CurrentSignIn   time.Time `json:"current_sign_in_at,omitzero"`

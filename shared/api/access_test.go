@@ -66,6 +66,7 @@ func (refusingLDAP) Authenticate(context.Context, string, string) (accounts.Iden
 	return accounts.Identity{}, accounts.ErrUnauthenticated
 }
 func (refusingLDAP) Test(context.Context) error { return nil }
+
 type noNotify struct{}
 
 func (noNotify) SetUser(context.Context, string, notify.UserSetting) error       { return nil }

@@ -2,8 +2,8 @@ package api
 
 import (
 	"context"
-	"slices"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/accounts"

@@ -11,7 +11,7 @@ report="$(mktemp /tmp/orbit-chaos.XXXXXX.md)"
 trap 'rm -f "$report"' EXIT
 set +e
 ORBIT_CHAOS=1 ORBIT_CHAOS_REPORT="$report" \
-  TESTARGS="-count 1 -timeout 45m -v -run ^TestChaos ./cmd/orbit" ./scripts/test.sh
+  TESTARGS="-count 1 -timeout 80m -v -run ^TestChaos ./cmd/orbit" ./scripts/test.sh
 rc=$?
 set -e
 {

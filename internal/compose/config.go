@@ -123,6 +123,8 @@ type Config struct {
 	UsageStatistics bool
 	// Notify configures the workflow mails (failed, fixed).
 	Notify NotifyConfig
+	// StatsD also sends the metrics to a StatsD/DogStatsD agent (statsd.go).
+	StatsD StatsDConfig
 
 	// AWS names the resources of the aws shape.
 	AWS AWSConfig
@@ -267,6 +269,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.UsageStatistics = getenv("ORBIT_USAGE_STATISTICS") == "1"
+	if c.StatsD, err = statsDFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
 	c.Notify = NotifyConfig{From: or("ORBIT_MAIL_FROM", "orbit@localhost"), SMTPAddr: getenv("ORBIT_SMTP_ADDR"),
 		SES: getenv("ORBIT_MAIL_SES") == "1" || (c.Shape == AWS && getenv("ORBIT_SMTP_ADDR") == "")}
 	if s := getenv("ORBIT_SECRET"); s != "" {

@@ -169,6 +169,41 @@ func (n Nodes) Drain(ctx context.Context, id string, deadline time.Duration) err
 	return nil
 }
 
+// Busy returns the allocations that keep a node from being released: those
+// of service and batch jobs that are pending or running, by job. System
+// jobs are left out, as Drain leaves them running (IgnoreSystemJobs). An
+// empty list means the machine can go.
+func (n Nodes) Busy(ctx context.Context, id string) ([]NodeAlloc, error) {
+	allocs, _, err := n.API.Allocations(id, n.query(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("allocations of node %s: %w", id, err)
+	}
+	var busy []NodeAlloc
+	for _, a := range allocs {
+		if a.ClientStatus != api.AllocClientStatusRunning && a.ClientStatus != api.AllocClientStatusPending {
+			continue
+		}
+		na := NodeAlloc{ID: a.ID, JobID: a.JobID}
+		if a.Job != nil {
+			if t := ptrValue(a.Job.Type); t == api.JobTypeSystem || t == api.JobTypeSysbatch {
+				continue
+			}
+			na.TaskID, na.Warm = a.Job.Meta[MetaTaskID], a.Job.Meta[MetaWarmClass]
+		}
+		busy = append(busy, na)
+	}
+	sort.Slice(busy, func(i, j int) bool { return busy[i].JobID < busy[j].JobID })
+	return busy, nil
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
 // Undrain ends a drain and makes the node eligible again, so that the
 // builds queued meanwhile are placed.
 //

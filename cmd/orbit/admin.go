@@ -107,25 +107,19 @@ func drainWindow(d time.Duration) string {
 
 func short(id string) string { return id[:min(8, len(id))] }
 
-// waitDrained polls until no allocation runs on the node: then it is safe
-// to terminate the machine.
+// waitDrained polls until no build runs on the node (Nodes.Busy): then it
+// is safe to terminate the machine.
 func waitDrained(ctx context.Context, nodes nomadbridge.Nodes, id string) error {
 	for {
-		list, err := nodes.List(ctx)
+		busy, err := nodes.Busy(ctx, id)
 		if err != nil {
 			return err
 		}
-		running := -1
-		for _, n := range list {
-			if n.ID == id {
-				running = len(n.Running)
-			}
-		}
-		if running <= 0 {
+		if len(busy) == 0 {
 			fmt.Println("No allocation runs on the node: it is safe to terminate.")
 			return nil
 		}
-		fmt.Printf("%d allocation(s) still running…\n", running)
+		fmt.Printf("%d allocation(s) still running…\n", len(busy))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -702,7 +702,12 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 		}
 		leader = l
 	}
+	scaleIn, err := a.scaleIn(nomad)
+	if err != nil {
+		return nil, err
+	}
 	return nomadbridge.New(nomadbridge.Config{
+		Also:      scaleIn,
 		Lease:     leader,
 		Queue:     runq,
 		Nomad:     nomad,

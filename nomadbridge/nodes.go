@@ -1,10 +1,12 @@
 package nomadbridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -41,6 +43,8 @@ type NodeStatus struct {
 	Drain                                                bool
 	// Running are the node's running allocations.
 	Running []NodeAlloc
+	// Capacity is what the node can run (List only).
+	Capacity Capacity
 }
 
 // NodeAlloc is a running allocation.
@@ -59,6 +63,13 @@ type Nodes struct {
 	Region string
 	// Variables, when set, tell which warm agents run a task (List).
 	Variables NomadVariables
+	// ResourceScale is the bridge's (Config.ResourceScale, default 1), so
+	// that List tells the resource classes each node fits as the bridge
+	// sizes them.
+	ResourceScale float64
+	// GPUNodeClass is the bridge's pattern of GPU node classes (default
+	// "^gpu").
+	GPUNodeClass string
 }
 
 func (n Nodes) query(ctx context.Context) *api.QueryOptions {
@@ -69,16 +80,27 @@ func (n Nodes) write(ctx context.Context) *api.WriteOptions {
 	return (&api.WriteOptions{Region: n.Region}).WithContext(ctx)
 }
 
-// List returns every client, by name, with its running allocations.
+// List returns every client, by name, with its running allocations and
+// what it can run.
 func (n Nodes) List(ctx context.Context) ([]NodeStatus, error) {
-	stubs, _, err := n.API.List(n.query(ctx))
+	gpu, err := regexp.Compile(cmp.Or(n.GPUNodeClass, "^gpu"))
+	if err != nil {
+		return nil, fmt.Errorf("GPU node class pattern: %w", err)
+	}
+	scale := n.ResourceScale
+	if scale <= 0 {
+		scale = 1
+	}
+	q := n.query(ctx)
+	q.Params = map[string]string{"resources": "true"}
+	stubs, _, err := n.API.List(q)
 	if err != nil {
 		return nil, fmt.Errorf("list Nomad nodes: %w", err)
 	}
 	out := make([]NodeStatus, 0, len(stubs))
 	for _, s := range stubs {
 		ns := NodeStatus{ID: s.ID, Name: s.Name, Datacenter: s.Datacenter, NodeClass: s.NodeClass,
-			Status: s.Status, Eligibility: s.SchedulingEligibility, Drain: s.Drain}
+			Status: s.Status, Eligibility: s.SchedulingEligibility, Drain: s.Drain, Capacity: capacityOf(s, scale, gpu)}
 		allocs, _, err := n.API.Allocations(s.ID, n.query(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("allocations of node %s: %w", s.Name, err)
@@ -265,6 +287,7 @@ func WriteNodes(w io.Writer, nodes []NodeStatus) error {
 	if idle+busy > 0 {
 		fmt.Fprintf(w, "\nWarm agents: %d idle, %d running a task (each runs one task, then is replaced)\n", idle, busy)
 	}
+	writeCapacity(w, nodes)
 	for _, n := range nodes {
 		if len(n.Running) == 0 {
 			continue

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +20,10 @@ const adminUsage = `usage: orbit admin nodes [flags] [list]
        orbit admin nodes [flags] drain <node> [--deadline 5h | --force] [--wait] [--disable]
        orbit admin nodes [flags] eligibility <node> on|off
 
-  list          Nomad clients with their running allocations (the Orbit task of each, and
-                the warm agents: idle, or the task each took)
+  list          Nomad clients with their drain state, running allocations (the Orbit task
+                of each, and the warm agents: idle, or the task each took) and what each can
+                run: healthy drivers, resources for builds, the resource classes that fit
+                (sized by $ORBIT_RESOURCE_SCALE, default 1)
   drain         stop placing builds on the node; running ones finish (within --deadline,
                 default 5h, the job timeout; --force stops them now and Orbit retries them
                 elsewhere); --wait returns once no allocation runs there; --disable ends a drain
@@ -51,7 +54,9 @@ func cmdAdmin(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("nomad client: %w", err)
 	}
-	nodes := nomadbridge.Nodes{API: client.Nodes(), Variables: client.Variables()}
+	// The classes each node fits are sized as the bridge sizes them.
+	scale, _ := strconv.ParseFloat(os.Getenv("ORBIT_RESOURCE_SCALE"), 64)
+	nodes := nomadbridge.Nodes{API: client.Nodes(), Variables: client.Variables(), ResourceScale: scale}
 	rest := fs.Args()
 	if len(rest) == 0 || rest[0] == "list" {
 		list, err := nodes.List(ctx)

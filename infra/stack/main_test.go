@@ -38,6 +38,8 @@ var testContext = map[string]any{
 	"nomadClientMax":        "8",
 	"nomadClientWorkingMin": "3",
 	"nomadClientTimeZone":   "Europe/Paris",
+	"nomadClientDemandScaling": "true",
+	"buildSshCidr":          "10.20.0.0/16",
 	"retentionDays":         "45",
 	"auth":                  "ldap",
 	"ldapUrl":               "ldaps://ldap.example.com:636",

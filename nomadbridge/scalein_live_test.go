@@ -113,4 +113,3 @@ func count(calls []scaleintest.Call, op string) int {
 	}
 	return n
 }
-

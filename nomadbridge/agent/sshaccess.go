@@ -154,4 +154,3 @@ func sshUser() string {
 	}
 	return cmp.Or(os.Getenv("USER"), "circleci")
 }
-

@@ -483,6 +483,8 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		Machines:     a.machines,
 		Source:       src,
 		Checkout:     a.checkout(),
+		SSHIdle:      a.cfg.SSHIdle,
+		SSHMax:       a.cfg.SSHMax,
 		RunQueue:     runq,
 		Tokens:       tokens,
 		Secrets:      v,

@@ -125,6 +125,10 @@ type Config struct {
 	Notify NotifyConfig
 	// StatsD also sends the metrics to a StatsD/DogStatsD agent (statsd.go).
 	StatsD StatsDConfig
+	// SSHIdle and SSHMax bound a job rerun with SSH after its steps: it ends
+	// SSHIdle after the last session ($ORBIT_SSH_IDLE; default 10m) and
+	// after SSHMax at most ($ORBIT_SSH_MAX; default 2h).
+	SSHIdle, SSHMax time.Duration
 
 	// AWS names the resources of the aws shape.
 	AWS AWSConfig
@@ -280,6 +284,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.UsageStatistics = getenv("ORBIT_USAGE_STATISTICS") == "1"
 	if c.StatsD, err = statsDFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.SSHIdle, err = duration(getenv, "ORBIT_SSH_IDLE", "10m"); err != nil {
+		return Config{}, err
+	}
+	if c.SSHMax, err = duration(getenv, "ORBIT_SSH_MAX", "2h"); err != nil {
 		return Config{}, err
 	}
 	if getenv("ORBIT_SCALE_IN_DEADLINE") != "" {

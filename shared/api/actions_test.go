@@ -86,7 +86,7 @@ func TestControls(t *testing.T) {
 		{name: "rerun with ssh, keys unknown", path: "/api/v2/workflow/w1/rerun", body: `{"enable_ssh": true, "jobs": ["a"]}`,
 			wantCode: http.StatusBadRequest, wantBody: `{"message":"enable_ssh: this installation cannot tell your SSH keys yet, so it cannot rerun with SSH"}`},
 		{name: "rerun with ssh", path: "/api/v2/workflow/w1/rerun", body: `{"enable_ssh": true, "jobs": ["a"]}`,
-			keys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDf4 dev@laptop"},
+			keys:     []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDf4 dev@laptop"},
 			wantCode: http.StatusAccepted, wantBody: `{"workflow_id":"new-w1"}`, wantCall: "rerun w1",
 			wantRerun: conductor.RerunRequest{Jobs: []string{"a"}, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDf4 dev@laptop"}}},
 		{name: "rerun with ssh, no key", path: "/api/v2/workflow/w1/rerun", body: `{"enable_ssh": true}`, keys: []string{},

@@ -1,7 +1,6 @@
 package nomadbridge_test
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -15,20 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/orbit-ci/orbit/nomadbridge/agent/agenttest"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
 )
 
 var sshLineRE = regexp.MustCompile(`\$ ssh -p (\d+) (\S+)@(\S+)`)
-
-func signer(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	s, err := ssh.NewSignerFromKey(priv)
-	require.NoError(t, err)
-	return s
-}
 
 // TestLiveRerunWithSSH: a job rerun with SSH runs its steps, then stays up
 // with an SSH server on a port Nomad allocated from 64535–65535, printed
@@ -39,7 +30,7 @@ func signer(t *testing.T) ssh.Signer {
 func TestLiveRerunWithSSH(t *testing.T) {
 	l := newLive(t)
 	l.start(t, time.Second)
-	user, stranger := signer(t), signer(t)
+	user, stranger := agenttest.Signer(t), agenttest.Signer(t)
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	m := message("ssh-"+hex.EncodeToString(rnd[:]), func(m *runqueue.Message) { m.ProjectSlug = "gh/orbit-test/ssh" })

@@ -1,7 +1,6 @@
 package scalein_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/scalein"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -143,19 +143,11 @@ func (a *actions) state() (int, []string) {
 	return a.heartbeats, append([]string(nil), a.results...)
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type fixture struct {
 	q     *boltqueue.Queue
 	nodes *nodes
 	acts  *actions
-	logs  *syncBuf
+	logs  *testenv.Buffer
 }
 
 func start(t *testing.T, deadline time.Duration, n *nodes) fixture {
@@ -163,7 +155,7 @@ func start(t *testing.T, deadline time.Duration, n *nodes) fixture {
 	q, err := boltqueue.Open(filepath.Join(t.TempDir(), "q.db"), "lifecycle", boltqueue.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.Close() })
-	f := fixture{q: q, nodes: n, acts: &actions{}, logs: &syncBuf{}}
+	f := fixture{q: q, nodes: n, acts: &actions{}, logs: &testenv.Buffer{}}
 	h, err := scalein.New(scalein.Config{Queue: q, Actions: f.acts, Nodes: n, Deadline: deadline,
 		PollInterval: 5 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond, ReceiveWait: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil))})

@@ -1,13 +1,10 @@
 package sshd_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,17 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/orbit-ci/orbit/nomadbridge/agent/agenttest"
 	"github.com/orbit-ci/orbit/nomadbridge/agent/sshd"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
-
-func keyPair(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	s, err := ssh.NewSignerFromKey(priv)
-	require.NoError(t, err)
-	return s
-}
 
 func dial(addr string, key ssh.Signer) (*ssh.Client, error) {
 	return ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "dev", Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
@@ -33,7 +23,7 @@ func dial(addr string, key ssh.Signer) (*ssh.Client, error) {
 }
 
 func TestOnlyTheAuthorizedKeyRunsCommands(t *testing.T) {
-	right, wrong := keyPair(t), keyPair(t)
+	right, wrong := agenttest.Signer(t), agenttest.Signer(t)
 	dir := filepath.Join(t.TempDir(), "project")
 	require.NoError(t, mkdir(dir))
 	srv, err := sshd.Listen(sshd.Config{Addr: "127.0.0.1:0", AuthorizedKeys: []ssh.PublicKey{right.PublicKey()},
@@ -83,7 +73,7 @@ func TestOnlyTheAuthorizedKeyRunsCommands(t *testing.T) {
 }
 
 func TestCloseEndsRunningSessions(t *testing.T) {
-	key := keyPair(t)
+	key := agenttest.Signer(t)
 	srv, err := sshd.Listen(sshd.Config{Addr: "127.0.0.1:0", AuthorizedKeys: []ssh.PublicKey{key.PublicKey()},
 		Dir: t.TempDir(), Env: []string{"PATH=/usr/bin:/bin"}})
 	require.NoError(t, err)
@@ -92,7 +82,7 @@ func TestCloseEndsRunningSessions(t *testing.T) {
 	defer c.Close()
 	s, err := c.NewSession()
 	require.NoError(t, err)
-	out := &lockedBuf{}
+	out := &testenv.Buffer{}
 	s.Stdout = out
 	require.NoError(t, s.Start("echo started; sleep 600"))
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "started") }, 10*time.Second, 5*time.Millisecond)
@@ -115,15 +105,3 @@ func TestNoKeyNoServer(t *testing.T) {
 }
 
 func mkdir(p string) error { return os.MkdirAll(p, 0o755) }
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -12,10 +12,16 @@ import "github.com/hashicorp/nomad/api"
 // NOMAD_IP_ssh and NOMAD_PORT_ssh.
 const SSHPortLabel = "ssh"
 
-// addSSHPort gives the group the SSH port (host networking: raw_exec and
-// exec listen on the client's address).
+// addSSHPort gives the group the SSH port: on the docker executor's bridge
+// network (mapped to the same port number in the group's namespace, where
+// the agent listens on all addresses), else with host networking (raw_exec
+// and exec listen on the client's address). Nomad takes one network per
+// group.
 func addSSHPort(group *api.TaskGroup) {
-	group.Networks = append(group.Networks, &api.NetworkResource{
-		DynamicPorts: []api.Port{{Label: SSHPortLabel}},
-	})
+	port := api.Port{Label: SSHPortLabel}
+	if len(group.Networks) > 0 {
+		group.Networks[0].DynamicPorts = append(group.Networks[0].DynamicPorts, port)
+		return
+	}
+	group.Networks = []*api.NetworkResource{{DynamicPorts: []api.Port{port}}}
 }

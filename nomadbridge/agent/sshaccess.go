@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -62,15 +63,26 @@ func (r *taskRun) enableSSH(_ int, _ runner.Step, out io.Writer) error {
 	if len(keys) == 0 {
 		return errors.New("no SSH public key to admit: add one to your GitHub or Orbit account, then rerun with SSH")
 	}
-	srv, err := sshd.Listen(sshd.Config{Addr: r.cfg.SSHAddr, AuthorizedKeys: keys, Dir: r.workdir, Home: r.home,
-		Env: r.stepEnv(), Shell: firstField(r.spec.Shell), Logger: r.log.With("component", "sshd")})
+	sc := sshd.Config{Addr: r.cfg.SSHAddr, AuthorizedKeys: keys, Dir: r.workdir, Home: r.home,
+		Env: r.stepEnv(), Shell: firstField(r.spec.Shell), Logger: r.log.With("component", "sshd")}
+	srv, err := sshd.Listen(sc)
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		// In the docker executor's network namespace the client's address
+		// is not local: the port is mapped to the same number here.
+		_, port, _ := net.SplitHostPort(r.cfg.SSHAddr)
+		sc.Addr = net.JoinHostPort("", port)
+		srv, err = sshd.Listen(sc)
+	}
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.ssh = srv
 	r.mu.Unlock()
-	host := cmp.Or(r.cfg.SSHHost, srv.Addr().IP.String())
+	host := r.cfg.SSHHost
+	if host == "" {
+		host = srv.Addr().IP.String()
+	}
 	fmt.Fprintf(out, "You can now SSH into this box with the key of your account (%d key(s) admitted):\n", len(keys))
 	fmt.Fprintf(out, "    $ ssh -p %d %s@%s\n", srv.Addr().Port, sshUser(), host)
 	fmt.Fprintf(out, "The job stays up after its last step: %s after the last session ends, %s at most.\n",

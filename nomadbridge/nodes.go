@@ -70,6 +70,9 @@ type Nodes struct {
 	// GPUNodeClass is the bridge's pattern of GPU node classes (default
 	// "^gpu").
 	GPUNodeClass string
+	// DrainMessage is recorded with a drain, for `nomad node status`
+	// (default "drained by orbit admin nodes").
+	DrainMessage string
 }
 
 func (n Nodes) query(ctx context.Context) *api.QueryOptions {
@@ -183,7 +186,7 @@ func (n Nodes) Drain(ctx context.Context, id string, deadline time.Duration) err
 	}
 	_, err := n.API.UpdateDrainOpts(id, &api.DrainOptions{
 		DrainSpec: &api.DrainSpec{Deadline: deadline, IgnoreSystemJobs: true},
-		Meta:      map[string]string{"message": "drained by orbit admin nodes"},
+		Meta:      map[string]string{"message": cmp.Or(n.DrainMessage, "drained by orbit admin nodes")},
 	}, n.write(ctx))
 	if err != nil {
 		return fmt.Errorf("drain node %s: %w", id, err)

@@ -3,6 +3,7 @@ package nomadbridge_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,8 +80,9 @@ func TestLiveScaleInWaitsForTheBuild(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		node, _, err := nc.Nodes().Info(nodeID, nil)
-		return err == nil && node.DrainStrategy != nil && node.SchedulingEligibility == api.NodeSchedulingIneligible
-	}, 60*time.Second, 50*time.Millisecond, "the node was not drained")
+		return err == nil && node.DrainStrategy != nil && node.SchedulingEligibility == api.NodeSchedulingIneligible &&
+			node.LastDrain != nil && strings.HasPrefix(node.LastDrain.Meta["message"], "scale-in:")
+	}, 60*time.Second, 50*time.Millisecond, "the node was not drained for scale-in")
 	require.Eventually(t, func() bool { return count(actions.Calls(), "RecordLifecycleActionHeartbeat") >= 2 },
 		60*time.Second, 50*time.Millisecond, "no lifecycle heartbeats while the build runs")
 	assert.Zero(t, count(actions.Calls(), "CompleteLifecycleAction"), "the action completed while the build ran")

@@ -188,7 +188,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	return &Handler{cfg: cfg, nodes: nomadbridge.Nodes{API: cfg.Nodes, Region: cfg.Region}, log: cfg.Logger,
+	return &Handler{cfg: cfg, nodes: nomadbridge.Nodes{API: cfg.Nodes, Region: cfg.Region,
+		DrainMessage: "scale-in: the Auto Scaling group terminates this instance once its builds are done"}, log: cfg.Logger,
 		inFlight: map[string]*action{}, done: map[string]bool{}}, nil
 }
 

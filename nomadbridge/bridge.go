@@ -170,6 +170,10 @@ type Config struct {
 	// lease (leader.go): at most one bridge per installation dispatches.
 	// Nil: always active (the embedded shape has one bridge).
 	Lease Lease
+	// Also are more loops that run only while the bridge is active, e.g.
+	// the fleet's scale-in handler (package scalein): each is started with
+	// the term's context and must return when it ends.
+	Also []func(ctx context.Context) error
 }
 
 // Stats counts what the bridge did since it started.
@@ -359,6 +363,13 @@ func (b *Bridge) runActive(ctx context.Context) error {
 	wg.Go(func() { b.metricsLoop(ctx) })
 	if b.cfg.Pool != nil {
 		wg.Go(func() { b.leaseLoop(ctx) })
+	}
+	for _, loop := range b.cfg.Also {
+		wg.Go(func() {
+			if err := loop(ctx); err != nil && ctx.Err() == nil {
+				b.log.Error("nomadbridge: a loop stopped", "error", err)
+			}
+		})
 	}
 	wg.Wait()
 	b.watch.wait()

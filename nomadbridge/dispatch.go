@@ -137,8 +137,11 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		log.Warn("cannot ask the runner API whether the task is terminal; dispatching it anyway", "error", err)
 	}
 
-	if handled, err := b.dispatchWarm(ctx, log, m, msg); handled || err != nil {
-		return log, err
+	// A warm agent has no SSH port: a rerun with SSH goes cold.
+	if !place.SSH {
+		if handled, err := b.dispatchWarm(ctx, log, m, msg); handled || err != nil {
+			return log, err
+		}
 	}
 	if b.cfg.Pool != nil && needsVM(msg.Executor) {
 		return b.leaseVM(ctx, log, m, msg, rep)

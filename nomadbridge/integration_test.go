@@ -104,8 +104,14 @@ func (l *live) taskOf(t *testing.T, name, executor, image string, steps ...runne
 			m.Executor, m.Image = executor, image
 		}
 	})
-	l.runner.Add(m.Token, runner.TaskSpec{TaskID: m.TaskID, JobID: m.JobID, PipelineID: m.PipelineID,
-		WorkflowID: m.WorkflowID, Executor: executor, Image: image, Steps: steps})
+	return l.taskSpec(t, m, runner.TaskSpec{Executor: executor, Image: image, Steps: steps})
+}
+
+// taskSpec queues m with spec (its ids filled in from m).
+func (l *live) taskSpec(t *testing.T, m runqueue.Message, spec runner.TaskSpec) runqueue.Message {
+	t.Helper()
+	spec.TaskID, spec.JobID, spec.PipelineID, spec.WorkflowID = m.TaskID, m.JobID, m.PipelineID, m.WorkflowID
+	l.runner.Add(m.Token, spec)
 	send(t, l.q, encode(t, m))
 	t.Cleanup(func() { _, _, _ = l.nomad.Jobs().Deregister(m.NomadJobID(), true, nil) })
 	return m

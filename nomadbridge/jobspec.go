@@ -150,6 +150,9 @@ func BuildJob(s JobSpec, m runqueue.Message, spec runner.TaskPlacement) (*api.Jo
 		"orbit_resource_class": rcName,
 	}
 	group.Tasks = append([]*api.Task{primary}, group.Tasks...)
+	if spec.SSH {
+		addSSHPort(group)
+	}
 	if rc.GPUs > 0 {
 		class := s.GPUNodeClass
 		if class == "" {

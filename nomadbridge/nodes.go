@@ -1,10 +1,12 @@
 package nomadbridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -41,6 +43,8 @@ type NodeStatus struct {
 	Drain                                                bool
 	// Running are the node's running allocations.
 	Running []NodeAlloc
+	// Capacity is what the node can run (List only).
+	Capacity Capacity
 }
 
 // NodeAlloc is a running allocation.
@@ -59,6 +63,16 @@ type Nodes struct {
 	Region string
 	// Variables, when set, tell which warm agents run a task (List).
 	Variables NomadVariables
+	// ResourceScale is the bridge's (Config.ResourceScale, default 1), so
+	// that List tells the resource classes each node fits as the bridge
+	// sizes them.
+	ResourceScale float64
+	// GPUNodeClass is the bridge's pattern of GPU node classes (default
+	// "^gpu").
+	GPUNodeClass string
+	// DrainMessage is recorded with a drain, for `nomad node status`
+	// (default "drained by orbit admin nodes").
+	DrainMessage string
 }
 
 func (n Nodes) query(ctx context.Context) *api.QueryOptions {
@@ -69,16 +83,27 @@ func (n Nodes) write(ctx context.Context) *api.WriteOptions {
 	return (&api.WriteOptions{Region: n.Region}).WithContext(ctx)
 }
 
-// List returns every client, by name, with its running allocations.
+// List returns every client, by name, with its running allocations and
+// what it can run.
 func (n Nodes) List(ctx context.Context) ([]NodeStatus, error) {
-	stubs, _, err := n.API.List(n.query(ctx))
+	gpu, err := regexp.Compile(cmp.Or(n.GPUNodeClass, "^gpu"))
+	if err != nil {
+		return nil, fmt.Errorf("GPU node class pattern: %w", err)
+	}
+	scale := n.ResourceScale
+	if scale <= 0 {
+		scale = 1
+	}
+	q := n.query(ctx)
+	q.Params = map[string]string{"resources": "true"}
+	stubs, _, err := n.API.List(q)
 	if err != nil {
 		return nil, fmt.Errorf("list Nomad nodes: %w", err)
 	}
 	out := make([]NodeStatus, 0, len(stubs))
 	for _, s := range stubs {
 		ns := NodeStatus{ID: s.ID, Name: s.Name, Datacenter: s.Datacenter, NodeClass: s.NodeClass,
-			Status: s.Status, Eligibility: s.SchedulingEligibility, Drain: s.Drain}
+			Status: s.Status, Eligibility: s.SchedulingEligibility, Drain: s.Drain, Capacity: capacityOf(s, scale, gpu)}
 		allocs, _, err := n.API.Allocations(s.ID, n.query(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("allocations of node %s: %w", s.Name, err)
@@ -161,12 +186,47 @@ func (n Nodes) Drain(ctx context.Context, id string, deadline time.Duration) err
 	}
 	_, err := n.API.UpdateDrainOpts(id, &api.DrainOptions{
 		DrainSpec: &api.DrainSpec{Deadline: deadline, IgnoreSystemJobs: true},
-		Meta:      map[string]string{"message": "drained by orbit admin nodes"},
+		Meta:      map[string]string{"message": cmp.Or(n.DrainMessage, "drained by orbit admin nodes")},
 	}, n.write(ctx))
 	if err != nil {
 		return fmt.Errorf("drain node %s: %w", id, err)
 	}
 	return nil
+}
+
+// Busy returns the allocations that keep a node from being released: those
+// of service and batch jobs that are pending or running, by job. System
+// jobs are left out, as Drain leaves them running (IgnoreSystemJobs). An
+// empty list means the machine can go.
+func (n Nodes) Busy(ctx context.Context, id string) ([]NodeAlloc, error) {
+	allocs, _, err := n.API.Allocations(id, n.query(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("allocations of node %s: %w", id, err)
+	}
+	var busy []NodeAlloc
+	for _, a := range allocs {
+		if a.ClientStatus != api.AllocClientStatusRunning && a.ClientStatus != api.AllocClientStatusPending {
+			continue
+		}
+		na := NodeAlloc{ID: a.ID, JobID: a.JobID}
+		if a.Job != nil {
+			if t := ptrValue(a.Job.Type); t == api.JobTypeSystem || t == api.JobTypeSysbatch {
+				continue
+			}
+			na.TaskID, na.Warm = a.Job.Meta[MetaTaskID], a.Job.Meta[MetaWarmClass]
+		}
+		busy = append(busy, na)
+	}
+	sort.Slice(busy, func(i, j int) bool { return busy[i].JobID < busy[j].JobID })
+	return busy, nil
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // Undrain ends a drain and makes the node eligible again, so that the
@@ -230,6 +290,7 @@ func WriteNodes(w io.Writer, nodes []NodeStatus) error {
 	if idle+busy > 0 {
 		fmt.Fprintf(w, "\nWarm agents: %d idle, %d running a task (each runs one task, then is replaced)\n", idle, busy)
 	}
+	writeCapacity(w, nodes)
 	for _, n := range nodes {
 		if len(n.Running) == 0 {
 			continue

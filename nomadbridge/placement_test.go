@@ -41,3 +41,16 @@ func TestPlacementReason(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacementReasonGPU: a GPU class on a fleet without GPU clients says
+// that no client offers it, rather than naming a constraint.
+func TestPlacementReasonGPU(t *testing.T) {
+	failed := map[string]*api.AllocationMetric{"task": {NodesEvaluated: 3, NodesFiltered: 3,
+		ConstraintFiltered: map[string]int{"${node.class} regexp ^gpu": 3}}}
+	assert.Equal(t, "no client offers resource class gpu.nvidia.small: it needs a GPU client (node class matching ^gpu), and none of the 3 nodes is one",
+		placementReason("gpu.nvidia.small", failed, nil))
+	// Some GPU clients exist but are full: that is a matter of room.
+	failed["task"] = &api.AllocationMetric{NodesEvaluated: 3, NodesFiltered: 2, NodesExhausted: 1,
+		ConstraintFiltered: map[string]int{"${node.class} regexp ^gpu": 2}, DimensionExhausted: map[string]int{"devices: no devices match request": 1}}
+	assert.Contains(t, placementReason("gpu.nvidia.small", failed, nil), "has room")
+}

@@ -286,6 +286,14 @@ func placementReason(rc string, failed map[string]*api.AllocationMetric, nodes [
 			rc, strings.Join(dims, ", "), m.NodesExhausted, m.NodesEvaluated)
 	}
 	why := append(slices.Sorted(maps.Keys(m.ConstraintFiltered)), slices.Sorted(maps.Keys(m.ClassFiltered))...)
+	if ResourceClasses[rc].GPUs > 0 && m.NodesFiltered == m.NodesEvaluated {
+		for _, c := range why {
+			if class, ok := strings.CutPrefix(c, "${node.class} regexp "); ok {
+				return fmt.Sprintf("no client offers resource class %s: it needs a GPU client (node class matching %s), and none of the %d nodes is one",
+					rc, class, m.NodesEvaluated)
+			}
+		}
+	}
 	if len(why) > 0 {
 		return fmt.Sprintf("no client with resource class %s: %d of %d nodes filtered out by %s",
 			rc, m.NodesFiltered, m.NodesEvaluated, strings.Join(why, "; "))

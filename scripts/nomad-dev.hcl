@@ -8,4 +8,8 @@ plugin "raw_exec" {
 
 client {
   gc_max_allocs = 500
+  # Dynamic ports come from CircleCI's SSH range: a job rerun with SSH
+  # listens on one (nomadbridge/jobspec_ssh.go).
+  min_dynamic_port = 64535
+  max_dynamic_port = 65535
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +20,10 @@ const adminUsage = `usage: orbit admin nodes [flags] [list]
        orbit admin nodes [flags] drain <node> [--deadline 5h | --force] [--wait] [--disable]
        orbit admin nodes [flags] eligibility <node> on|off
 
-  list          Nomad clients with their running allocations (the Orbit task of each, and
-                the warm agents: idle, or the task each took)
+  list          Nomad clients with their drain state, running allocations (the Orbit task
+                of each, and the warm agents: idle, or the task each took) and what each can
+                run: healthy drivers, resources for builds, the resource classes that fit
+                (sized by $ORBIT_RESOURCE_SCALE, default 1)
   drain         stop placing builds on the node; running ones finish (within --deadline,
                 default 5h, the job timeout; --force stops them now and Orbit retries them
                 elsewhere); --wait returns once no allocation runs there; --disable ends a drain
@@ -51,7 +54,9 @@ func cmdAdmin(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("nomad client: %w", err)
 	}
-	nodes := nomadbridge.Nodes{API: client.Nodes(), Variables: client.Variables()}
+	// The classes each node fits are sized as the bridge sizes them.
+	scale, _ := strconv.ParseFloat(os.Getenv("ORBIT_RESOURCE_SCALE"), 64)
+	nodes := nomadbridge.Nodes{API: client.Nodes(), Variables: client.Variables(), ResourceScale: scale}
 	rest := fs.Args()
 	if len(rest) == 0 || rest[0] == "list" {
 		list, err := nodes.List(ctx)
@@ -107,25 +112,19 @@ func drainWindow(d time.Duration) string {
 
 func short(id string) string { return id[:min(8, len(id))] }
 
-// waitDrained polls until no allocation runs on the node: then it is safe
-// to terminate the machine.
+// waitDrained polls until no build runs on the node (Nodes.Busy): then it
+// is safe to terminate the machine.
 func waitDrained(ctx context.Context, nodes nomadbridge.Nodes, id string) error {
 	for {
-		list, err := nodes.List(ctx)
+		busy, err := nodes.Busy(ctx, id)
 		if err != nil {
 			return err
 		}
-		running := -1
-		for _, n := range list {
-			if n.ID == id {
-				running = len(n.Running)
-			}
-		}
-		if running <= 0 {
+		if len(busy) == 0 {
 			fmt.Println("No allocation runs on the node: it is safe to terminate.")
 			return nil
 		}
-		fmt.Printf("%d allocation(s) still running…\n", running)
+		fmt.Printf("%d allocation(s) still running…\n", len(busy))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

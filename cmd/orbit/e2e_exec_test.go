@@ -430,8 +430,12 @@ func TestE2EAdminNodesDrain(t *testing.T) {
 		return strings.Contains(list, "-build-acme-drain-1  task ")
 	})
 	require.Contains(t, list, "Running Allocs")
+	assert.Contains(t, list, "takes new builds\n    drivers: ", "what the node can run")
+	assert.Regexp(t, `drivers: .*raw_exec`, list)
+	assert.Contains(t, list, "resource classes: ")
 	node := strings.Fields(strings.Split(list, "\n")[1])[0]
 	assert.Contains(t, admin("drain", node), "is draining: no new builds")
+	assert.Contains(t, admin(), "draining: takes no new builds")
 
 	second := p.trigger(slug, "main")
 	waitFor(t, 30*time.Second, "the second build to be queued", func() bool {

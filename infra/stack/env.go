@@ -48,4 +48,6 @@ const (
 	EnvVMPreDocker  = "ORBIT_VM_PREALLOCATED_REMOTE_DOCKER"
 	EnvVMPublic     = "ORBIT_VM_PUBLIC_ACCESS"
 	EnvInstallation = "ORBIT_INSTALLATION" // Settings.Name, the tag value of every VM
+	// EnvLifecycleQueueURL is the client group's drain hook queue (scaling.go).
+	EnvLifecycleQueueURL = "ORBIT_LIFECYCLE_QUEUE_URL"
 )

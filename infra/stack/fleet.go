@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -34,13 +35,14 @@ const (
 	// joinTagKey tags every Nomad server; clients and the bridge's agents
 	// find the servers by it (Nomad's cloud auto-join).
 	joinTagKey = "orbit-nomad"
-	// drainDeadline is how long a draining client lets builds run:
-	// nomadbridge.DefaultDrainDeadline, CircleCI's 5 h job timeout.
-	drainDeadline = "5h"
-	// hookHeartbeat is the lifecycle hook's timeout; the watcher records a
+	// hookHeartbeat is the lifecycle hook's timeout; the bridge records a
 	// heartbeat every 5 minutes, and the hook's overall limit (100 ×
 	// heartbeat, at most 48 h) covers the drain deadline.
 	hookHeartbeat = 10 // minutes
+	// buildSSHFirst..buildSSHLast are the clients' ports for SSH into
+	// builds (the seed's 64535–65535), Nomad's dynamic port range there.
+	buildSSHFirst = 64535
+	buildSSHLast  = 65535
 	// rootVolumeGiB of every instance; clients hold images and workspaces.
 	rootVolumeGiB       = 30
 	clientRootVolumeGiB = 200
@@ -54,6 +56,7 @@ type fleet struct {
 	vmSG                         awsec2.SecurityGroup
 	vmRole                       awsiam.Role
 	clientGroupName, hookName    string
+	lifecycleQueue               awssqs.Queue
 }
 
 func newVpc(st awscdk.Stack, s Settings) awsec2.IVpc {
@@ -123,8 +126,8 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	vars := map[string]any{
 		"Region": *st.Region(), "HTTPProxy": s.HTTPProxy, "NoProxy": noProxy(s),
 		"NomadURL": *nomadBin.S3ObjectUrl(), "OrbitURL": *orbitBin.S3ObjectUrl(),
-		"JoinTagKey": joinTagKey, "ServerTag": serverTag, "DrainDeadline": drainDeadline,
-		"ClientGroup": fl.clientGroupName, "HookName": fl.hookName,
+		"JoinTagKey": joinTagKey, "ServerTag": serverTag,
+		"SSHFirstPort": buildSSHFirst, "SSHLastPort": buildSSHLast,
 	}
 
 	var renderErr error
@@ -185,33 +188,11 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 
 	c := s.NomadClients
 	fl.clients = group("NomadClients", fl.clientGroupName, c.InstanceType, c.Min, c.Max, "client.sh", fl.clientSG, clientRootVolumeGiB, nil)
-	fl.clients.AddLifecycleHook(jsii.String("DrainHook"), &awsautoscaling.BasicLifecycleHookProps{
-		LifecycleHookName:   jsii.String(fl.hookName),
-		LifecycleTransition: awsautoscaling.LifecycleTransition_INSTANCE_TERMINATING,
-		DefaultResult:       awsautoscaling.DefaultResult_CONTINUE,
-		HeartbeatTimeout:    awscdk.Duration_Minutes(jsii.Number(hookHeartbeat)),
-	})
-	fl.clients.Role().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"),
-		Resources: jsii.Strings(*st.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("autoscaling"), Resource: jsii.String("autoScalingGroup"),
-			ResourceName: jsii.String("*:autoScalingGroupName/" + fl.clientGroupName),
-			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		})),
-	}))
-	if c.WorkingMin > c.Min {
-		// Working hours: raise the floor in the morning, drop it at night
-		// (the drain hook lets running builds finish).
-		fl.clients.ScaleOnSchedule(jsii.String("WorkingHoursStart"), &awsautoscaling.BasicScheduledActionProps{
-			Schedule:    awsautoscaling.Schedule_Expression(jsii.String(c.WorkingHoursStart)),
-			MinCapacity: jsii.Number(float64(c.WorkingMin)),
-			TimeZone:    jsii.String(c.TimeZone),
-		})
-		fl.clients.ScaleOnSchedule(jsii.String("WorkingHoursEnd"), &awsautoscaling.BasicScheduledActionProps{
-			Schedule:    awsautoscaling.Schedule_Expression(jsii.String(c.WorkingHoursEnd)),
-			MinCapacity: jsii.Number(float64(c.Min)),
-			TimeZone:    jsii.String(c.TimeZone),
-		})
+	newScaleIn(st, s, d, fl)
+	scaleClients(st, s, d, fl)
+	if c := s.NomadClients.SSHCidr; c != "" {
+		fl.clientSG.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(c)), tcp(buildSSHFirst, buildSSHLast),
+			jsii.String("SSH into builds (rerun with SSH) from buildSshCidr"), nil)
 	}
 
 	fl.vmRole = awsiam.NewRole(st, jsii.String("VmRole"), &awsiam.RoleProps{
@@ -233,6 +214,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	env[EnvVMPreMachine] = jsii.String(strconv.Itoa(s.VM.PreallocatedMachine))
 	env[EnvVMPreDocker] = jsii.String(strconv.Itoa(s.VM.PreallocatedRemoteDocker))
 	env[EnvVMPublic] = jsii.String(strconv.FormatBool(s.VM.PublicAccess))
+	env[EnvLifecycleQueueURL] = fl.lifecycleQueue.QueueUrl()
 	lines := make([]string, 0, len(env))
 	for k, v := range env {
 		lines = append(lines, k+"="+*v)
@@ -241,6 +223,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	fl.bridges = group("Bridges", s.Name+"-bridges", s.BridgeInstanceType, 2, 2, "bridge.sh", fl.bridgeSG, rootVolumeGiB,
 		map[string]any{"BridgeEnv": lines})
 	grantBridge(st, s, d, fl)
+	grantScaleIn(st, fl)
 	if renderErr != nil {
 		return nil, renderErr
 	}

@@ -54,7 +54,7 @@ func suppress(st awscdk.Stack, s Settings, o *Stack) {
 			"Instances read the Nomad and orbit binaries from the CDK asset bucket, whose object names are content hashes.",
 			`/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\/\*$/g`),
 		rule("AwsSolutions-IAM5",
-			"Nomad clients complete and heartbeat lifecycle actions of their own Auto Scaling group, named "+s.Name+"-nomad-clients; the group's ARN carries a generated id.",
+			"The bridge completes and heartbeats the lifecycle actions of the Nomad client Auto Scaling group, named "+s.Name+"-nomad-clients (scale-in drains); the group's ARN carries a generated id.",
 			`/^Resource::arn:<AWS::Partition>:autoscaling:`+arnRegionAccount+`autoScalingGroup:\*:autoScalingGroupName\/`+s.Name+`-nomad-clients$/g`),
 		rule("AwsSolutions-IAM5",
 			"The VM pool launches machine-executor VMs from any AMI (the vmAmi setting or the region's default), into any of the VPC's subnets, with new network interfaces; the instances and volumes it creates must carry this installation's tag (a separate statement).",
@@ -64,6 +64,9 @@ func suppress(st awscdk.Stack, s Settings, o *Stack) {
 			`/^Resource::\*$/g`),
 	}
 	cdknag.NagSuppressions_AddStackSuppressions(st, &all, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(o.fleet.lifecycleQueue, &[]*cdknag.NagPackSuppression{
+		rule("AwsSolutions-SQS3", "Lifecycle notifications are retried by redelivery until the bridge completes their action; once the hook's timeout passes, Auto Scaling applies the default result and the token is void, so a dead-letter queue would only collect expired tokens."),
+	}, jsii.Bool(true))
 	if s.VM.PublicAccess {
 		cdknag.NagSuppressions_AddResourceSuppressions(o.fleet.vmSG, &[]*cdknag.NagPackSuppression{
 			rule("AwsSolutions-EC23", "vmPublicAccess=true: the operator chose SSH to machine-executor VMs from anywhere (the seed's \"Allowing Access to VM Service Instances\"); VMs live one job each."),

@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"sort"
@@ -125,6 +126,23 @@ type ClientFleet struct {
 	WorkingHoursStart, WorkingHoursEnd string
 	// TimeZone of the schedule ("nomadClientTimeZone", default "UTC").
 	TimeZone string
+	// DemandScaling adds step scaling on the work waiting for a client (run
+	// queue depth + Nomad jobs pending), within the floor above and Max
+	// ("nomadClientDemandScaling", default false). With nomadClientMin 0 the
+	// fleet is empty at night; the working-hours floor brings it back before
+	// the first build of the day.
+	DemandScaling bool
+	// TasksPerClient is how many waiting tasks one more client absorbs,
+	// which sizes the scale-out steps ("nomadClientTasksPerClient", default
+	// 3: medium builds on m5.2xlarge's 6 free vCPU).
+	TasksPerClient int
+	// SSHCidr may reach SSH into builds on the clients' ports 64535–65535
+	// ("buildSshCidr", e.g. the VPN's range; default "": no rule, so only
+	// what already reaches the clients' security group can connect).
+	SSHCidr string
+	// ScaleInMinutes is how long nothing may wait before clients are
+	// removed, one at a time ("nomadClientScaleInMinutes", default 30).
+	ScaleInMinutes int
 }
 
 // LDAPSettings are the Management Console's LDAP fields; the search
@@ -225,6 +243,10 @@ func SettingsFromContext(ctx ContextReader, env func(string) string) (Settings, 
 	c.WorkingHoursStart = r.str("nomadClientWorkingHoursStart", "0 8 * * 1-5")
 	c.WorkingHoursEnd = r.str("nomadClientWorkingHoursEnd", "0 19 * * 1-5")
 	c.TimeZone = r.str("nomadClientTimeZone", "UTC")
+	c.DemandScaling = r.bool("nomadClientDemandScaling", false)
+	c.TasksPerClient = r.int("nomadClientTasksPerClient", 3)
+	c.ScaleInMinutes = r.int("nomadClientScaleInMinutes", 30)
+	c.SSHCidr = r.str("buildSshCidr", "")
 
 	v := &s.VM
 	v.AMI = r.str("vmAmi", "")
@@ -292,6 +314,13 @@ func (s *Settings) validate(r *reader) {
 	check("nomadClientWorkingMin", c.WorkingMin >= c.Min && c.WorkingMin <= c.Max, "%d must be within nomadClientMin..nomadClientMax (%d..%d)", c.WorkingMin, c.Min, c.Max)
 	check("nomadClientWorkingHoursStart", cronRE.MatchString(c.WorkingHoursStart), "%q must be a five-field cron expression", c.WorkingHoursStart)
 	check("nomadClientWorkingHoursEnd", cronRE.MatchString(c.WorkingHoursEnd), "%q must be a five-field cron expression", c.WorkingHoursEnd)
+	check("nomadClientTasksPerClient", c.TasksPerClient >= 1, "%d must be ≥ 1", c.TasksPerClient)
+	if c.SSHCidr != "" {
+		_, ipnet, err := net.ParseCIDR(c.SSHCidr)
+		check("buildSshCidr", err == nil && ipnet.String() == c.SSHCidr && c.SSHCidr != "0.0.0.0/0",
+			"%q must be an IPv4 network such as 10.8.0.0/16 (not 0.0.0.0/0: builds hold secrets)", c.SSHCidr)
+	}
+	check("nomadClientScaleInMinutes", c.ScaleInMinutes >= 5 && c.ScaleInMinutes <= 1440, "%d must be 5..1440", c.ScaleInMinutes)
 	_, tzErr := time.LoadLocation(c.TimeZone)
 	check("nomadClientTimeZone", tzErr == nil && c.TimeZone != "", "%q is not an IANA time zone", c.TimeZone)
 	check("retentionDays", s.RetentionDays >= 1 && s.RetentionDays <= 3650, "%d must be 1..3650", s.RetentionDays)

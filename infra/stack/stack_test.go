@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -131,15 +132,16 @@ func keyID(t *testing.T) string {
 }
 
 // TestQueues: the run queue dead-letters after runQueueMaxReceive receives,
-// keeps the zero wait and delay sqsqueue needs, and both are KMS-encrypted.
+// keeps the zero wait and delay sqsqueue needs, and all are KMS-encrypted.
 func TestQueues(t *testing.T) {
 	qs := ofType("AWS::SQS::Queue")
-	require.Len(t, qs, 2)
+	require.Len(t, qs, 3, "the run queue, its dead letters, the lifecycle queue")
 	var run, dlqID string
 	for id, q := range qs {
-		if strings.HasPrefix(id, "RunQueue") {
+		switch {
+		case strings.HasPrefix(id, "RunQueue"):
 			run = id
-		} else {
+		case strings.HasPrefix(id, "RunDeadLetterQueue"):
 			dlqID = id
 		}
 		assert.Equal(t, map[string]any{"Fn::GetAtt": []any{keyID(t), "Arn"}}, q.Properties["KmsMasterKeyId"], id)
@@ -300,6 +302,22 @@ func TestFleet(t *testing.T) {
 	assert.Equal(t, "CONTINUE", hook.Properties["DefaultResult"])
 	assert.EqualValues(t, hookHeartbeat*60, hook.Properties["HeartbeatTimeout"])
 	assert.Equal(t, "drain", hook.Properties["LifecycleHookName"])
+	// The hook notifies the lifecycle queue, which the bridge reads.
+	lq := refTo(t, "AWS::SQS::Queue", func(p map[string]any) bool { return p["QueueName"] == "orbit-lifecycle" })
+	target, _ := json.Marshal(hook.Properties["NotificationTargetARN"])
+	assert.Contains(t, string(target), lq)
+	assert.NotEmpty(t, hook.Properties["RoleARN"])
+
+	// Only the bridge completes lifecycle actions: on the client group, and
+	// it consumes the lifecycle queue.
+	for id, p := range ofType("AWS::IAM::Policy") {
+		doc, _ := json.Marshal(p.Properties["PolicyDocument"])
+		if strings.Contains(string(doc), "autoscaling:CompleteLifecycleAction") {
+			assert.True(t, strings.HasPrefix(id, "BridgesRole"), "%s may complete lifecycle actions", id)
+			assert.Contains(t, string(doc), "autoScalingGroupName/orbit-nomad-clients")
+			assert.Contains(t, string(doc), lq, "the bridge consumes the lifecycle queue")
+		}
+	}
 
 	actions := map[string]map[string]any{}
 	for _, a := range ofType("AWS::AutoScaling::ScheduledAction") {
@@ -310,8 +328,28 @@ func TestFleet(t *testing.T) {
 	assert.EqualValues(t, 1, actions["0 19 * * 1-5"]["MinSize"])
 	assert.Equal(t, "Europe/Paris", actions["0 8 * * 1-5"]["TimeZone"])
 
-	// The clients' user data reserves 2 vCPU / 4 GiB and runs the drain
-	// watcher against the same group and hook.
+	// Demand scaling: step policies out and in on the waiting work.
+	steps := map[string][]any{}
+	for _, p := range ofType("AWS::AutoScaling::ScalingPolicy") {
+		assert.Equal(t, "StepScaling", p.Properties["PolicyType"])
+		var changes []any
+		for _, a := range p.Properties["StepAdjustments"].([]any) {
+			changes = append(changes, a.(map[string]any)["ScalingAdjustment"])
+		}
+		steps[fmt.Sprint(changes)] = changes
+	}
+	assert.Contains(t, steps, "[1 2 4]", "scale out by 1, 2, 4 clients")
+	assert.Contains(t, steps, "[-1]", "scale in one client at a time")
+	var backlogAlarms int
+	for _, a := range ofType("AWS::CloudWatch::Alarm") {
+		if m, _ := json.Marshal(a.Properties["Metrics"]); strings.Contains(string(m), "FILL(queued, 0) + FILL(pending, 0)") {
+			backlogAlarms++
+		}
+	}
+	assert.Equal(t, 2, backlogAlarms, "one alarm scales out, one scales in")
+
+	// The clients' user data reserves 2 vCPU / 4 GiB and gives Nomad's
+	// dynamic ports the seed's SSH range; no drain watcher runs there.
 	var clientUD string
 	for id, lt := range ofType("AWS::EC2::LaunchTemplate") {
 		data := lt.Properties["LaunchTemplateData"].(map[string]any)
@@ -321,10 +359,43 @@ func TestFleet(t *testing.T) {
 			clientUD = flatten(data["UserData"])
 		}
 	}
-	for _, want := range []string{`cores  = "0-1"`, "memory = 4096", "--lifecycle-hook-name drain",
-		"--auto-scaling-group-name orbit-nomad-clients", "complete-lifecycle-action", "orbit admin nodes drain", "HTTP_PROXY=http://proxy.internal:3128"} {
+	for _, want := range []string{`cores  = "0-1"`, "memory = 4096", "min_dynamic_port = 64535", "max_dynamic_port = 65535",
+		"HTTP_PROXY=http://proxy.internal:3128"} {
 		assert.Contains(t, clientUD, want)
 	}
+	assert.NotContains(t, clientUD, "complete-lifecycle-action")
+	var sshRule bool
+	for _, sg := range ofType("AWS::EC2::SecurityGroupIngress") {
+		if sg.Properties["FromPort"] == float64(64535) && sg.Properties["ToPort"] == float64(65535) {
+			sshRule = true
+		}
+	}
+	for _, sg := range ofType("AWS::EC2::SecurityGroup") {
+		for _, r := range asAnyList(sg.Properties["SecurityGroupIngress"]) {
+			if m := r.(map[string]any); m["FromPort"] == float64(64535) && m["ToPort"] == float64(65535) {
+				sshRule = true
+			}
+		}
+	}
+	assert.True(t, sshRule, "no ingress for SSH into builds on 64535-65535")
+}
+
+func asAnyList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// refTo returns the logical id of the one resource of a type that match
+// accepts.
+func refTo(t *testing.T, typ string, match func(map[string]any) bool) string {
+	t.Helper()
+	for id, r := range ofType(typ) {
+		if match(r.Properties) {
+			return id
+		}
+	}
+	t.Fatalf("no %s matches", typ)
+	return ""
 }
 
 // flatten joins the literal parts of an Fn::Base64 / Fn::Join value.
@@ -355,7 +426,11 @@ func flatten(v any) string {
 func TestAlarms(t *testing.T) {
 	byName := map[string]map[string]any{}
 	for _, a := range ofType("AWS::CloudWatch::Alarm") {
-		byName[a.Properties["AlarmName"].(string)] = a.Properties
+		name, named := a.Properties["AlarmName"].(string)
+		if !named { // a step scaling policy's alarm: its action is the policy
+			continue
+		}
+		byName[name] = a.Properties
 		assert.NotEmpty(t, a.Properties["AlarmActions"])
 	}
 	for _, tc := range []struct {

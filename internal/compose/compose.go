@@ -9,6 +9,7 @@
 //	queue         boltqueue (+ dead letter)  sqsqueue (AWS.RunQueueURL; DLQ by redrive policy)
 //	secrets       keyfile (master.keys)      kmskeys (AWS.KMSKeyID)
 //	metrics       memmetrics (/metrics)      cwmetrics (AWS.MetricsNamespace)
+//	              + statsdmetrics beside either when StatsD.Addr is set
 //	orchestrator  statemachines/local        Step Functions (stepfunctions.go)
 //	vcs           localgit (+ GitHub when set) localgit (+ GitHub when set)
 //
@@ -486,6 +487,8 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		Machines:     a.machines,
 		Source:       src,
 		Checkout:     a.checkout(),
+		SSHIdle:      a.cfg.SSHIdle,
+		SSHMax:       a.cfg.SSHMax,
 		RunQueue:     runq,
 		Tokens:       tokens,
 		Secrets:      v,
@@ -528,20 +531,26 @@ func (a *Assembly) Metrics() (metrics.Sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.sink = s
-		a.runSink = func(ctx context.Context) error {
+		return a.setSink(s, func(ctx context.Context) error {
 			_ = s.Run(ctx)
 			// Send what the last minute recorded before the process ends.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			return s.Close(final)
-		}
-		return s, nil
+		})
 	}
 	a.mem = memmetrics.New()
-	a.sink = a.mem
-	a.runSink = func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
-	return a.sink, nil
+	return a.setSink(a.mem, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+}
+
+// setSink keeps the shape's sink, with StatsD beside it when configured.
+func (a *Assembly) setSink(s metrics.Sink, run func(context.Context) error) (metrics.Sink, error) {
+	s, run, err := a.withStatsD(s, run)
+	if err != nil {
+		return nil, err
+	}
+	a.sink, a.runSink = s, run
+	return s, nil
 }
 
 // RunMetrics sends the metrics until ctx ends (CloudWatch: a flush a
@@ -711,7 +720,12 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 		}
 		leader = l
 	}
+	scaleIn, err := a.scaleIn(nomad)
+	if err != nil {
+		return nil, err
+	}
 	return nomadbridge.New(nomadbridge.Config{
+		Also:      scaleIn,
 		Lease:     leader,
 		Queue:     runq,
 		Nomad:     nomad,

@@ -123,6 +123,12 @@ type Config struct {
 	UsageStatistics bool
 	// Notify configures the workflow mails (failed, fixed).
 	Notify NotifyConfig
+	// StatsD also sends the metrics to a StatsD/DogStatsD agent (statsd.go).
+	StatsD StatsDConfig
+	// SSHIdle and SSHMax bound a job rerun with SSH after its steps: it ends
+	// SSHIdle after the last session ($ORBIT_SSH_IDLE; default 10m) and
+	// after SSHMax at most ($ORBIT_SSH_MAX; default 2h).
+	SSHIdle, SSHMax time.Duration
 
 	// AWS names the resources of the aws shape.
 	AWS AWSConfig
@@ -171,6 +177,15 @@ type AWSConfig struct {
 	Bucket string
 	// RunQueueURL is the SQS run queue ($ORBIT_RUN_QUEUE_URL).
 	RunQueueURL string
+	// LifecycleQueueURL is the SQS queue of the Nomad client group's
+	// termination lifecycle hook ($ORBIT_LIFECYCLE_QUEUE_URL, as the CDK app
+	// sets it): the active bridge drains each leaving client before the
+	// group terminates it (scalein.go). Empty: no scale-in handling.
+	LifecycleQueueURL string
+	// ScaleInDeadline bounds that drain ($ORBIT_SCALE_IN_DEADLINE; 0 is the
+	// default, 5h, the job timeout; the CDK hook's global timeout allows
+	// 16 h).
+	ScaleInDeadline time.Duration
 	// KMSKeyID is the KMS key of project and context secrets
 	// ($ORBIT_KMS_KEY_ID: id, ARN or alias).
 	KMSKeyID string
@@ -218,6 +233,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			Table:                 getenv("ORBIT_TABLE"),
 			Bucket:                getenv("ORBIT_BUCKET"),
 			RunQueueURL:           getenv("ORBIT_RUN_QUEUE_URL"),
+			LifecycleQueueURL:     getenv("ORBIT_LIFECYCLE_QUEUE_URL"),
 			KMSKeyID:              getenv("ORBIT_KMS_KEY_ID"),
 			SigningSecretARN:      getenv("ORBIT_SIGNING_SECRET_ARN"),
 			MetricsNamespace:      getenv("ORBIT_METRICS_NAMESPACE"),
@@ -272,6 +288,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.UsageStatistics = getenv("ORBIT_USAGE_STATISTICS") == "1"
+	if c.StatsD, err = statsDFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.SSHIdle, err = duration(getenv, "ORBIT_SSH_IDLE", "10m"); err != nil {
+		return Config{}, err
+	}
+	if c.SSHMax, err = duration(getenv, "ORBIT_SSH_MAX", "2h"); err != nil {
+		return Config{}, err
+	}
+	if getenv("ORBIT_SCALE_IN_DEADLINE") != "" {
+		if c.AWS.ScaleInDeadline, err = duration(getenv, "ORBIT_SCALE_IN_DEADLINE", ""); err != nil {
+			return Config{}, err
+		}
+	}
 	c.Notify = NotifyConfig{From: or("ORBIT_MAIL_FROM", "orbit@localhost"), SMTPAddr: getenv("ORBIT_SMTP_ADDR"),
 		SES: getenv("ORBIT_MAIL_SES") == "1" || (c.Shape == AWS && getenv("ORBIT_SMTP_ADDR") == "")}
 	if s := getenv("ORBIT_SECRET"); s != "" {

@@ -114,6 +114,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock dates step reports (default: the real clock).
 	Clock Clock
+	// SSHAddr is where a rerun with SSH listens (host:port; from Nomad's
+	// port "ssh"), and SSHHost the host its ssh line names (default: the
+	// listener's address). Empty: the job cannot be rerun with SSH here.
+	SSHAddr, SSHHost string
 }
 
 // Outcome is how a task ended, as far as the agent knows.
@@ -221,7 +225,10 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (Config, error) {
 			return Config{}, fmt.Errorf("agent: %s=%q: want a positive duration such as 10s", EnvOutputInterval, v)
 		}
 	}
+	sshAddr, sshHost := sshAddrFromEnv(getenv)
 	return Config{
+		SSHAddr:       sshAddr,
+		SSHHost:       sshHost,
 		ChunkInterval: interval,
 		Client:        runner.NewClient(url, token, &http.Client{Transport: tr, Timeout: 60 * time.Second}, opts...),
 		CACertDir:     caDir,

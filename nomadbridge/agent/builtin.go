@@ -45,6 +45,8 @@ var builtins = map[string]builtinStep{
 	runner.StepStoreTestResults:   (*taskRun).storeTestResults,
 	runner.StepAddSSHKeys:         (*taskRun).addSSHKeys,
 	runner.StepSetupRemoteDocker:  (*taskRun).setupRemoteDocker,
+	runner.StepEnableSSH:          (*taskRun).enableSSH,
+	runner.StepWaitForSSH:         (*taskRun).waitForSSH,
 }
 
 // runBuiltin runs a built-in step and returns its terminal report.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orbit-ci/orbit/nomadbridge/agent/sshd"
 	"github.com/orbit-ci/orbit/shared/runner"
 )
 
@@ -53,6 +54,8 @@ type taskRun struct {
 	notices sync.Once
 	// caEnv points the steps' TLS clients at the CA bundle (CACertDir).
 	caEnv []runner.EnvVar
+
+	ssh *sshd.Server // a rerun with SSH, between enable_ssh and wait_for_ssh (sshaccess.go)
 
 	bgCtx  context.Context // background steps; ended after the last step
 	bgStop context.CancelFunc
@@ -142,6 +145,7 @@ func (r *taskRun) reportCtx() (context.Context, context.CancelFunc) {
 }
 
 func (r *taskRun) cleanup() {
+	r.closeSSH()
 	r.bgStop()
 	r.bg.Wait()
 	r.killAll()

@@ -297,6 +297,8 @@ func configHCL(cfg Config) string {
 		cfg.LogLevel, cfg.LogFile, cfg.LogRotateBytes, cfg.LogRotateMaxFiles)
 	fmt.Fprintf(&b, "ports {\n  http = %d\n  rpc  = %d\n  serf = %d\n}\n", cfg.HTTPPort, cfg.RPCPort, cfg.SerfPort)
 	b.WriteString("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n")
+	// Dynamic ports (SSH into builds) from CircleCI's 64535–65535.
+	b.WriteString("client {\n  min_dynamic_port = 64535\n  max_dynamic_port = 65535\n}\n")
 	return b.String()
 }
 

@@ -13,7 +13,7 @@ import (
 //
 //	POST /api/v2/workflow/{id}/approve/{approval_request_id}  → 202 {"message":"Accepted."}
 //	POST /api/v2/workflow/{id}/cancel                         → 202 {"message":"Accepted."}
-//	POST /api/v2/workflow/{id}/rerun {"from_failed"|"jobs"|"sparse_tree"} → 202 {"workflow_id"}
+//	POST /api/v2/workflow/{id}/rerun {"from_failed"|"jobs"|"sparse_tree"|"enable_ssh"} → 202 {"workflow_id"}
 //	POST /api/v2/project/{slug}/job/{number}/cancel           → 200 {"message":"Accepted."}
 //	POST /api/v2/jobs/{job-id}/cancel                         → 200 {"message":"Accepted."}
 //
@@ -76,11 +76,21 @@ func (s *server) rerunWorkflow(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, true); err != nil {
 		return err
 	}
+	var keys []string
 	if req.EnableSSH {
-		return badRequest("enable_ssh: rerunning with SSH is not supported")
+		if s.cfg.SSHKeys == nil {
+			return badRequest("enable_ssh: this installation cannot tell your SSH keys yet, so it cannot rerun with SSH")
+		}
+		var err error
+		if keys, err = s.cfg.SSHKeys(r); err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return badRequest("enable_ssh: your account has no SSH public key: add one on GitHub or in your Orbit account, then rerun with SSH")
+		}
 	}
 	id, err := s.cfg.Controls.Rerun(r.Context(), r.PathValue("id"), conductor.RerunRequest{
-		FromFailed: req.FromFailed, Jobs: req.Jobs, SparseTree: req.SparseTree,
+		FromFailed: req.FromFailed, Jobs: req.Jobs, SparseTree: req.SparseTree, SSHKeys: keys,
 	})
 	if err != nil {
 		return err

@@ -60,6 +60,7 @@ func TestControls(t *testing.T) {
 		wantBody                 string // JSON
 		wantCall                 string
 		wantRerun                conductor.RerunRequest
+		keys                     []string // the user's SSH keys (nil: the seam is not set)
 	}{
 		{name: "approve", path: "/api/v2/workflow/w1/approve/j1",
 			wantCode: http.StatusAccepted, wantBody: `{"message":"Accepted."}`, wantCall: "approve w1 j1"},
@@ -83,8 +84,14 @@ func TestControls(t *testing.T) {
 		{name: "rerun jobs", path: "/api/v2/workflow/w1/rerun", body: `{"jobs": ["a", "b"], "sparse_tree": true}`,
 			wantCode: http.StatusAccepted, wantBody: `{"workflow_id":"new-w1"}`, wantCall: "rerun w1",
 			wantRerun: conductor.RerunRequest{Jobs: []string{"a", "b"}, SparseTree: true}},
+		{name: "rerun with ssh, keys unknown", path: "/api/v2/workflow/w1/rerun", body: `{"enable_ssh": true, "jobs": ["a"]}`,
+			wantCode: http.StatusBadRequest, wantBody: `{"message":"enable_ssh: this installation cannot tell your SSH keys yet, so it cannot rerun with SSH"}`},
 		{name: "rerun with ssh", path: "/api/v2/workflow/w1/rerun", body: `{"enable_ssh": true, "jobs": ["a"]}`,
-			wantCode: http.StatusBadRequest, wantBody: `{"message":"enable_ssh: rerunning with SSH is not supported"}`},
+			keys:     []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDf4 dev@laptop"},
+			wantCode: http.StatusAccepted, wantBody: `{"workflow_id":"new-w1"}`, wantCall: "rerun w1",
+			wantRerun: conductor.RerunRequest{Jobs: []string{"a"}, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDf4 dev@laptop"}}},
+		{name: "rerun with ssh, no key", path: "/api/v2/workflow/w1/rerun", body: `{"enable_ssh": true}`, keys: []string{},
+			wantCode: http.StatusBadRequest, wantBody: `{"message":"enable_ssh: your account has no SSH public key: add one on GitHub or in your Orbit account, then rerun with SSH"}`},
 		{name: "rerun with a bad body", path: "/api/v2/workflow/w1/rerun", body: `{"jobs": "a"}`,
 			wantCode: http.StatusBadRequest},
 		{name: "rerun a running workflow", path: "/api/v2/workflow/w1/rerun", body: `{}`,
@@ -96,7 +103,12 @@ func TestControls(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := &fakeControls{err: tt.err}
-			e := newEnv(t, func(c *api.Config) { c.Controls = fc })
+			e := newEnv(t, func(c *api.Config) {
+				c.Controls = fc
+				if tt.keys != nil {
+					c.SSHKeys = func(*http.Request) ([]string, error) { return tt.keys, nil }
+				}
+			})
 			// The routes find their project from the workflow or job:
 			// w1 and j9 stand for seeded records.
 			sd := seed(t, e.st)

@@ -85,6 +85,10 @@ type Config struct {
 	Source Source
 	// Checkout, when set, adapts each task's checkout (CheckoutPreparer).
 	Checkout CheckoutPreparer
+	// SSHIdle and SSHMax bound how long a job rerun with SSH stays up after
+	// its steps: SSHIdle after the last session ends, SSHMax at most
+	// (0: the agent's defaults, CircleCI's 10 minutes and 2 hours).
+	SSHIdle, SSHMax time.Duration
 	// RunQueue receives one message per task.
 	RunQueue Sender
 	// Tokens signs the per-task runner tokens.

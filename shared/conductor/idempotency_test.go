@@ -28,7 +28,8 @@ func TestTriggerIdempotencyKey(t *testing.T) {
 	)
 	for k := range keys {
 		key := fmt.Sprintf("key-%d", k)
-		byKey[key] = map[string]int64{}
+		ids := map[string]int64{} // byKey is written here while goroutines run: they use ids
+		byKey[key] = ids
 		for range replays {
 			wg.Go(func() {
 				p, err := h.c.Trigger(ctx, TriggerRequest{ProjectSlug: "local/acme/app", Branch: "main", IdempotencyKey: key})
@@ -36,7 +37,7 @@ func TestTriggerIdempotencyKey(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				byKey[key][p.ID] = p.Number
+				ids[p.ID] = p.Number
 				mu.Unlock()
 			})
 		}

@@ -363,7 +363,7 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 			continue
 		}
 		wid := uuid.NewSHA1(idNamespace, []byte(p.ID+"/"+wf.Name)).String()
-		if err := c.createWorkflow(ctx, p, wid, wf, nil, ""); err != nil {
+		if err := c.createWorkflow(ctx, p, wid, wf, nil, "", nil); err != nil {
 			return err
 		}
 	}
@@ -378,7 +378,8 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 
 // createWorkflow stores a workflow with its jobs (all blocked, or keeping the
 // given outcomes for a rerun of workflow rerunOf) and starts its execution.
-func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid string, wf config.Workflow, keep map[string]store.Job, rerunOf string) error {
+// With ssh (a rerun with SSH), every build job that runs gets it.
+func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid string, wf config.Workflow, keep map[string]store.Job, rerunOf string, ssh *store.SSHAccess) error {
 	now := c.st.Now()
 	w := store.Workflow{ID: wid, Name: wf.Name, PipelineID: p.ID, PipelineNumber: p.Number,
 		ProjectSlug: p.ProjectSlug, Status: status.WorkflowRunning, CreatedAt: now, RerunOf: rerunOf}
@@ -413,6 +414,9 @@ func (c *Conductor) createWorkflow(ctx context.Context, p store.Pipeline, wid st
 				req.Statuses = append(req.Statuses, status.Job(s))
 			}
 			j.Requires = append(j.Requires, req)
+		}
+		if _, kept := keep[inv.Name]; !kept && ssh != nil && j.Type == "build" {
+			j.SSH = ssh
 		}
 		if prev, ok := keep[inv.Name]; ok {
 			// A rerun keeps this job's result: it is terminal from the start

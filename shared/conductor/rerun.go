@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -26,6 +27,10 @@ type RerunRequest struct {
 	// the selected jobs and their dependents, which is what sparse trees
 	// optimize for.
 	SparseTree bool
+	// SSHKeys, when set, reruns with SSH ("Rerun job with SSH"): every job
+	// that runs again stays up after its steps with an SSH server that
+	// admits only these authorized_keys lines (the user's public keys).
+	SSHKeys []string
 }
 
 // Rerun starts a new workflow in the workflow's pipeline, from the same
@@ -76,11 +81,15 @@ func (c *Conductor) Rerun(ctx context.Context, wid string, req RerunRequest) (st
 		}
 	}
 	nid := uuid.NewString()
-	if err := c.createWorkflow(ctx, p, nid, wf, keep, wid); err != nil {
+	var ssh *store.SSHAccess
+	if len(req.SSHKeys) > 0 {
+		ssh = &store.SSHAccess{AuthorizedKeys: slices.Clone(req.SSHKeys)}
+	}
+	if err := c.createWorkflow(ctx, p, nid, wf, keep, wid, ssh); err != nil {
 		return "", err
 	}
 	c.log.InfoContext(ctx, "workflow rerun", "pipeline_id", p.ID, "workflow_id", nid, "rerun_of", wid,
-		"workflow", w.Name, "rerun_jobs", len(rerun), "from_failed", req.FromFailed)
+		"workflow", w.Name, "rerun_jobs", len(rerun), "from_failed", req.FromFailed, "ssh", ssh != nil)
 	return nid, nil
 }
 

@@ -74,6 +74,10 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 	resolveAuth(&spec)
 	// A plan's step is the runner API's step: it goes to the agent as compiled.
 	spec.Steps = job.Steps
+	if j.SSH != nil {
+		spec = runner.WithSSH(spec, runner.SSHAccess{AuthorizedKeys: j.SSH.AuthorizedKeys,
+			IdleSeconds: int(c.cfg.SSHIdle.Seconds()), MaxSeconds: int(c.cfg.SSHMax.Seconds())})
+	}
 	return spec, nil
 }
 

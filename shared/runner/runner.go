@@ -97,6 +97,8 @@ type TaskSpec struct {
 	Checkout Checkout `json:"checkout"`
 	// Steps are the job's steps in order.
 	Steps []Step `json:"steps"`
+	// SSH is set for a rerun with SSH (ssh.go): who may connect, how long.
+	SSH *SSHAccess `json:"ssh,omitempty"`
 }
 
 // TaskPlacement is the part of a TaskSpec that places the task: the
@@ -107,11 +109,14 @@ type TaskPlacement struct {
 	Image         string  `json:"image,omitempty"`
 	Images        []Image `json:"images,omitempty"`
 	ResourceClass string  `json:"resource_class,omitempty"`
+	// SSH asks for a port for SSH into the job (a rerun with SSH).
+	SSH bool `json:"ssh,omitempty"`
 }
 
 // Placement is the spec's placement.
 func (s TaskSpec) Placement() TaskPlacement {
-	return TaskPlacement{Executor: s.Executor, Image: s.Image, Images: s.Images, ResourceClass: s.ResourceClass}
+	return TaskPlacement{Executor: s.Executor, Image: s.Image, Images: s.Images, ResourceClass: s.ResourceClass,
+		SSH: s.SSH != nil}
 }
 
 // Image is one container of a docker executor: the plan's, as compiled.

@@ -65,12 +65,21 @@ type Job struct {
 	// produced that result (the first run's, through reruns of reruns):
 	// its workspace layers are the ones attach_workspace applies
 	// downstream. Nil for a job that runs in its own workflow.
-	ResultOf  *JobRun    `json:"result_of,omitempty"`
+	ResultOf *JobRun `json:"result_of,omitempty"`
+	// SSH is set on the jobs of a rerun with SSH: the authorized_keys lines
+	// of the user who asked, whose keys alone may connect. Public keys,
+	// but internal: never shown by the API.
+	SSH       *SSHAccess `json:"ssh,omitempty"`
 	Message   string     `json:"message,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	QueuedAt  *time.Time `json:"queued_at,omitempty"`
 	StartedAt *time.Time `json:"started_at"`
 	StoppedAt *time.Time `json:"stopped_at"`
+}
+
+// SSHAccess is who may SSH into a job rerun with SSH.
+type SSHAccess struct {
+	AuthorizedKeys []string `json:"authorized_keys"`
 }
 
 // JobRun names one run of a job: its workflow and attempt.

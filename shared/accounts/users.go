@@ -33,6 +33,9 @@ type User struct {
 	// GitHubToken is the user's GitHub OAuth token, sealed by the secrets
 	// port (never in clear here); empty until they connect GitHub.
 	GitHubToken []byte    `json:"github_token,omitempty"`
+	// SSHKeys are the authorized_keys lines the user added to their
+	// account: a rerun with SSH admits them.
+	SSHKeys []string `json:"ssh_keys,omitempty"`
 	GitHubLogin string    `json:"github_login,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	SignInCount int       `json:"sign_in_count"`
@@ -262,6 +265,12 @@ func (s *Service) SetLocalRole(ctx context.Context, id, role string) (*User, err
 // SetGitHub records the user's connected GitHub account and sealed token.
 func (s *Service) SetGitHub(ctx context.Context, id, login string, sealed []byte) (*User, error) {
 	return s.update(ctx, id, func(u *User) error { u.GitHubLogin, u.GitHubToken = login, sealed; return nil })
+}
+
+// SetSSHKeys replaces the user's SSH public keys (authorized_keys lines,
+// checked by the caller).
+func (s *Service) SetSSHKeys(ctx context.Context, id string, keys []string) (*User, error) {
+	return s.update(ctx, id, func(u *User) error { u.SSHKeys = keys; return nil })
 }
 
 // Delete removes a user (the seed's delete-by-login): their tokens stop

@@ -78,15 +78,12 @@ func (s *server) rerunWorkflow(w http.ResponseWriter, r *http.Request) error {
 	}
 	var keys []string
 	if req.EnableSSH {
-		if s.cfg.SSHKeys == nil {
-			return badRequest("enable_ssh: this installation cannot tell your SSH keys yet, so it cannot rerun with SSH")
-		}
 		var err error
-		if keys, err = s.cfg.SSHKeys(r); err != nil {
+		if keys, err = s.sshKeys(r); err != nil {
 			return err
 		}
 		if len(keys) == 0 {
-			return badRequest("enable_ssh: your account has no SSH public key: add one on GitHub or in your Orbit account, then rerun with SSH")
+			return badRequest("enable_ssh: your account has no SSH public key: add one (PUT /api/v2/me/ssh-keys), then rerun with SSH")
 		}
 	}
 	id, err := s.cfg.Controls.Rerun(r.Context(), r.PathValue("id"), conductor.RerunRequest{

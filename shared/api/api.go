@@ -133,9 +133,9 @@ type Config struct {
 	// Controls approves, cancels and reruns (the conductor). Nil leaves
 	// those routes out.
 	Controls Controls
-	// SSHKeys returns the authorized_keys lines of the user who makes the
-	// request (their GitHub keys, or those added to their Orbit account),
-	// for a rerun with SSH. Nil: the API refuses enable_ssh, saying why.
+	// SSHKeys adds authorized_keys lines of the user who makes the request
+	// (their GitHub keys) to the ones in their Orbit account, for a rerun
+	// with SSH. Nil: the account's keys only.
 	SSHKeys func(r *http.Request) ([]string, error)
 	// Vault keeps project and context variables and keys. Nil leaves the
 	// secrets routes (vault.go) out.

@@ -2,7 +2,10 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 )
@@ -21,6 +24,58 @@ func (s *server) routeMe(mux *http.ServeMux) {
 	s.route(mux, "GET /api/v2/me/token", signedIn, s.api(s.listTokens))
 	s.route(mux, "POST /api/v2/me/token", signedIn, s.api(s.createToken))
 	s.route(mux, "DELETE /api/v2/me/token/{id}", signedIn, s.api(s.revokeToken))
+	s.route(mux, "GET /api/v2/me/ssh-keys", signedIn, s.api(s.getSSHKeys))
+	s.route(mux, "PUT /api/v2/me/ssh-keys", signedIn, s.api(s.putSSHKeys))
+}
+
+type sshKeysJSON struct {
+	Keys []string `json:"keys"`
+}
+
+func (s *server) getSSHKeys(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, sshKeysJSON{Keys: append([]string{}, me(r).SSHKeys...)})
+	return nil
+}
+
+// putSSHKeys replaces the caller's SSH public keys: each an
+// authorized_keys line, refused with its position when it does not parse.
+func (s *server) putSSHKeys(w http.ResponseWriter, r *http.Request) error {
+	var body sshKeysJSON
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(body.Keys))
+	for i, k := range body.Keys {
+		pub, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
+		if err != nil {
+			return badRequest("keys[%d]: not an SSH public key (authorized_keys format): %v", i, err)
+		}
+		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+		if comment != "" {
+			line += " " + comment
+		}
+		keys = append(keys, line)
+	}
+	u, err := s.cfg.Accounts.SetSSHKeys(r.Context(), me(r).ID, keys)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sshKeysJSON{Keys: append([]string{}, u.SSHKeys...)})
+	return nil
+}
+
+// sshKeys are the keys a rerun with SSH admits: the caller's account keys
+// and, when Config.SSHKeys is set, the ones it adds (GitHub's).
+func (s *server) sshKeys(r *http.Request) ([]string, error) {
+	keys := append([]string{}, me(r).SSHKeys...)
+	if s.cfg.SSHKeys != nil {
+		more, err := s.cfg.SSHKeys(r)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, more...)
+	}
+	return keys, nil
 }
 
 // userView is CircleCI's User.

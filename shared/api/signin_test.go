@@ -274,3 +274,21 @@ func TestAdminDeletesAUser(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/api/v2/me", "", "Circle-Token", tok).Code)
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/api/v2/admin/users/bob", "").Code)
 }
+
+// TestAccountSSHKeys: a user's SSH keys live in their account, and a
+// rerun with SSH admits them.
+func TestAccountSSHKeys(t *testing.T) {
+	fc := &fakeControls{}
+	e := newEnv(t, func(c *api.Config) { c.Controls = fc })
+	sd := seed(t, e.st)
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGt8UzF8yJ0oQzd1rC3cM6wJ8QyBvG5E6m0ZkJc2QqjD dev@laptop"
+	rec := e.do(http.MethodPut, "/api/v2/me/ssh-keys", `{"keys":["not a key"]}`)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "keys[0]")
+	rec = e.do(http.MethodPut, "/api/v2/me/ssh-keys", `{"keys":["`+key+`"]}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, []any{key}, decodeBody[obj](t, e.do(http.MethodGet, "/api/v2/me/ssh-keys", ""))["keys"])
+	rec = e.do(http.MethodPost, "/api/v2/workflow/"+sd.workflow.ID+"/rerun", `{"enable_ssh": true, "jobs": ["build"]}`)
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+	assert.Equal(t, []string{key}, fc.rerun.SSHKeys)
+}

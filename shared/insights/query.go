@@ -1,0 +1,241 @@
+package insights
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/orbit-ci/orbit/shared/kv"
+)
+
+// ErrBadWindow: a reporting window CircleCI does not name.
+var ErrBadWindow = errors.New("reporting-window must be one of last-24-hours, last-7-days, last-30-days, last-60-days, last-90-days")
+
+// Window is a reporting window as CircleCI names it.
+type Window string
+
+// The reporting windows.
+const (
+	Last24Hours Window = "last-24-hours"
+	Last7Days   Window = "last-7-days"
+	Last30Days  Window = "last-30-days"
+	Last60Days  Window = "last-60-days"
+	Last90Days  Window = "last-90-days"
+)
+
+var windowDays = map[Window]int{Last24Hours: 1, Last7Days: 7, Last30Days: 30, Last60Days: 60, Last90Days: 90}
+
+// ParseWindow reads a reporting-window parameter; "" is last-90-days.
+func ParseWindow(s string) (Window, error) {
+	if s == "" {
+		return Last90Days, nil
+	}
+	if _, ok := windowDays[Window(s)]; !ok {
+		return "", fmt.Errorf("%w, not %q", ErrBadWindow, s)
+	}
+	return Window(s), nil
+}
+
+// Days is the window's length in days.
+func (w Window) Days() int { return windowDays[w] }
+
+// Span is a time range [From, To).
+type Span struct{ From, To time.Time }
+
+// Spans are the window ending now and the one before it, of equal length.
+func (in *Insights) Spans(w Window) (cur, prev Span) {
+	now := in.now().UTC()
+	d := time.Duration(w.Days()) * 24 * time.Hour
+	return Span{now.Add(-d), now}, Span{now.Add(-2 * d), now.Add(-d)}
+}
+
+// Scope selects runs by branch: All, or the one Branch ("" is runs with
+// no branch, e.g. tags).
+type Scope struct {
+	All    bool
+	Branch string
+}
+
+func (s Scope) has(r Run) bool { return s.All || r.Branch == s.Branch }
+
+func filter(runs []Run, keep func(Run) bool) []Run {
+	var out []Run
+	for _, r := range runs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// WorkflowRuns returns a project's workflow runs in span (oldest first);
+// workflows nil means every workflow.
+func (in *Insights) WorkflowRuns(ctx context.Context, slug string, span Span, workflows []string) ([]Run, error) {
+	var keep func(string) bool
+	if workflows != nil {
+		keep = func(g string) bool {
+			name, _, _ := strings.Cut(g, "#")
+			return slices.Contains(workflows, unesc(name))
+		}
+	}
+	return in.runs(ctx, pk(slug, "WF"), span.From, span.To, keep)
+}
+
+// JobRuns returns the job runs of a project's workflow in span (oldest
+// first).
+func (in *Insights) JobRuns(ctx context.Context, slug, workflow string, span Span) ([]Run, error) {
+	return in.runs(ctx, pk(slug, "JOB", esc(workflow)), span.From, span.To, nil)
+}
+
+// Workflows returns the names of a project's workflows seen, sorted, and
+// each one's branches.
+func (in *Insights) Workflows(ctx context.Context, slug string) (map[string][]string, error) {
+	it, err := in.kv.Get(ctx, pk(slug), "NAMES")
+	if errors.Is(err, kv.ErrNotFound) {
+		return map[string][]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var n names
+	if err := json.Unmarshal(it.Data, &n); err != nil {
+		return nil, fmt.Errorf("decode names of %s: %w", slug, err)
+	}
+	if n.Workflows == nil {
+		n.Workflows = map[string][]string{}
+	}
+	return n.Workflows, nil
+}
+
+// Branches returns the branches seen on a workflow, or on any workflow of
+// the project when workflow is "", sorted.
+func (in *Insights) Branches(ctx context.Context, slug, workflow string) ([]string, error) {
+	wfs, err := in.Workflows(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for name, bs := range wfs {
+		if workflow == "" || name == workflow {
+			out = append(out, bs...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Named is the figures of one group (a workflow, a job, a branch).
+type Named struct {
+	Name   string
+	Branch string
+	Cur    Metrics
+	Prev   Metrics
+}
+
+// Group computes the figures of cur and prev runs grouped by key, sorted
+// by key.
+func Group(cur, prev []Run, days float64, key func(Run) (name, branch string)) []Named {
+	type k struct{ n, b string }
+	cs, ps := map[k][]Run{}, map[k][]Run{}
+	for _, r := range cur {
+		n, b := key(r)
+		cs[k{n, b}] = append(cs[k{n, b}], r)
+	}
+	for _, r := range prev {
+		n, b := key(r)
+		ps[k{n, b}] = append(ps[k{n, b}], r)
+	}
+	out := make([]Named, 0, len(cs))
+	for key, runs := range cs {
+		out = append(out, Named{Name: key.n, Branch: key.b, Cur: Compute(runs, days), Prev: Compute(ps[key], days)})
+	}
+	slices.SortFunc(out, func(a, b Named) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Branch, b.Branch)
+	})
+	return out
+}
+
+// Summary is the figures of a project (or a workflow) over a window and
+// the window before it.
+type Summary struct {
+	Span     Span
+	Cur      Metrics
+	Prev     Metrics
+	Days     float64
+	Runs     []Run // the window's runs, oldest first
+	PrevRuns []Run
+}
+
+// Summarize returns the figures of the workflow runs of a project in a
+// window, keeping those keep accepts (nil: all).
+func (in *Insights) Summarize(ctx context.Context, slug string, w Window, workflows []string, keep func(Run) bool) (Summary, error) {
+	cur, prev := in.Spans(w)
+	runs, err := in.WorkflowRuns(ctx, slug, Span{prev.From, cur.To}, workflows)
+	if err != nil {
+		return Summary{}, err
+	}
+	if keep == nil {
+		keep = func(Run) bool { return true }
+	}
+	s := Summary{Span: cur, Days: float64(w.Days())}
+	for _, r := range runs {
+		switch {
+		case !keep(r):
+		case r.At.Before(cur.From):
+			s.PrevRuns = append(s.PrevRuns, r)
+		default:
+			s.Runs = append(s.Runs, r)
+		}
+	}
+	s.Cur, s.Prev = Compute(s.Runs, s.Days), Compute(s.PrevRuns, s.Days)
+	return s, nil
+}
+
+// Dashboard returns the seed's Insights page figures of a project over a
+// window: from the job runs of every workflow it has.
+func (in *Insights) Dashboard(ctx context.Context, slug string, w Window) (Dashboard, error) {
+	wfs, err := in.Workflows(ctx, slug)
+	if err != nil {
+		return Dashboard{}, err
+	}
+	cur, _ := in.Spans(w)
+	var jobs []Run
+	for name := range wfs {
+		rs, err := in.JobRuns(ctx, slug, name, cur)
+		if err != nil {
+			return Dashboard{}, err
+		}
+		jobs = append(jobs, rs...)
+	}
+	return ComputeDashboard(jobs), nil
+}
+
+// Point is one interval of a time series.
+type Point struct {
+	Start   time.Time
+	Metrics Metrics
+}
+
+// Series groups runs into intervals of step (24h or 1h, aligned to UTC)
+// from from to to, one Point per interval that has runs, in order;
+// throughput is per day.
+func Series(runs []Run, step time.Duration) []Point {
+	by := map[time.Time][]Run{}
+	for _, r := range runs {
+		t := r.At.UTC().Truncate(step)
+		by[t] = append(by[t], r)
+	}
+	out := make([]Point, 0, len(by))
+	for t, rs := range by {
+		out = append(out, Point{Start: t, Metrics: Compute(rs, step.Hours()/24)})
+	}
+	slices.SortFunc(out, func(a, b Point) int { return a.Start.Compare(b.Start) })
+	return out
+}

@@ -60,7 +60,8 @@ type Scope struct {
 	Branch string
 }
 
-func (s Scope) has(r Run) bool { return s.All || r.Branch == s.Branch }
+// Has says whether r is in the scope.
+func (s Scope) Has(r Run) bool { return s.All || r.Branch == s.Branch }
 
 func filter(runs []Run, keep func(Run) bool) []Run {
 	var out []Run

@@ -100,6 +100,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/insights"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
 )
@@ -167,6 +168,9 @@ type Config struct {
 	// Notifications keeps the workflow mail settings (notify.go). Nil
 	// leaves those routes out.
 	Notifications Notifications
+	// Insights answers the Insights API (insights.go). Nil leaves those
+	// routes out.
+	Insights *insights.Insights
 	// Accounts authenticates callers (tokens, sessions) and keeps the
 	// users. Required.
 	Accounts *accounts.Service
@@ -253,6 +257,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Notifications != nil {
 		s.routeNotifications(mux, project)
+	}
+	if cfg.Insights != nil {
+		s.routeInsights(mux)
 	}
 	if cfg.Metrics != nil {
 		s.route(mux, "GET /metrics", siteAdmin, cfg.Metrics)

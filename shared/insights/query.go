@@ -240,3 +240,6 @@ func Series(runs []Run, step time.Duration) []Point {
 	slices.SortFunc(out, func(a, b Point) int { return a.Start.Compare(b.Start) })
 	return out
 }
+
+// Now is the clock of the reporting windows, in UTC.
+func (in *Insights) Now() time.Time { return in.now().UTC() }

@@ -25,7 +25,9 @@ var day0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 // runs: four days of a workflow; day 3 has only a failure (a gap in the
 // duration lines), and a job name that needs escaping.
 func runs() []insights.Run {
-	at := func(d int, h int) time.Time { return day0.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour) }
+	at := func(d int, h int) time.Time {
+		return day0.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour)
+	}
 	mk := func(d, h int, status string, dur, queue float64) insights.Run {
 		return insights.Run{ID: "r", Workflow: "build", Job: `test <a&b>`, Status: status, At: at(d, h), StoppedAt: at(d, h).Add(time.Duration(dur) * time.Second),
 			Duration: dur, Queue: queue, Started: true}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/kv"
@@ -82,7 +83,8 @@ func shard(n int) string { return fmt.Sprintf("%03d", n) }
 // keeps all). It reads the day buckets of the range only.
 func (in *Insights) runs(ctx context.Context, pk string, from, to time.Time, keep func(group string) bool) ([]Run, error) {
 	q := kv.Query{PK: pk, From: day(from), To: day(to) + "$", Limit: 1000}
-	var out []Run
+	var parts [][]Run
+	n := 0
 	for {
 		page, err := in.kv.Query(ctx, q)
 		if err != nil {
@@ -92,20 +94,24 @@ func (in *Insights) runs(ctx context.Context, pk string, from, to time.Time, kee
 			if keep != nil && !keep(groupOf(it.SK)) {
 				continue
 			}
-			var b bucket
-			if err := json.Unmarshal(it.Data, &b); err != nil {
-				return nil, fmt.Errorf("decode bucket %s/%s: %w", it.PK, it.SK, err)
+			rs, err := in.cache.decode(it)
+			if err != nil {
+				return nil, err
 			}
-			for _, r := range b.Runs {
-				if !r.At.Before(from) && r.At.Before(to) {
-					out = append(out, r)
-				}
-			}
+			parts, n = append(parts, rs), n+len(rs)
 		}
 		if page.Cursor == "" {
 			break
 		}
 		q.Cursor = page.Cursor
+	}
+	out := make([]Run, 0, n)
+	for _, rs := range parts {
+		for _, r := range rs {
+			if !r.At.Before(from) && r.At.Before(to) {
+				out = append(out, r)
+			}
+		}
 	}
 	slices.SortStableFunc(out, func(a, b Run) int { return a.At.Compare(b.At) })
 	return out, nil
@@ -120,3 +126,49 @@ func groupOf(sk string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// decoded keeps decoded bucket items by key and version: a past day's
+// buckets do not change, so a request decodes only what was written since
+// the last (decoding JSON is most of a summary's time). The runs of an
+// entry are shared: callers must not change them. Bounded by limit runs;
+// when full it starts again empty.
+type decoded struct {
+	mu      sync.Mutex
+	limit   int
+	size    int
+	entries map[string]decodedItem
+}
+
+type decodedItem struct {
+	version int64
+	runs    []Run
+}
+
+func (c *decoded) decode(it kv.Item) ([]Run, error) {
+	key := it.PK + "\x00" + it.SK
+	if c.limit > 0 {
+		c.mu.Lock()
+		e, ok := c.entries[key]
+		c.mu.Unlock()
+		if ok && e.version == it.Version {
+			return e.runs, nil
+		}
+	}
+	var b bucket
+	if err := json.Unmarshal(it.Data, &b); err != nil {
+		return nil, fmt.Errorf("decode bucket %s/%s: %w", it.PK, it.SK, err)
+	}
+	if c.limit > 0 {
+		c.mu.Lock()
+		if c.size+len(b.Runs) > c.limit || c.entries == nil {
+			c.entries, c.size = map[string]decodedItem{}, 0
+		}
+		if old, ok := c.entries[key]; ok {
+			c.size -= len(old.runs)
+		}
+		c.entries[key] = decodedItem{version: it.Version, runs: b.Runs}
+		c.size += len(b.Runs)
+		c.mu.Unlock()
+	}
+	return b.Runs, nil
+}

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -155,26 +156,41 @@ func Percentile(v []float64, p float64) float64 {
 // mttr is the mean time to recovery in seconds and the number of
 // recoveries (see the figures' definitions above).
 func mttr(runs []Run) (int64, int64) {
-	groups := map[string][]Run{}
-	for _, r := range runs {
-		k := r.Workflow + "\x00" + r.Job + "\x00" + r.Branch
-		groups[k] = append(groups[k], r)
+	type key struct{ w, j, b string }
+	idx := make([]int32, len(runs))
+	for i := range idx {
+		idx[i] = int32(i)
 	}
+	// One sort by group, then by stopped_at, instead of a slice per group.
+	slices.SortStableFunc(idx, func(a, b int32) int {
+		x, y := &runs[a], &runs[b]
+		if c := cmp.Compare(x.Workflow, y.Workflow); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Job, y.Job); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Branch, y.Branch); c != 0 {
+			return c
+		}
+		return x.StoppedAt.Compare(y.StoppedAt)
+	})
 	var sum float64
 	var n int64
-	for _, g := range groups {
-		slices.SortStableFunc(g, func(a, b Run) int { return a.StoppedAt.Compare(b.StoppedAt) })
-		var since *time.Time
-		for _, r := range g {
-			switch {
-			case failed(r) && since == nil:
-				t := r.StoppedAt
-				since = &t
-			case succeeded(r) && since != nil:
-				sum += r.StoppedAt.Sub(*since).Seconds()
-				n++
-				since = nil
-			}
+	var cur key
+	var since *time.Time
+	for _, i := range idx {
+		r := &runs[i]
+		if k := (key{r.Workflow, r.Job, r.Branch}); k != cur {
+			cur, since = k, nil
+		}
+		switch {
+		case failed(*r) && since == nil:
+			since = &r.StoppedAt
+		case succeeded(*r) && since != nil:
+			sum += r.StoppedAt.Sub(*since).Seconds()
+			n++
+			since = nil
 		}
 	}
 	if n == 0 {

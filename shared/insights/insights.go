@@ -70,6 +70,10 @@ type Config struct {
 	// Logger receives the errors of the observer (which must not fail the
 	// writer it observes); nil discards.
 	Logger *slog.Logger
+	// CacheRuns bounds how many decoded runs the process keeps between
+	// requests (bucket.go's decoded); 0 means 500,000 (about 100 MB at
+	// most), negative keeps none.
+	CacheRuns int
 }
 
 // Insights maintains the aggregates (Observer) and answers from them.
@@ -79,6 +83,7 @@ type Insights struct {
 	tests   Tests
 	now     func() time.Time
 	log     *slog.Logger
+	cache   *decoded
 }
 
 // New returns Insights on cfg.KV.
@@ -95,7 +100,11 @@ func New(cfg Config) (*Insights, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Insights{kv: cfg.KV, records: cfg.Records, tests: cfg.Tests, now: cfg.Now, log: cfg.Logger}, nil
+	if cfg.CacheRuns == 0 {
+		cfg.CacheRuns = 500_000
+	}
+	return &Insights{kv: cfg.KV, records: cfg.Records, tests: cfg.Tests, now: cfg.Now, log: cfg.Logger,
+		cache: &decoded{limit: max(cfg.CacheRuns, 0)}}, nil
 }
 
 // Run is one finished run of a workflow or of a job, as its bucket keeps it.

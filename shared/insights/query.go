@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,25 +142,44 @@ type Named struct {
 // by key.
 func Group(cur, prev []Run, days float64, key func(Run) (name, branch string)) []Named {
 	type k struct{ n, b string }
-	cs, ps := map[k][]Run{}, map[k][]Run{}
-	for _, r := range cur {
-		n, b := key(r)
-		cs[k{n, b}] = append(cs[k{n, b}], r)
-	}
-	for _, r := range prev {
-		n, b := key(r)
-		ps[k{n, b}] = append(ps[k{n, b}], r)
-	}
-	out := make([]Named, 0, len(cs))
-	for key, runs := range cs {
-		out = append(out, Named{Name: key.n, Branch: key.b, Cur: Compute(runs, days), Prev: Compute(ps[key], days)})
-	}
-	slices.SortFunc(out, func(a, b Named) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
+	// Sort a copy of each by key and cut it into runs of one key: one
+	// allocation each, not a slice per group.
+	split := func(runs []Run) ([]k, [][]Run) {
+		keys := make([]k, len(runs))
+		idx := make([]int, len(runs))
+		for i, r := range runs {
+			n, b := key(r)
+			keys[i], idx[i] = k{n, b}, i
 		}
-		return strings.Compare(a.Branch, b.Branch)
-	})
+		slices.SortStableFunc(idx, func(a, b int) int {
+			return cmp.Or(strings.Compare(keys[a].n, keys[b].n), strings.Compare(keys[a].b, keys[b].b))
+		})
+		sorted := make([]Run, len(runs))
+		for i, j := range idx {
+			sorted[i] = runs[j]
+		}
+		var ks []k
+		var groups [][]Run
+		for i := 0; i < len(idx); {
+			j := i
+			for j < len(idx) && keys[idx[j]] == keys[idx[i]] {
+				j++
+			}
+			ks, groups = append(ks, keys[idx[i]]), append(groups, sorted[i:j:j])
+			i = j
+		}
+		return ks, groups
+	}
+	ck, cg := split(cur)
+	pk, pg := split(prev)
+	before := make(map[k][]Run, len(pk))
+	for i, key := range pk {
+		before[key] = pg[i]
+	}
+	out := make([]Named, 0, len(ck))
+	for i, key := range ck {
+		out = append(out, Named{Name: key.n, Branch: key.b, Cur: Compute(cg[i], days), Prev: Compute(before[key], days)})
+	}
 	return out
 }
 
@@ -182,18 +202,12 @@ func (in *Insights) Summarize(ctx context.Context, slug string, w Window, workfl
 	if err != nil {
 		return Summary{}, err
 	}
-	if keep == nil {
-		keep = func(Run) bool { return true }
-	}
 	s := Summary{Span: cur, Days: float64(w.Days())}
-	for _, r := range runs {
-		switch {
-		case !keep(r):
-		case r.At.Before(cur.From):
-			s.PrevRuns = append(s.PrevRuns, r)
-		default:
-			s.Runs = append(s.Runs, r)
-		}
+	// runs are in order of At: the previous window is a prefix.
+	cut, _ := slices.BinarySearchFunc(runs, cur.From, func(r Run, t time.Time) int { return r.At.Compare(t) })
+	s.PrevRuns, s.Runs = runs[:cut:cut], runs[cut:]
+	if keep != nil {
+		s.PrevRuns, s.Runs = filter(s.PrevRuns, keep), filter(s.Runs, keep)
 	}
 	s.Cur, s.Prev = Compute(s.Runs, s.Days), Compute(s.PrevRuns, s.Days)
 	return s, nil

@@ -325,3 +325,18 @@ func TestParseWindow(t *testing.T) {
 	assert.ErrorIs(t, err, insights.ErrBadWindow)
 	assert.ErrorContains(t, err, `"last-3-days"`)
 }
+
+// TestDecodedBucketsFollowWrites: a summary after a summary sees the runs
+// written in between (the decoded buckets are kept by version).
+func TestDecodedBucketsFollowWrites(t *testing.T) {
+	h := known(t)
+	before, err := h.in.Summarize(t.Context(), slug, insights.Last7Days, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(6), before.Cur.TotalRuns)
+	// Another run on T-1d: the same day bucket as run 6, now one run longer.
+	h.run(spec{branch: "main", rev: "r9", created: T.Add(-23 * time.Hour), queue: 5, dur: 10, job: status.JobFailed, wf: status.WorkflowFailed})
+	after, err := h.in.Summarize(t.Context(), slug, insights.Last7Days, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), after.Cur.TotalRuns)
+	assert.Equal(t, int64(3), after.Cur.FailedRuns)
+}

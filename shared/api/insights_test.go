@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -51,7 +52,7 @@ func insightsEnv(t *testing.T) (*env, *insights.Insights) {
 	} {
 		p, err := e.st.CreatePipeline(ctx, store.Pipeline{ProjectSlug: "gh/acme/api", VCS: store.PipelineVCS{Branch: r.branch}})
 		require.NoError(t, err)
-		id := "wf-" + string(rune('a'+i))
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1) // uuid-shaped, as the document's format asks
 		w := store.Workflow{ID: id, Name: r.wf, PipelineID: p.ID, ProjectSlug: "gh/acme/api", Status: status.WorkflowSuccess, CreatedAt: r.at}
 		require.NoError(t, e.st.CreateWorkflow(ctx, w, nil))
 		started, stopped := r.at.Add(10*time.Second), r.at.Add(time.Duration(r.secs)*time.Second)
@@ -106,7 +107,7 @@ func TestInsightsAPI(t *testing.T) {
 	runs := get("/api/v2/insights/gh/acme/api/workflows/build")
 	require.Len(t, runs["items"], 1)
 	run := runs["items"].([]any)[0].(map[string]any)
-	assert.Equal(t, "wf-b", run["id"])
+	assert.Equal(t, "00000000-0000-4000-8000-000000000002", run["id"])
 	assert.Equal(t, "failed", run["status"])
 	assert.EqualValues(t, 90, run["duration"])
 

@@ -28,7 +28,7 @@ import (
 func insightsEnv(t *testing.T) (*env, *insights.Insights) {
 	var in *insights.Insights
 	e := newEnv(t, func(c *api.Config) {
-		db, err := boltkv.Open(filepath.Join(t.TempDir(), "insights.db"), boltkv.Config{})
+		db, err := boltkv.Open(filepath.Join(t.TempDir(), "insights.db"), boltkv.Config{Now: func() time.Time { return insightsNow }})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
 		in, err = insights.New(insights.Config{KV: db, Records: c.Store, Now: func() time.Time { return insightsNow }})

@@ -39,7 +39,7 @@ func benchSetup(dir string) (benchFixture, error) {
 	if err != nil {
 		return benchFixture{}, err
 	}
-	kvs, err := boltkv.New(db, boltkv.Config{})
+	kvs, err := boltkv.New(db, boltkv.Config{Now: func() time.Time { return T }})
 	if err != nil {
 		return benchFixture{}, err
 	}

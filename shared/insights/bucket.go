@@ -17,6 +17,12 @@ import (
 // under kv.MaxDataBytes); a day and group with more runs grows shards.
 const maxRuns = 1000
 
+// Retention is how long the aggregates of a day (and test runs, revision
+// states and flaky tests, from their last write) are kept: twice the
+// longest reporting window and a day, so that last-90-days can be compared
+// with the 90 days before it. Items expire through the kv's TTL.
+const Retention = 181 * 24 * time.Hour
+
 // maxAttempts bounds the compare-and-set loop of add under contention.
 const maxAttempts = 50
 
@@ -64,7 +70,8 @@ func (in *Insights) add(ctx context.Context, pk, group string, r Run) (bool, err
 		if err != nil {
 			return false, err
 		}
-		_, err = in.kv.Put(ctx, kv.Item{PK: pk, SK: sk, Data: data}, cond)
+		exp := r.At.UTC().Truncate(24 * time.Hour).Add(Retention)
+		_, err = in.kv.Put(ctx, kv.Item{PK: pk, SK: sk, Data: data, ExpiresAt: exp}, cond)
 		if errors.Is(err, kv.ErrConflict) {
 			continue // someone wrote first: read again
 		}

@@ -24,6 +24,8 @@
 // sketch, at the price of reading every run of the window, a few dozen
 // kv items for a busy project's 90 days.
 //
+// Every item but NAMES expires Retention after its day (bucket.go).
+//
 // Idempotency: a run is identified by its workflow id, or its job id and
 // attempt; appending a run a bucket (any shard of its day and group)
 // already holds changes nothing, and every write is conditional on the

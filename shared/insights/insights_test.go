@@ -65,10 +65,12 @@ func (h *history) set(t time.Time) {
 var T = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 
 func newHistory(t *testing.T) *history {
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "orbit.db"), boltkv.Config{})
+	h := &history{t: t, tests: &fakeTests{by: map[int64][]junit.Test{}}, now: T}
+	// The kv's expiry follows the test's clock too (items expire Retention
+	// after their day).
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "orbit.db"), boltkv.Config{Now: h.clock})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	h := &history{t: t, tests: &fakeTests{by: map[int64][]junit.Test{}}, now: T}
 	h.st = store.New(db, h.clock)
 	h.in, err = insights.New(insights.Config{KV: db, Records: h.st, Tests: h.tests, Now: h.clock})
 	require.NoError(t, err)
@@ -339,4 +341,21 @@ func TestDecodedBucketsFollowWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(7), after.Cur.TotalRuns)
 	assert.Equal(t, int64(3), after.Cur.FailedRuns)
+}
+
+// TestRetention: a day's aggregates expire Retention after it.
+func TestRetention(t *testing.T) {
+	h := known(t)
+	s, err := h.in.Summarize(t.Context(), slug, insights.Last90Days, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(8), s.Cur.TotalRuns)
+	// Run 6's day (T-1d) ends its retention last; move the clock past that of
+	// the T-6d bucket (run 1) but not of T-5d's.
+	h.set(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).Add(insights.Retention).Add(time.Hour))
+	s, err = h.in.Summarize(t.Context(), slug, insights.Last90Days, nil, nil)
+	require.NoError(t, err)
+	assert.Zero(t, s.Cur.TotalRuns, "the window moved on")
+	runs, err := h.in.WorkflowRuns(t.Context(), slug, insights.Span{From: T.Add(-30 * 24 * time.Hour), To: T}, nil)
+	require.NoError(t, err)
+	assert.Len(t, runs, 5, "runs 7, 8 (T-10d, T-9d) and 1 (T-6d) expired; 2, 3, 4, 5, 6 kept")
 }

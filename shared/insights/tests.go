@@ -84,7 +84,8 @@ func (in *Insights) recordTests(ctx context.Context, j store.Job, wf store.Workf
 		if err != nil {
 			return err
 		}
-		_, err = in.kv.Put(ctx, kv.Item{PK: pk(j.ProjectSlug, "TESTS", esc(wf.Name)), SK: prefix + shard(chunk), Data: data}, kv.Condition{IfNotExists: true})
+		_, err = in.kv.Put(ctx, kv.Item{PK: pk(j.ProjectSlug, "TESTS", esc(wf.Name)), SK: prefix + shard(chunk), Data: data,
+			ExpiresAt: wf.CreatedAt.Add(Retention)}, kv.Condition{IfNotExists: true})
 		if err != nil && !errors.Is(err, kv.ErrConflict) { // a conflict: recorded before
 			return fmt.Errorf("store test run: %w", err)
 		}
@@ -194,7 +195,7 @@ func (in *Insights) recordRevision(ctx context.Context, j store.Job, wf store.Wo
 		if len(data) > kv.MaxDataBytes {
 			return fmt.Errorf("revision %s of job %s has too many tests to track flakiness (%d bytes)", p.VCS.Revision, j.Name, len(data))
 		}
-		_, err = in.kv.Put(ctx, kv.Item{PK: pk(j.ProjectSlug, "REV"), SK: sk, Data: data}, cond)
+		_, err = in.kv.Put(ctx, kv.Item{PK: pk(j.ProjectSlug, "REV"), SK: sk, Data: data, ExpiresAt: in.now().Add(Retention)}, cond)
 		if errors.Is(err, kv.ErrConflict) {
 			continue
 		}
@@ -258,7 +259,7 @@ func (in *Insights) addFlake(ctx context.Context, j store.Job, wf store.Workflow
 		if err != nil {
 			return err
 		}
-		_, err = in.kv.Put(ctx, kv.Item{PK: fpk, SK: sk, Data: data}, cond)
+		_, err = in.kv.Put(ctx, kv.Item{PK: fpk, SK: sk, Data: data, ExpiresAt: in.now().Add(Retention)}, cond)
 		if errors.Is(err, kv.ErrConflict) {
 			continue
 		}

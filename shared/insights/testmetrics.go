@@ -16,6 +16,11 @@ import (
 // (CircleCI: "calculated based on 10 most recent workflow runs").
 const recentRuns = 10
 
+// maxScan bounds the test-run items one request reads looking for the
+// scope's recent runs (a branch with few runs among many others' stops
+// there, with the runs found so far).
+const maxScan = 2000
+
 // topTests is how many tests each of the slowest and most-failed lists
 // shows; the rest is counted in the *_extra figures.
 const topTests = 10
@@ -62,7 +67,8 @@ type TestMetrics struct {
 }
 
 // TestMetrics computes a workflow's test metrics over its 10 most recent
-// runs (in scope) that stored tests:
+// runs (in scope) that stored tests, among its newest 2,000 job runs with
+// tests (maxScan):
 //
 //	total_test_runs     test results counted (a test run twice counts twice)
 //	average_test_count  total_test_runs ÷ workflow runs, rounded down
@@ -83,6 +89,7 @@ func (in *Insights) TestMetrics(ctx context.Context, slug, workflow string, scop
 		times []float64
 	}
 	stats := map[string]*acc{}
+	scanned := 0
 read:
 	for {
 		page, err := in.kv.Query(ctx, q)
@@ -90,6 +97,9 @@ read:
 			return out, err
 		}
 		for _, it := range page.Items {
+			if scanned++; scanned > maxScan {
+				break read
+			}
 			var tr TestRun
 			if err := json.Unmarshal(it.Data, &tr); err != nil {
 				return out, fmt.Errorf("decode test run %s: %w", it.SK, err)

@@ -82,7 +82,9 @@ func (in *Insights) RecordJob(ctx context.Context, j store.Job) error {
 		r.Started, r.At = true, j.StartedAt.UTC()
 		r.Duration = jobDuration(j)
 		if j.QueuedAt != nil {
-			r.Queue = j.StartedAt.Sub(*j.QueuedAt).Seconds()
+			// An infrastructure retry queues the job again after it first
+			// started (StartedAt keeps the first start): no queue time then.
+			r.Queue = max(0, j.StartedAt.Sub(*j.QueuedAt).Seconds())
 		}
 	}
 	r.Credits = jobCredits(j.Spec, j.Parallelism, r.Duration)

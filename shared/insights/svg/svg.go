@@ -48,7 +48,7 @@ type Unit int
 const (
 	Count Unit = iota
 	Seconds
-	Percent // a fraction 0..1 shown as 0–100 %
+	Percent // a fraction 0..1 shown as 0–100 %, to a tenth
 )
 
 func (u Unit) format(v float64) string {
@@ -56,7 +56,7 @@ func (u Unit) format(v float64) string {
 	case Seconds:
 		return Duration(v)
 	case Percent:
-		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
+		return num(v*100) + "%"
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }

@@ -121,7 +121,7 @@ func TestChartFiguresAndEscaping(t *testing.T) {
 	assert.NotContains(t, d, "Nov 28: ", "day 2 had no success: a gap, no point")
 	ok := svg.SuccessRate("ok", "build", points, 24*time.Hour)
 	// Day 0: 2 of 3; day 3: 1 of 1, the canceled run excluded.
-	assert.Contains(t, ok, "<title>success rate Nov 26: 66.66666666666666%</title>")
+	assert.Contains(t, ok, "<title>success rate Nov 26: 66.7%</title>")
 	assert.Contains(t, ok, "<title>success rate Nov 29: 100%</title>")
 	q := svg.QueueTime("q", `test <a&b>`, runs(), 24*time.Hour)
 	assert.Contains(t, q, "Queue time of test &lt;a&amp;b&gt;")

@@ -43,6 +43,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/blob"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/insights"
 	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/ldapauth"
@@ -113,6 +114,8 @@ type Assembly struct {
 	ghRegistry *github.Registry // nil without GitHub
 	audit      *audit.Recorder  // audit.go
 	notifier   *notify.Notifier // notify.go
+
+	insights *insights.Insights // insights.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -481,6 +484,9 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if _, err := a.Notifier(); err != nil {
 		return nil, err
 	}
+	if _, err := a.Insights(); err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -606,7 +612,12 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	ins, err := a.Insights()
+	if err != nil {
+		return nil, err
+	}
 	cfg := api.Config{
+		Insights:      ins,
 		Accounts:      acc,
 		Permissions:   perms,
 		GitHub:        follower,

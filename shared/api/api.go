@@ -35,6 +35,9 @@
 //	POST /api/v2/project/{slug}/job/{number}/cancel  cancel a job → 200
 //	POST /api/v2/jobs/{job-id}/cancel                cancel a job → 200
 //
+// Insights (insights.go, when Config.Insights is set): the ten operations
+// of the document's Insights tag, answered from shared/insights' aggregates.
+//
 // (the controls are served when Config.Controls is set; see actions.go;
 // project and context variables, checkout keys and SSH keys when
 // Config.Vault is set; see vault.go)
@@ -50,6 +53,7 @@
 //	     {"items":[{index, name, type, actions:[{index, status, exit_code, start_time,
 //	     end_time, run_time_millis, output_url}]}]}, one action per parallel task
 //	     (action index = task index), like CircleCI's v1.1 build steps.
+//	GET  /api/v2/insights/{slug}/dashboard           the seed's Insights page figures (insights_tests.go)
 //	GET  /api/v2/project/{slug}/job/{number}/output?step=N&task=I[&from=SEQ]
 //	     text/plain: step N's output on task I, chunks from sequence number SEQ
 //	     on (default 0), concatenated, ANSI escapes kept. The X-Orbit-Next-Seq
@@ -102,6 +106,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/conductor"
+	"github.com/orbit-ci/orbit/shared/insights"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
 )
@@ -173,6 +178,9 @@ type Config struct {
 	// Notifications keeps the workflow mail settings (notify.go). Nil
 	// leaves those routes out.
 	Notifications Notifications
+	// Insights answers the Insights API (insights.go). Nil leaves those
+	// routes out.
+	Insights *insights.Insights
 	// Accounts authenticates callers (tokens, sessions) and keeps the
 	// users. Required.
 	Accounts *accounts.Service
@@ -263,6 +271,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Notifications != nil {
 		s.routeNotifications(mux, project)
+	}
+	if cfg.Insights != nil {
+		s.routeInsights(mux)
 	}
 	if cfg.Metrics != nil {
 		s.route(mux, "GET /metrics", siteAdmin, cfg.Metrics)

@@ -91,9 +91,9 @@ func validRequestID(id string) bool {
 // unescapeSlug lets /api/v2/project/local%2Facme%2Fapi/... reach the routes
 // written for /api/v2/project/local/acme/api/... (CircleCI accepts both):
 // ServeMux matches the escaped path segment by segment, so dropping RawPath
-// makes the %2F real slashes. Only project paths are rewritten.
+// makes the %2F real slashes. Only project and insights paths are rewritten.
 func unescapeSlug(r *http.Request) *http.Request {
-	if r.URL.RawPath == "" || !strings.HasPrefix(r.URL.Path, "/api/v2/project/") {
+	if r.URL.RawPath == "" || !strings.HasPrefix(r.URL.Path, "/api/v2/project/") && !strings.HasPrefix(r.URL.Path, "/api/v2/insights/") {
 		return r
 	}
 	r2 := new(http.Request)

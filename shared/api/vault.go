@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
+	"github.com/orbit-ci/orbit/shared/ids"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
@@ -168,7 +168,7 @@ func contextView(c store.Context) contextJSON {
 // orgID is the organization id CircleCI's shapes show for an owner slug
 // (projectView uses the same).
 func orgID(owner string) string {
-	return uuid.NewSHA1(idNamespace, []byte("org/"+owner)).String()
+	return ids.Org(owner)
 }
 
 // ownerSlug resolves an owner given by slug or by id (the id of an

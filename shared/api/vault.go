@@ -5,10 +5,9 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/orbit-ci/orbit/shared/accounts"
-	"github.com/orbit-ci/orbit/shared/ids"
 	"github.com/orbit-ci/orbit/shared/audit"
+	"github.com/orbit-ci/orbit/shared/ids"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
 )

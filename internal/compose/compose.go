@@ -49,6 +49,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
+	"github.com/orbit-ci/orbit/shared/outhook"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -110,6 +111,7 @@ type Assembly struct {
 	ghRegistry *github.Registry // nil without GitHub
 	audit      *audit.Recorder  // audit.go
 	notifier   *notify.Notifier // notify.go
+	webhooks   *outhook.Service // outhook.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -478,6 +480,9 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if _, err := a.Notifier(); err != nil {
 		return nil, err
 	}
+	if _, err := a.Webhooks(); err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -591,6 +596,10 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	integrations, err := a.integrations()
+	if err != nil {
+		return nil, err
+	}
 	signIn, perms, err := a.signIn()
 	if err != nil {
 		return nil, err
@@ -601,6 +610,7 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 		SignIn:        signIn,
 		Audit:         rec,
 		Notifications: notifier,
+		Integrations:  integrations,
 		Store:         st,
 		Trigger:       cond,
 		Controls:      cond,

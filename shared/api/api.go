@@ -174,6 +174,9 @@ type Config struct {
 	Permissions accounts.Permissions
 	// SignIn configures the sign-in methods (signin.go).
 	SignIn SignIn
+	// Integrations serve the webhook, usage export, OIDC and other newer
+	// operations (integrations.go).
+	Integrations Integrations
 	// Logger receives the access log and errors; nil discards.
 	Logger *slog.Logger
 	// Version is shown by /status.
@@ -239,6 +242,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
 	s.routeMe(mux)
 	s.routeUsers(mux)
+	s.routeIntegrations(mux)
 	if cfg.Controls != nil {
 		s.routeControls(mux, project)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -181,16 +182,11 @@ func (s *server) ownerSlug(r *http.Request, slug, id string) (string, error) {
 	case id == "":
 		return "", badRequest("the owner is required: owner-slug (e.g. local/acme) or owner-id")
 	}
-	ps, err := s.st.ListProjects(r.Context())
-	if err != nil {
-		return "", err
+	o, err := s.orgByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", badRequest("owner id %s: no followed project belongs to that organization", id)
 	}
-	for _, p := range ps {
-		if o := vault.Owner(p.Slug); orgID(o) == id {
-			return o, nil
-		}
-	}
-	return "", badRequest("owner id %s: no followed project belongs to that organization", id)
+	return o, err
 }
 
 func (s *server) createContext(w http.ResponseWriter, r *http.Request) error {

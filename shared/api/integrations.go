@@ -1,0 +1,31 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/orbit-ci/orbit/shared/accounts"
+	"github.com/orbit-ci/orbit/shared/outhook"
+)
+
+// Integrations are the services behind CircleCI's newer REST API v2
+// operations that Orbit serves from integrations.go and the files it
+// names: outbound webhooks (webhooks_out.go), usage exports (usage_export.go),
+// OIDC (oidc.go), policies, groups, deploys, pipeline definitions and
+// triggers (features_off.go). A nil service leaves its routes out.
+type Integrations struct {
+	// Webhooks keeps and delivers the outbound webhooks.
+	Webhooks *outhook.Service
+}
+
+// routeIntegrations registers the routes of the configured integrations.
+func (s *server) routeIntegrations(mux *http.ServeMux) {
+	in := s.cfg.Integrations
+	if in.Webhooks != nil {
+		s.routeWebhooksOut(mux)
+	}
+}
+
+// onProjectID and onOrgID are the rules of routes named by a project or an
+// organization id.
+func onProjectID(l accounts.Level) Access { return onProject(l, ByProjectID) }
+func onOrgID(l accounts.Level) Access     { return onProject(l, ByOrgID) }

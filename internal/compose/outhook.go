@@ -4,6 +4,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/outhook"
 	"github.com/orbit-ci/orbit/shared/secrets"
+	"github.com/orbit-ci/orbit/shared/usage"
 )
 
 // Webhooks keeps the projects' outbound webhooks and delivers their
@@ -39,5 +40,18 @@ func (a *Assembly) integrations() (api.Integrations, error) {
 	if err != nil {
 		return api.Integrations{}, err
 	}
-	return api.Integrations{Webhooks: hooks}, nil
+	st, err := a.Store()
+	if err != nil {
+		return api.Integrations{}, err
+	}
+	blobs, err := a.Blobs()
+	if err != nil {
+		return api.Integrations{}, err
+	}
+	exports, err := usage.NewExports(usage.ExportsConfig{KV: a.kvs, Records: st, Blobs: blobs,
+		Logger: a.log.With("component", "usage-export")})
+	if err != nil {
+		return api.Integrations{}, err
+	}
+	return api.Integrations{Webhooks: hooks, UsageExports: exports}, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/outhook"
+	"github.com/orbit-ci/orbit/shared/usage"
 )
 
 // Integrations are the services behind CircleCI's newer REST API v2
@@ -15,6 +16,8 @@ import (
 type Integrations struct {
 	// Webhooks keeps and delivers the outbound webhooks.
 	Webhooks *outhook.Service
+	// UsageExports computes usage exports into the blob store.
+	UsageExports *usage.Exports
 }
 
 // routeIntegrations registers the routes of the configured integrations.
@@ -22,6 +25,9 @@ func (s *server) routeIntegrations(mux *http.ServeMux) {
 	in := s.cfg.Integrations
 	if in.Webhooks != nil {
 		s.routeWebhooksOut(mux)
+	}
+	if in.UsageExports != nil {
+		s.routeUsageExport(mux)
 	}
 }
 

@@ -48,6 +48,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/notify"
+	"github.com/orbit-ci/orbit/shared/oidc"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/outhook"
 	"github.com/orbit-ci/orbit/shared/queue"
@@ -111,7 +112,8 @@ type Assembly struct {
 	ghRegistry *github.Registry // nil without GitHub
 	audit      *audit.Recorder  // audit.go
 	notifier   *notify.Notifier // notify.go
-	webhooks   *outhook.Service // outhook.go
+	webhooks   *outhook.Service // integrations.go
+	oidc       *oidc.Issuer     // integrations.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -483,6 +485,10 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if _, err := a.Webhooks(); err != nil {
 		return nil, err
 	}
+	secretsOf, err := a.secretsOfTasks(v)
+	if err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -491,7 +497,7 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		Checkout:     a.checkout(),
 		RunQueue:     runq,
 		Tokens:       tokens,
-		Secrets:      v,
+		Secrets:      secretsOf,
 		JobTimeout:   a.cfg.JobTimeout,
 		Logger:       a.log.With("component", "conductor"),
 	})

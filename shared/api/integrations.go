@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
+	"github.com/orbit-ci/orbit/shared/oidc"
 	"github.com/orbit-ci/orbit/shared/outhook"
 	"github.com/orbit-ci/orbit/shared/usage"
 )
@@ -18,6 +19,8 @@ type Integrations struct {
 	Webhooks *outhook.Service
 	// UsageExports computes usage exports into the blob store.
 	UsageExports *usage.Exports
+	// OIDC signs jobs' tokens and keeps the custom claims.
+	OIDC *oidc.Issuer
 }
 
 // routeIntegrations registers the routes of the configured integrations.
@@ -28,6 +31,9 @@ func (s *server) routeIntegrations(mux *http.ServeMux) {
 	}
 	if in.UsageExports != nil {
 		s.routeUsageExport(mux)
+	}
+	if in.OIDC != nil {
+		s.routeOIDC(mux)
 	}
 }
 

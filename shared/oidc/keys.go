@@ -157,3 +157,30 @@ func (k *signingKey) sign(claims map[string]any) (string, error) {
 	}
 	return input + "." + b64(sig), nil
 }
+
+// ParseJWKS reads a served key set (JWKSPath) into its RSA public keys by
+// key id: what a verifier of Orbit's tokens does.
+func ParseJWKS(data []byte) (map[string]*rsa.PublicKey, error) {
+	var set struct {
+		Keys []JWK `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("parse JWKS: %w", err)
+	}
+	out := map[string]*rsa.PublicKey{}
+	for _, k := range set.Keys {
+		if k.KTY != "RSA" {
+			continue
+		}
+		n, err := base64.RawURLEncoding.DecodeString(k.N)
+		if err != nil {
+			return nil, fmt.Errorf("JWKS key %s: n: %w", k.KID, err)
+		}
+		e, err := base64.RawURLEncoding.DecodeString(k.E)
+		if err != nil {
+			return nil, fmt.Errorf("JWKS key %s: e: %w", k.KID, err)
+		}
+		out[k.KID] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	}
+	return out, nil
+}

@@ -2,10 +2,7 @@ package oidc_test
 
 import (
 	"context"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -65,18 +62,12 @@ func parse(t *testing.T, i *oidc.Issuer, token, aud string) (jwt.MapClaims, erro
 	require.NoError(t, err)
 	b, err := json.Marshal(set) // through JSON, as it is served
 	require.NoError(t, err)
-	var served struct {
-		Keys []struct{ Kid, N, E, Alg string } `json:"keys"`
-	}
-	require.NoError(t, json.Unmarshal(b, &served))
+	keys, err := oidc.ParseJWKS(b)
+	require.NoError(t, err)
 	claims := jwt.MapClaims{}
 	_, err = jwt.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
-		for _, k := range served.Keys {
-			if k.Kid == tok.Header["kid"] {
-				n, _ := base64.RawURLEncoding.DecodeString(k.N)
-				e, _ := base64.RawURLEncoding.DecodeString(k.E)
-				return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
-			}
+		if k, ok := keys[tok.Header["kid"].(string)]; ok {
+			return k, nil
 		}
 		return nil, jwt.ErrTokenUnverifiable
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer("https://orbit.example.com"), jwt.WithAudience(aud),

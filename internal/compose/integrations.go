@@ -7,6 +7,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/oidc"
 	"github.com/orbit-ci/orbit/shared/outhook"
+	"github.com/orbit-ci/orbit/shared/pipedef"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/secrets"
 	"github.com/orbit-ci/orbit/shared/usage"
@@ -63,7 +64,15 @@ func (a *Assembly) integrations() (api.Integrations, error) {
 	if err != nil {
 		return api.Integrations{}, err
 	}
-	return api.Integrations{Webhooks: hooks, UsageExports: exports, OIDC: issuer}, nil
+	cond, err := a.Conductor()
+	if err != nil {
+		return api.Integrations{}, err
+	}
+	defs, err := pipedef.New(pipedef.Config{KV: a.kvs, Sealer: secrets.NewSealer(a.keysSvc), Trigger: cond, BaseURL: a.cfg.BaseURL})
+	if err != nil {
+		return api.Integrations{}, err
+	}
+	return api.Integrations{Webhooks: hooks, UsageExports: exports, OIDC: issuer, Definitions: defs}, nil
 }
 
 // OIDC is the issuer of jobs' OIDC tokens (Orbit's URL is the issuer, its

@@ -6,6 +6,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/oidc"
 	"github.com/orbit-ci/orbit/shared/outhook"
+	"github.com/orbit-ci/orbit/shared/pipedef"
 	"github.com/orbit-ci/orbit/shared/usage"
 )
 
@@ -21,6 +22,8 @@ type Integrations struct {
 	UsageExports *usage.Exports
 	// OIDC signs jobs' tokens and keeps the custom claims.
 	OIDC *oidc.Issuer
+	// Definitions keeps the pipeline definitions and triggers.
+	Definitions *pipedef.Service
 }
 
 // routeIntegrations registers the routes of the configured integrations.
@@ -34,6 +37,9 @@ func (s *server) routeIntegrations(mux *http.ServeMux) {
 	}
 	if in.OIDC != nil {
 		s.routeOIDC(mux)
+	}
+	if in.Definitions != nil {
+		s.routeDefinitions(mux)
 	}
 }
 

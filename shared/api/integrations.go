@@ -29,6 +29,7 @@ type Integrations struct {
 // routeIntegrations registers the routes of the configured integrations.
 func (s *server) routeIntegrations(mux *http.ServeMux) {
 	in := s.cfg.Integrations
+	s.routeGroups(mux)
 	if in.Webhooks != nil {
 		s.routeWebhooksOut(mux)
 	}

@@ -118,3 +118,29 @@ func TestAWebhookTriggerStartsAPipelineOfItsDefinition(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, http.StatusUnauthorized, e.do("POST", u.RequestURI(), "{}", anonymous...).Code, "a deleted trigger is unknown")
 }
+
+func TestRollbackRunsTheRollbackDefinition(t *testing.T) {
+	e, base := definitionsEnv(t)
+	body := `{"environment_name":"prod","component_name":"web","current_version":"2.0","target_version":"1.9","parameters":{"version":"1.9"}}`
+	rec := e.do("POST", base+"/rollback", body)
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	assert.Contains(t, decodeBody[obj](t, rec)["message"], "no rollback pipeline")
+
+	rec = e.do("POST", base+"/pipeline-definitions", `{"name":"rollback","config_source":{"provider":"circleci","file_path":".circleci/rollback.yml"}}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	rec = e.do("POST", base+"/rollback", body)
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+	got := decodeBody[obj](t, rec)
+	assert.Equal(t, "PIPELINE", got["rollback_type"])
+	require.Len(t, e.trigger.reqs, 1)
+	assert.Equal(t, ".circleci/rollback.yml", e.trigger.reqs[0].ConfigPath)
+	assert.Equal(t, map[string]any{"version": "1.9"}, e.trigger.reqs[0].Parameters)
+	p, err := e.st.GetPipeline(t.Context(), got["id"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, "main", p.VCS.Branch)
+
+	rec = e.do("POST", base+"/rollback", `{"environment_name":"prod"}`)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	reader := e.tokenOf("reader", "read")
+	assert.Equal(t, http.StatusForbidden, e.do("POST", base+"/rollback", body, "Circle-Token", reader).Code)
+}

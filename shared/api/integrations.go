@@ -30,6 +30,7 @@ type Integrations struct {
 func (s *server) routeIntegrations(mux *http.ServeMux) {
 	in := s.cfg.Integrations
 	s.routeGroups(mux)
+	s.routeFeaturesOff(mux)
 	if in.Webhooks != nil {
 		s.routeWebhooksOut(mux)
 	}
@@ -41,6 +42,7 @@ func (s *server) routeIntegrations(mux *http.ServeMux) {
 	}
 	if in.Definitions != nil {
 		s.routeDefinitions(mux)
+		s.routeRollback(mux)
 	}
 }
 

@@ -54,11 +54,12 @@ func (h *hookReceiver) types() []string {
 	return out
 }
 
-// TestE2EOIDCTokenAndOutboundWebhooks runs a job on the real Nomad agent
+// TestE2EOIDCTokenAndOutboundWebhooks runs jobs on the real Nomad agent
 // under `orbit up`: the job's CIRCLE_OIDC_TOKEN verifies against Orbit's
 // public JWKS and is masked in the step output, and the project's
 // outbound webhook receives the job-completed and workflow-completed
-// deliveries, signed.
+// deliveries, signed; a pipeline definition of another config file runs
+// through its webhook trigger.
 func TestE2EOIDCTokenAndOutboundWebhooks(t *testing.T) {
 	out := t.TempDir()
 	cfg := fmt.Sprintf(`version: 2.1
@@ -75,7 +76,7 @@ workflows:
   ci:
     jobs: [deploy]
 `, out)
-	repo := gitRepo(t, map[string]string{".circleci/config.yml": cfg})
+	repo := gitRepo(t, map[string]string{".circleci/config.yml": cfg, ".circleci/nightly.yml": nightlyConfig})
 	p := startOrbit(t, t.TempDir(), freeAddr(t))
 	slug := p.follow(repo, "acme", "oidc")
 
@@ -115,4 +116,35 @@ workflows:
 	require.Eventually(t, func() bool { return len(rc.types()) >= 2 }, time.Minute, 100*time.Millisecond,
 		"the webhook receives both events")
 	assert.ElementsMatch(t, []string{"job-completed", "workflow-completed"}, rc.types())
+
+	// A pipeline definition of another config file, started by its webhook
+	// trigger's URL, runs that file's jobs.
+	var def struct{ ID string }
+	require.Equal(t, 200, p.do("POST", "/api/v2/projects/"+proj.ID+"/pipeline-definitions", map[string]any{"name": "nightly",
+		"config_source": map[string]string{"provider": "circleci", "file_path": ".circleci/nightly.yml"}}, &def))
+	var trig struct {
+		EventSource struct{ Webhook struct{ URL string } } `json:"event_source"`
+	}
+	require.Equal(t, 200, p.do("POST", "/api/v2/projects/"+proj.ID+"/pipeline-definitions/"+def.ID+"/triggers", map[string]any{
+		"event_source": map[string]string{"provider": "webhook"}, "checkout_ref": "main", "config_ref": "main"}, &trig))
+	resp, err := http.Post(trig.EventSource.Webhook.URL, "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	var created struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	wf = p.waitWorkflowDone(created.ID, 2*time.Minute)
+	assert.Equal(t, "nightly", wf.Name)
+	assert.Equal(t, "success", p.jobs(wf.ID)["soak"].Status)
 }
+
+const nightlyConfig = `version: 2.1
+jobs:
+  soak:
+    docker: [{image: cimg/base:stable}]
+    steps:
+      - run: echo soaking
+workflows:
+  nightly:
+    jobs: [soak]
+`

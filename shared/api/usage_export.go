@@ -72,8 +72,8 @@ func (s *server) createUsageExport(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, usageExportJSON{ID: j.ID, State: j.State, Start: &j.Start, End: &j.End,
-		DownloadURLs: urls, ErrorReason: j.Error})
+	// usage_export_job has no error_reason: a failed job says why in GET.
+	writeJSON(w, http.StatusCreated, usageExportJSON{ID: j.ID, State: j.State, Start: &j.Start, End: &j.End, DownloadURLs: urls})
 	return nil
 }
 

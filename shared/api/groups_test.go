@@ -35,7 +35,7 @@ func TestGroupsOfAnOrganization(t *testing.T) {
 	assert.Len(t, rest["items"], 1)
 	assert.Nil(t, rest["next_page_token"])
 
-	assert.Equal(t, "oncall", e.getObj(base+"/"+made[1])["name"])
+	assert.Equal(t, "oncall", e.getObj(base + "/" + made[1])["name"])
 	rec = e.do("DELETE", base+"/"+made[1], "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, obj{"message": "Group deleted."}, decodeBody[obj](t, rec))

@@ -1,7 +1,9 @@
 // Command cron is the cron Lambda: EventBridge Scheduler invokes it once a
 // minute, and it triggers the scheduled pipelines due in that minute (and
 // in minutes missed since, up to shared/schedule's catch-up window). Each
-// minute is evaluated once however often it is invoked.
+// minute is evaluated once however often it is invoked. It also sends
+// the queued mails and outbound webhook deliveries and flushes the audit
+// outbox.
 package main
 
 import (
@@ -27,7 +29,14 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		hooks, err := a.Webhooks()
+		if err != nil {
+			return nil, err
+		}
 		return func(ctx context.Context) error {
+			if _, err := hooks.Send(ctx); err != nil {
+				slog.WarnContext(ctx, "outbound webhooks not sent; they wait for the next minute", "error", err)
+			}
 			if _, err := mails.Send(ctx); err != nil {
 				slog.WarnContext(ctx, "some mails were not sent; they wait for the next minute", "error", err)
 			}

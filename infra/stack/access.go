@@ -47,7 +47,8 @@ func (m machineArns) env(env map[string]*string) {
 //	cron       store rw (schedules, pipeline numbers), start pipeline executions,
 //	           signing + GitHub secrets (fetching config of scheduled pipelines),
 //	           blobs rw under audit-logs/ only (the audit log's hourly files),
-//	           ses:SendEmail (queued notification mail)
+//	           ses:SendEmail (queued notification mail), key decrypt (outbound
+//	           webhooks' signing secrets, opened to sign each delivery)
 //
 // auditPrefix is where shared/audit writes its files.
 const auditPrefix = "audit-logs/"
@@ -87,6 +88,9 @@ func grantFunctions(st awscdk.Stack, f *functions, d *data, m machineArns) {
 				Actions:   jsii.Strings("ses:SendEmail"),
 				Resources: jsii.Strings("*"),
 			}))
+			// ...and delivers the outbound webhooks, signed with secrets it
+			// only opens.
+			d.key.GrantDecrypt(role)
 		}
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"github.com/orbit-ci/orbit/shared/audit"
 )
 
+// WebhookSendInterval is how often `orbit up` sends the outbound webhooks'
+// due deliveries.
+const WebhookSendInterval = 2 * time.Second
+
 // Audit is the audit log recorder, watching the store's status changes
 // (workflow and job events) from the first call on. The API records the
 // routes' actions with it; Flush moves its outbox into the hourly files
@@ -35,7 +39,8 @@ func (a *Assembly) Audit() (*audit.Recorder, error) {
 }
 
 // RunOutboxes flushes the audit outbox and sends the queued mails every
-// interval until ctx ends, and flushes once more at the end. Only
+// interval, and the outbound webhooks' deliveries every
+// WebhookSendInterval at most, until ctx ends, and flushes once more at the end. Only
 // long-running processes call it; the cron function calls Outboxes.
 func (a *Assembly) RunOutboxes(ctx context.Context, interval time.Duration) error {
 	r, err := a.Audit()
@@ -46,10 +51,22 @@ func (a *Assembly) RunOutboxes(ctx context.Context, interval time.Duration) erro
 	if err != nil {
 		return err
 	}
+	hooks, err := a.Webhooks()
+	if err != nil {
+		return err
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// Webhook deliveries are due within seconds (CircleCI's are), not at
+	// the audit log's minute.
+	ht := time.NewTicker(min(interval, WebhookSendInterval))
+	defer ht.Stop()
 	for {
 		select {
+		case <-ht.C:
+			if _, err := hooks.Send(ctx); err != nil {
+				a.log.WarnContext(ctx, "outbound webhooks not sent; they wait in the outbox", "error", err)
+			}
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()

@@ -51,7 +51,9 @@ import (
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/notify"
+	"github.com/orbit-ci/orbit/shared/oidc"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
+	"github.com/orbit-ci/orbit/shared/outhook"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -109,13 +111,14 @@ type Assembly struct {
 
 	accounts   *accounts.Service
 	ldap       *ldapauth.Authenticator
-	kvs        kv.Store         // the store's kv, for GitHub's registry and webhook claims
-	gh         *github.Driver   // nil without GitHub
-	ghRegistry *github.Registry // nil without GitHub
-	audit      *audit.Recorder  // audit.go
-	notifier   *notify.Notifier // notify.go
-
-	insights *insights.Insights // insights.go
+	kvs        kv.Store           // the store's kv, for GitHub's registry and webhook claims
+	gh         *github.Driver     // nil without GitHub
+	ghRegistry *github.Registry   // nil without GitHub
+	audit      *audit.Recorder    // audit.go
+	notifier   *notify.Notifier   // notify.go
+	webhooks   *outhook.Service   // integrations.go
+	oidc       *oidc.Issuer       // integrations.go
+	insights   *insights.Insights // insights.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -487,6 +490,13 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 	if _, err := a.Insights(); err != nil {
 		return nil, err
 	}
+	if _, err := a.Webhooks(); err != nil {
+		return nil, err
+	}
+	secretsOf, err := a.secretsOfTasks(v)
+	if err != nil {
+		return nil, err
+	}
 	a.cond, err = conductor.New(conductor.Config{
 		Store:        st,
 		Orchestrator: orch,
@@ -497,7 +507,7 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		SSHMax:       a.cfg.SSHMax,
 		RunQueue:     runq,
 		Tokens:       tokens,
-		Secrets:      v,
+		Secrets:      secretsOf,
 		JobTimeout:   a.cfg.JobTimeout,
 		Logger:       a.log.With("component", "conductor"),
 	})
@@ -608,6 +618,10 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 	if err != nil {
 		return nil, err
 	}
+	integrations, err := a.integrations()
+	if err != nil {
+		return nil, err
+	}
 	signIn, perms, follower, err := a.signIn()
 	if err != nil {
 		return nil, err
@@ -624,6 +638,7 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 		SignIn:        signIn,
 		Audit:         rec,
 		Notifications: notifier,
+		Integrations:  integrations,
 		Store:         st,
 		Trigger:       cond,
 		Controls:      cond,

@@ -32,10 +32,10 @@ type User struct {
 	LocalRole string `json:"local_role,omitempty"`
 	// GitHubToken is the user's GitHub OAuth token, sealed by the secrets
 	// port (never in clear here); empty until they connect GitHub.
-	GitHubToken []byte    `json:"github_token,omitempty"`
+	GitHubToken []byte `json:"github_token,omitempty"`
 	// SSHKeys are the authorized_keys lines the user added to their
 	// account: a rerun with SSH admits them.
-	SSHKeys []string `json:"ssh_keys,omitempty"`
+	SSHKeys     []string  `json:"ssh_keys,omitempty"`
 	GitHubLogin string    `json:"github_login,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	SignInCount int       `json:"sign_in_count"`

@@ -88,6 +88,11 @@ const (
 	// ByContext: {id} is a context id; the question is asked of the
 	// context's owner organization.
 	ByContext
+	// ByProjectID: {project_id} (or {projectID}) is a project's id (ids.go).
+	ByProjectID
+	// ByOrgID: {org_id} (or {orgID}, {ownerID}) is an organization's id;
+	// the question is asked of the organization (ids.go).
+	ByOrgID
 )
 
 // Rules of the routes, by name.
@@ -179,7 +184,7 @@ func (s *server) authorize(r *http.Request, a Access) (*http.Request, error) {
 	if err != nil {
 		return r, err
 	}
-	return r, need(lvl, a.Level, a.Of == ByContext)
+	return r, need(lvl, a.Level, a.Of == ByContext || a.Of == ByOrgID)
 }
 
 // need compares a caller's level with what a route needs.
@@ -263,6 +268,10 @@ func (s *server) projectOf(r *http.Request, of ProjectOf) (vcs, org, repo string
 			return "", "", "", err
 		}
 		slug = c.Owner
+	case ByProjectID, ByOrgID:
+		if slug, err = s.slugOfID(ctx, r, of); err != nil {
+			return "", "", "", err
+		}
 	default:
 		return "", "", "", fmt.Errorf("api: unknown ProjectOf %d", of)
 	}

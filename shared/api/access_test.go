@@ -18,6 +18,12 @@ import (
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
+	"github.com/orbit-ci/orbit/shared/ids"
+	"github.com/orbit-ci/orbit/shared/insights"
+	"github.com/orbit-ci/orbit/shared/oidc"
+	"github.com/orbit-ci/orbit/shared/outhook"
+	"github.com/orbit-ci/orbit/shared/pipedef"
+	"github.com/orbit-ci/orbit/shared/usage"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/secrets"
@@ -47,6 +53,18 @@ func fullEnv(t *testing.T) (*env, seeded, store.Context) {
 		c.Notifications = noNotify{}
 		c.Metrics, c.Bridge = ok, ok
 		c.SignIn.Password = refusingLDAP{}
+		// Every integration and insights, so their routes are in the table.
+		var err error
+		c.Integrations.Webhooks, err = outhook.New(outhook.Config{KV: scratchKV(t), Records: c.Store, Sealer: sealer(t)})
+		require.NoError(t, err)
+		c.Integrations.UsageExports, err = usage.NewExports(usage.ExportsConfig{KV: scratchKV(t), Records: c.Store, Blobs: blobs})
+		require.NoError(t, err)
+		c.Integrations.OIDC, err = oidc.New(oidc.Config{KV: scratchKV(t), Sealer: sealer(t), Records: c.Store, Issuer: "https://orbit.example.com"})
+		require.NoError(t, err)
+		c.Integrations.Definitions, err = pipedef.New(pipedef.Config{KV: scratchKV(t), Sealer: sealer(t), Trigger: c.Trigger, BaseURL: "http://orbit.test"})
+		require.NoError(t, err)
+		c.Insights, err = insights.New(insights.Config{KV: scratchKV(t), Records: c.Store})
+		require.NoError(t, err)
 		// Routes with their own authentication: stand-ins that refuse.
 		refuse := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusUnauthorized) })
 		c.Runner, c.Blobs, c.GitHubWebhooks = refuse, refuse, refuse
@@ -110,7 +128,7 @@ func callers(t *testing.T, e *env) []caller {
 	}
 }
 
-var pathParam = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
+var pathParam = regexp.MustCompile(`\{([A-Za-z_-]+)(\.\.\.)?\}`)
 
 // concrete fills a route pattern's parameters with the seeded records.
 func concrete(t *testing.T, rt api.Route, sd seeded, c store.Context) (method, path string) {
@@ -136,6 +154,10 @@ func concrete(t *testing.T, rt api.Route, sd seeded, c store.Context) (method, p
 				return c.ID
 			}
 			return sd.pipeline.ID
+		case "org_id", "orgID", "ownerID":
+			return ids.Org("local/acme")
+		case "project_id", "projectID":
+			return ids.Project(sd.project.Slug)
 		case "job_id", "approval_request_id":
 			return sd.build.ID
 		case "number":
@@ -240,7 +262,7 @@ func expected(rt api.Route, who, method string) int {
 		case api.SiteAdmin:
 			return http.StatusForbidden
 		case api.Project:
-			if rt.Access.Of == api.ByContext {
+			if rt.Access.Of == api.ByContext || rt.Access.Of == api.ByOrgID {
 				return http.StatusForbidden // the organization exists; its contexts are not theirs
 			}
 			return http.StatusNotFound
@@ -269,8 +291,10 @@ func TestRouteRulesFollowThePolicy(t *testing.T) {
 		"GET /health-check": true, "GET /status": true, "/api/": true, "GET /login": true,
 		"GET /login/link": true, "POST /login/password": true, "GET /auth/github": true, "GET /auth/github/callback": true,
 		"GET /api/v2/openapi.json": true,
+		// OIDC discovery: cloud providers read it to verify jobs' tokens.
+		"GET /.well-known/openid-configuration": true, "GET /.well-known/jwks.json": true,
 	}
-	ownOK := regexp.MustCompile(`^(/runner/v1/|/blob/|POST /webhooks/github)$`)
+	ownOK := regexp.MustCompile(`^(/runner/v1/|/blob/|POST /webhooks/github|POST /webhooks/trigger/\{trigger_id\}|POST /api/v2/pipeline/continue)$`)
 	adminPath := regexp.MustCompile(`/(envvar|checkout-key|ssh-key|settings|notifications|restrictions|environment-variable)\b|^DELETE /api/v2/context/`)
 	for _, rt := range e.h.Routes() {
 		method, path, _ := strings.Cut(rt.Pattern, " ")

@@ -191,6 +191,9 @@ type Config struct {
 	GitHub GitHubFollower
 	// SignIn configures the sign-in methods (signin.go).
 	SignIn SignIn
+	// Integrations serve the webhook, usage export, OIDC and other newer
+	// operations (integrations.go).
+	Integrations Integrations
 	// Logger receives the access log and errors; nil discards.
 	Logger *slog.Logger
 	// Version is shown by /status.
@@ -257,6 +260,7 @@ func New(cfg Config) (*Handler, error) {
 	s.routeMe(mux)
 	s.routeUsers(mux)
 	s.routeFollow(mux, project)
+	s.routeIntegrations(mux)
 	if cfg.Controls != nil {
 		s.routeControls(mux, project)
 	}

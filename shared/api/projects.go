@@ -8,14 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/orbit-ci/orbit/shared/accounts"
+	"github.com/orbit-ci/orbit/shared/ids"
 	"github.com/orbit-ci/orbit/shared/store"
 )
-
-// idNamespace derives the stable UUIDs CircleCI's shapes want (project and
-// organization ids) from slugs, which are Orbit's real identities.
-var idNamespace = uuid.MustParse("0b8f2a5e-3c39-4d8e-9a0c-6a2f1f0f7d21")
 
 // projectJSON is CircleCI's Project.
 type projectJSON struct {
@@ -81,7 +77,7 @@ func projectView(p store.Project) projectJSON {
 
 // projectID is the id CircleCI's shapes show for a project.
 func projectID(slug string) string {
-	return uuid.NewSHA1(idNamespace, []byte("project/"+slug)).String()
+	return ids.Project(slug)
 }
 
 // splitSlug splits "<vcs>/<org>/<repo>".

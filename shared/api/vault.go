@@ -1,14 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/audit"
+	"github.com/orbit-ci/orbit/shared/ids"
 	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/vault"
 )
@@ -168,7 +168,7 @@ func contextView(c store.Context) contextJSON {
 // orgID is the organization id CircleCI's shapes show for an owner slug
 // (projectView uses the same).
 func orgID(owner string) string {
-	return uuid.NewSHA1(idNamespace, []byte("org/"+owner)).String()
+	return ids.Org(owner)
 }
 
 // ownerSlug resolves an owner given by slug or by id (the id of an
@@ -182,16 +182,11 @@ func (s *server) ownerSlug(r *http.Request, slug, id string) (string, error) {
 	case id == "":
 		return "", badRequest("the owner is required: owner-slug (e.g. local/acme) or owner-id")
 	}
-	ps, err := s.st.ListProjects(r.Context())
-	if err != nil {
-		return "", err
+	o, err := s.orgByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", badRequest("owner id %s: no followed project belongs to that organization", id)
 	}
-	for _, p := range ps {
-		if o := vault.Owner(p.Slug); orgID(o) == id {
-			return o, nil
-		}
-	}
-	return "", badRequest("owner id %s: no followed project belongs to that organization", id)
+	return o, err
 }
 
 func (s *server) createContext(w http.ResponseWriter, r *http.Request) error {

@@ -42,6 +42,9 @@ type TriggerRequest struct {
 	// workflow to run: the pipeline runs it alone (push workflows do not
 	// run on a schedule, scheduled ones run on nothing else).
 	ScheduledWorkflow string
+	// ConfigPath is the config file to build from (a pipeline
+	// definition's); empty means Config.ConfigPath.
+	ConfigPath string
 	// IdempotencyKey, when set, makes replays of the same request (the
 	// API's Idempotency-Key header) answer the pipeline the first one made
 	// instead of making another (store.ClaimTrigger).
@@ -101,6 +104,7 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 			Revision:            req.Revision,
 		},
 		Parameters: req.Parameters,
+		ConfigPath: req.ConfigPath,
 	})
 	if err != nil {
 		return store.Pipeline{}, err
@@ -198,17 +202,17 @@ func (c *Conductor) fetchConfig(ctx context.Context, id string) (bool, error) {
 			return false, err
 		}
 	}
-	src, err := c.cfg.Source.FileAt(ctx, p.VCS.OriginRepositoryURL, rev, c.cfg.ConfigPath)
+	src, err := c.cfg.Source.FileAt(ctx, p.VCS.OriginRepositoryURL, rev, c.configPath(p))
 	if err != nil {
 		if isVCSMiss(err) {
 			return false, c.errored(ctx, id, store.PipelineError{Type: "config-fetch",
-				Message: fmt.Sprintf("cannot read %s at %s: %v", c.cfg.ConfigPath, shortSHA(rev), err)})
+				Message: fmt.Sprintf("cannot read %s at %s: %v", c.configPath(p), shortSHA(rev), err)})
 		}
 		return false, err
 	}
 	if len(src) > MaxConfigBytes {
 		return false, c.errored(ctx, id, store.PipelineError{Type: "config",
-			Message: fmt.Sprintf("%s is %s; the limit is %s", c.cfg.ConfigPath, store.Size(len(src)), store.Size(MaxConfigBytes))})
+			Message: fmt.Sprintf("%s is %s; the limit is %s", c.configPath(p), store.Size(len(src)), store.Size(MaxConfigBytes))})
 	}
 	if err := c.st.PutPipelineConfig(ctx, id, store.PipelineConfig{Source: string(src)}); err != nil {
 		return false, c.tooLarge(ctx, id, err)
@@ -247,7 +251,7 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 		return true, nil
 	}
 	plan, err := config.Compile([]byte(cfg.Source), config.Options{
-		Filename:           c.cfg.ConfigPath,
+		Filename:           c.configPath(p),
 		Branch:             p.VCS.Branch,
 		Tag:                p.VCS.Tag,
 		Revision:           p.VCS.Revision,
@@ -457,4 +461,13 @@ func (c *Conductor) pipelineErrored(ctx context.Context, id string, e *StateErro
 		msg = fmt.Sprintf("%s: %s", e.Error, e.Cause)
 	}
 	return c.errored(ctx, id, store.PipelineError{Type: "plan", Message: msg})
+}
+
+// configPath is the config file a pipeline builds from: its definition's,
+// else the conductor's.
+func (c *Conductor) configPath(p store.Pipeline) string {
+	if p.ConfigPath != "" {
+		return p.ConfigPath
+	}
+	return c.cfg.ConfigPath
 }

@@ -23,6 +23,9 @@ type Pipeline struct {
 	VCS         PipelineVCS     `json:"vcs"`
 	// Parameters are the pipeline parameters given at trigger time.
 	Parameters map[string]any `json:"parameters,omitempty"`
+	// ConfigPath is the config file the pipeline builds from (its pipeline
+	// definition's); empty means the conductor's default.
+	ConfigPath string `json:"config_path,omitempty"`
 	// Errors are the reasons an errored pipeline did not run, each with the
 	// config line where there is one (CircleCI's "errors" array).
 	Errors []PipelineError `json:"errors"`

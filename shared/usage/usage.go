@@ -13,7 +13,6 @@ package usage
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -181,14 +180,7 @@ func Compute(ctx context.Context, rec Records) (Report, error) {
 }
 
 func osOf(j store.Job) string {
-	var spec struct {
-		Job *struct {
-			Executor struct {
-				Type string `json:"type"`
-			} `json:"executor"`
-		} `json:"job"`
-	}
-	if json.Unmarshal(j.Spec, &spec) == nil && spec.Job != nil && spec.Job.Executor.Type == "macos" {
+	if executorOf(j).Type == "macos" {
 		return "macos"
 	}
 	return "linux"

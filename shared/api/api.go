@@ -238,6 +238,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/workflow/{id}", read(ByWorkflow), s.api(s.getWorkflow))
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
 	s.routeMe(mux)
+	s.routeCompat(mux)
 	s.routeUsers(mux)
 	if cfg.Controls != nil {
 		s.routeControls(mux, project)

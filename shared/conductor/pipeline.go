@@ -352,6 +352,12 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 	if err := json.Unmarshal(cfg.Plan, &plan); err != nil {
 		return fmt.Errorf("decode plan of pipeline %s: %w", id, err)
 	}
+	if plan.Setup && !p.Setup {
+		// Before any job can ask for its spec (and its continuation key).
+		if p, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error { p.Setup = true; return nil }); err != nil {
+			return err
+		}
+	}
 	for _, wf := range plan.Workflows {
 		if s := p.Trigger.ScheduledWorkflow; s != "" && wf.Name != s {
 			// A scheduled pipeline runs its scheduled workflow alone; push

@@ -116,7 +116,9 @@ func TestE2EOfficialCLI(t *testing.T) {
 
 	t.Run("contexts", func(t *testing.T) {
 		org := []string{"local", "acme"}
-		ctxCmd := func(args ...string) []string { return append(append([]string{"context", args[0]}, org...), args[1:]...) }
+		ctxCmd := func(args ...string) []string {
+			return append(append([]string{"context", args[0]}, org...), args[1:]...)
+		}
 		cli.ok("", ctxCmd("create", "deploy")...)
 		assert.Contains(t, cli.ok("", ctxCmd("list")...), "deploy")
 		cli.ok("s3cr3t-value", ctxCmd("store-secret", "deploy", "API_KEY")...)

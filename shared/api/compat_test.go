@@ -50,9 +50,9 @@ func TestCompileConfigWithDefaults(t *testing.T) {
 			errors: []string{`config.yml:5:13: jobs.b.steps[0]: unknown step or command "nosuch"`},
 		},
 		{
-			name:      "tolerated keys are warnings, not errors",
-			config:    "version: 2.1\njobs:\n  b:\n    docker: [{image: a}]\n    steps: [{store_artifacts: {path: x, to: y}}]\nworkflows:\n  w:\n    jobs: [b]\n",
-			valid:     true, output: "store_artifacts",
+			name:   "tolerated keys are warnings, not errors",
+			config: "version: 2.1\njobs:\n  b:\n    docker: [{image: a}]\n    steps: [{store_artifacts: {path: x, to: y}}]\nworkflows:\n  w:\n    jobs: [b]\n",
+			valid:  true, output: "store_artifacts",
 			nWarnings: 1,
 		},
 	}

@@ -15,7 +15,6 @@ import (
 // circleCLI runs CircleCI's official CLI (make circleci builds it into
 // bin/) against an orbit up, as a user who set its host and token would.
 type circleCLI struct {
-	t         testing.TB
 	bin, home string
 	p         *orbitProc
 }
@@ -23,12 +22,11 @@ type circleCLI struct {
 func newCircleCLI(t testing.TB, p *orbitProc) *circleCLI {
 	t.Helper()
 	bin := needEnv(t, "ORBIT_CIRCLECI_BIN", "make test builds CircleCI's CLI into bin/circleci (make circleci)")
-	return &circleCLI{t: t, bin: bin, home: t.TempDir(), p: p}
+	return &circleCLI{bin: bin, home: t.TempDir(), p: p}
 }
 
 // run runs the CLI with stdin and returns its combined output and error.
 func (c *circleCLI) run(stdin string, args ...string) (string, error) {
-	c.t.Helper()
 	cmd := exec.Command(c.bin, append(args, "--host", c.p.url, "--token", c.p.token)...)
 	cmd.Env = append(os.Environ(), "HOME="+c.home, "CIRCLECI_CLI_SKIP_UPDATE_CHECK=true",
 		"CIRCLECI_CLI_TELEMETRY_OPTOUT=true", "NO_COLOR=1")
@@ -40,10 +38,10 @@ func (c *circleCLI) run(stdin string, args ...string) (string, error) {
 }
 
 // ok runs the CLI and requires it to succeed.
-func (c *circleCLI) ok(stdin string, args ...string) string {
-	c.t.Helper()
+func (c *circleCLI) ok(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
 	out, err := c.run(stdin, args...)
-	require.NoError(c.t, err, "circleci %s:\n%s", strings.Join(args, " "), out)
+	require.NoError(t, err, "circleci %s:\n%s", strings.Join(args, " "), out)
 	return out
 }
 
@@ -96,7 +94,7 @@ func TestE2EOfficialCLI(t *testing.T) {
 	p.follow(repo, "acme", "cli")
 
 	t.Run("diagnostic", func(t *testing.T) {
-		out := cli.ok("", "diagnostic")
+		out := cli.ok(t, "", "diagnostic")
 		assert.Contains(t, out, "API host: "+p.url)
 		assert.Contains(t, out, "OK, got a token.")
 		assert.Contains(t, out, "Hello, ")
@@ -104,9 +102,9 @@ func TestE2EOfficialCLI(t *testing.T) {
 
 	t.Run("config validate and process", func(t *testing.T) {
 		cfg := write("config.yml", cliConfig)
-		out := cli.ok("", "config", "validate", cfg)
+		out := cli.ok(t, "", "config", "validate", cfg)
 		assert.Contains(t, out, "is valid")
-		out = cli.ok("", "config", "process", cfg)
+		out = cli.ok(t, "", "config", "process", cfg)
 		assert.Contains(t, out, `echo "hello cli"`, "the orb's command, from Orbit's registry (acme/hello@1 → 1.2.0), is expanded")
 		bad := write("bad.yml", "version: 2.1\njobs:\n  build:\n    docker: [{image: a}]\n    steps: [nosuchstep]\nworkflows:\n  w:\n    jobs: [build]\n")
 		out, err := cli.run("", "config", "validate", bad)
@@ -115,39 +113,47 @@ func TestE2EOfficialCLI(t *testing.T) {
 	})
 
 	t.Run("contexts", func(t *testing.T) {
-		org := []string{"local", "acme"}
+		// The CLI takes a vcs type only for github and bitbucket; a local
+		// organization is given by its id, as the project shows it.
+		var proj struct {
+			OrganizationID string `json:"organization_id"`
+		}
+		require.Equal(t, 200, p.do("GET", "/api/v2/project/local/acme/cli", nil, &proj))
+		require.NotEmpty(t, proj.OrganizationID)
+		org := []string{"--org-id", proj.OrganizationID}
 		ctxCmd := func(args ...string) []string {
 			return append(append([]string{"context", args[0]}, org...), args[1:]...)
 		}
-		cli.ok("", ctxCmd("create", "deploy")...)
-		assert.Contains(t, cli.ok("", ctxCmd("list")...), "deploy")
-		cli.ok("s3cr3t-value", ctxCmd("store-secret", "deploy", "API_KEY")...)
-		show := cli.ok("", ctxCmd("show", "deploy")...)
+		cli.ok(t, "", ctxCmd("create", "deploy")...)
+		assert.Contains(t, cli.ok(t, "", ctxCmd("list")...), "deploy")
+		cli.ok(t, "s3cr3t-value", ctxCmd("store-secret", "deploy", "API_KEY")...)
+		show := cli.ok(t, "", ctxCmd("show", "deploy")...)
 		assert.Contains(t, show, "API_KEY")
 		assert.NotContains(t, show, "s3cr3t-value", "a secret is never shown")
-		cli.ok("", ctxCmd("remove-secret", "deploy", "API_KEY")...)
-		assert.NotContains(t, cli.ok("", ctxCmd("show", "deploy")...), "API_KEY")
-		cli.ok("", ctxCmd("delete", "-f", "deploy")...)
-		assert.NotContains(t, cli.ok("", ctxCmd("list")...), "deploy")
+		cli.ok(t, "", ctxCmd("remove-secret", "deploy", "API_KEY")...)
+		assert.NotContains(t, cli.ok(t, "", ctxCmd("show", "deploy")...), "API_KEY")
+		cli.ok(t, "", ctxCmd("delete", "-f", "deploy")...)
+		assert.NotContains(t, cli.ok(t, "", ctxCmd("list")...), "deploy")
 	})
 
 	t.Run("project secret", func(t *testing.T) {
-		cli.ok("", "project", "secret", "create", "local", "acme", "cli", "TOKEN", "--env-value", "abcd1234")
-		out := cli.ok("", "project", "secret", "list", "local", "acme", "cli")
+		cli.ok(t, "", "project", "secret", "create", "local", "acme", "cli", "TOKEN", "--env-value", "abcd1234")
+		out := cli.ok(t, "", "project", "secret", "list", "local", "acme", "cli")
 		assert.Contains(t, out, "TOKEN")
 		assert.NotContains(t, out, "abcd1234")
 	})
 
 	t.Run("orbs", func(t *testing.T) {
-		assert.Contains(t, cli.ok("", "orb", "validate", orbFile), "is valid")
+		assert.Contains(t, cli.ok(t, "", "orb", "validate", orbFile), "is valid")
 		bad := write("bad-orb.yml", "version: 2.1\ncommands:\n  x:\n    stepz: [nosuchstep]\n")
 		out, err := cli.run("", "orb", "validate", bad)
 		require.Error(t, err, out)
 		assert.Contains(t, out, `unknown key "stepz"`)
-		assert.Contains(t, cli.ok("", "orb", "source", "acme/hello@1.0.0"), `echo "hello << parameters.who >>"`)
-		info := cli.ok("", "orb", "info", "acme/hello")
-		assert.Contains(t, info, "1.2.0", "@volatile is the newest release")
-		assert.Contains(t, info, "greet")
+		assert.Contains(t, cli.ok(t, "", "orb", "source", "acme/hello@1.0.0"), `echo "hello << parameters.who >>"`)
+		info := cli.ok(t, "", "orb", "info", "acme/hello")
+		assert.Contains(t, info, "Latest: acme/hello@1.2.0", "@volatile is the newest release")
+		assert.Contains(t, info, "Total-revisions: 2")
+		assert.Contains(t, info, "Total-commands: 1")
 		out, err = cli.run("", "orb", "source", "acme/nothere@1.0.0")
 		require.Error(t, err, out)
 		assert.Contains(t, out, "no Orb 'acme/nothere@1.0.0' was found")

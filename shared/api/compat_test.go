@@ -109,7 +109,7 @@ func TestGraphQLContexts(t *testing.T) {
 }`, map[string]any{"input": map[string]any{"ownerId": orgID, "ownerType": "ORGANIZATION", "contextName": "deploy"}})
 	require.Empty(t, errs)
 	cc := created["createContext"].(obj)
-	require.Nil(t, cc["error"])
+	require.Equal(t, obj{"type": ""}, cc["error"], "an empty error type, as the CLI needs")
 	ctxID := cc["context"].(obj)["id"].(string)
 
 	_, errs = e.gql(`mutation CreateEnvVar($input: StoreEnvironmentVariableInput!) {
@@ -155,7 +155,7 @@ func TestGraphQLContexts(t *testing.T) {
 
 	_, errs = e.gql(`mutation DeleteEnvVar($input: RemoveEnvironmentVariableInput!) {
 	removeEnvironmentVariable(input: $input) { context { id } }
-}`, map[string]any{"input": map[string]any{"contextId": ctxID, "variable": "KEY"}})
+}`, map[string]any{"input": map[string]any{"ContextID": ctxID, "Name": "KEY"}}) // the CLI's spelling
 	require.Empty(t, errs)
 	_, errs = e.gql(`mutation DeleteContext($contextId: UUID) { deleteContext(input: { contextId: $contextId }) { clientMutationId } }`,
 		map[string]any{"contextId": ctxID})

@@ -277,7 +277,9 @@ func (s *server) gqlCreateContext(r *http.Request, vars gqlVars) (any, error) {
 	if err := s.internal(r, s.audited(audit.ContextCreate, contextTarget, s.createContext), body, nil, &c); err != nil {
 		return map[string]any{"error": map[string]any{"type": s.gqlMessage(r, err)}, "context": nil}, nil
 	}
-	return map[string]any{"error": nil, "context": map[string]any{"id": c.ID, "name": c.Name, "createdAt": c.CreatedAt}}, nil
+	// error is an object with an empty type, not null: the CLI reads
+	// error.type through a pointer it does not check.
+	return map[string]any{"error": map[string]any{"type": ""}, "context": map[string]any{"id": c.ID, "name": c.Name, "createdAt": c.CreatedAt}}, nil
 }
 
 func (s *server) gqlDeleteContext(r *http.Request, vars gqlVars) (any, error) {
@@ -291,12 +293,15 @@ func (s *server) gqlDeleteContext(r *http.Request, vars gqlVars) (any, error) {
 	return map[string]any{"clientMutationId": nil}, nil
 }
 
+// The CLI v0.1 sends the environment variable mutations' input with its Go
+// field names (ContextID, Name, Value); the schema's names work too.
+
 func (s *server) gqlStoreVar(r *http.Request, vars gqlVars) (any, error) {
-	id, name := vars.str("input.contextId"), vars.str("input.variable")
+	id, name := vars.str("input.contextId", "input.ContextID"), vars.str("input.variable", "input.Name")
 	if err := s.contextFor(r, id, accounts.Admin); err != nil {
 		return nil, err
 	}
-	body := map[string]any{"value": vars.str("input.value")}
+	body := map[string]any{"value": vars.str("input.value", "input.Value")}
 	if err := s.internal(r, s.audited(audit.ContextEnvVarStore, contextTarget, s.putContextVar), body,
 		map[string]string{"id": id, "name": name}, nil); err != nil {
 		return map[string]any{"error": map[string]any{"type": s.gqlMessage(r, err)}}, nil
@@ -305,7 +310,7 @@ func (s *server) gqlStoreVar(r *http.Request, vars gqlVars) (any, error) {
 }
 
 func (s *server) gqlRemoveVar(r *http.Request, vars gqlVars) (any, error) {
-	id, name := vars.str("input.contextId"), vars.str("input.variable")
+	id, name := vars.str("input.contextId", "input.ContextID"), vars.str("input.variable", "input.Name")
 	if err := s.contextFor(r, id, accounts.Admin); err != nil {
 		return nil, err
 	}

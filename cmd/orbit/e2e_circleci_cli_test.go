@@ -154,6 +154,14 @@ func TestE2EOfficialCLI(t *testing.T) {
 		assert.Contains(t, info, "Latest: acme/hello@1.2.0", "@volatile is the newest release")
 		assert.Contains(t, info, "Total-revisions: 2")
 		assert.Contains(t, info, "Total-commands: 1")
+		// Another installation fills its registry from this one, as from
+		// CircleCI's: @volatile resolved there.
+		copyDir := t.TempDir()
+		imp, err := exec.Command(os.Getenv("ORBIT_BIN"), "orb", "import", "--from", p.url, "--token", p.token,
+			"--orb-dir", copyDir, "acme/hello@volatile").CombinedOutput()
+		require.NoError(t, err, string(imp))
+		assert.Contains(t, string(imp), "imported acme/hello@1.2.0")
+		assert.FileExists(t, filepath.Join(copyDir, "acme", "hello@1.2.0.yml"))
 		out, err = cli.run("", "orb", "source", "acme/nothere@1.0.0")
 		require.Error(t, err, out)
 		assert.Contains(t, out, "no Orb 'acme/nothere@1.0.0' was found")

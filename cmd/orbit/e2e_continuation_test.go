@@ -97,6 +97,11 @@ func TestE2EDynamicConfig(t *testing.T) {
 	dout := p.text("/api/v2/project/" + slug + "/job/" + strconv.FormatInt(dj.JobNumber, 10) + "/output?step=0&task=0")
 	assert.Contains(t, dout, "deploying to prod", "the continuation's parameters reach its config")
 
+	var refused struct{ Message string }
+	assert.Equal(t, 400, p.do("POST", "/api/v2/pipeline/continue", map[string]string{"continuation-key": "continue/" + pid + ".1.forged",
+		"configuration": nextConfig}, &refused), "a forged key")
+	assert.Contains(t, refused.Message, "invalid continuation key")
+
 	var pl struct {
 		State string `json:"state"`
 	}

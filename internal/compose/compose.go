@@ -48,6 +48,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/metrics"
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/notify"
+	"github.com/orbit-ci/orbit/shared/orbimport"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/queue/boltqueue"
@@ -487,6 +488,7 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		RunQueue:     runq,
 		Tokens:       tokens,
 		Secrets:      v,
+		URLOrbs:      orbimport.URLOrbSource{Lists: st},
 		JobTimeout:   a.cfg.JobTimeout,
 		Logger:       a.log.With("component", "conductor"),
 	})

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/config"
+	"github.com/orbit-ci/orbit/shared/orbimport"
 )
 
 // POST /api/v2/compile-config-with-defaults is what the official CLI's
@@ -36,6 +38,8 @@ type compileRequest struct {
 // private orbs may be used; Orbit's registry is the installation's, so it
 // is accepted and not needed. Next asks CircleCI's next compiler; Orbit has
 // one.
+//
+// With OwnerID, the organization's URL orb allow-list applies.
 type compileOptions struct {
 	OwnerID            string         `json:"owner_id"`
 	PipelineValues     map[string]any `json:"pipeline_values"`
@@ -71,6 +75,15 @@ func (s *server) compileConfig(w http.ResponseWriter, r *http.Request) error {
 	opts, err := compileOptionsFor(req.Options, "")
 	if err != nil {
 		return err
+	}
+	if id := req.Options.OwnerID; id != "" {
+		// The organization's URL orb allow-list applies, as in its
+		// pipelines; an owner Orbit does not know allows none.
+		if owner, err := s.ownerSlug(r, "", id); err == nil && s.requireOn(r.Context(), owner, accounts.Read) == nil {
+			if opts.URLOrbs, err = (orbimport.URLOrbSource{Lists: s.st}).ForOwner(r.Context(), owner); err != nil {
+				return err
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, compileConfig([]byte(req.ConfigYAML), opts))
 	return nil

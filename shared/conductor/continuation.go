@@ -105,7 +105,12 @@ func (c *Conductor) Continue(ctx context.Context, req ContinueRequest) (store.Pi
 		return store.Pipeline{}, fmt.Errorf("%w: the configuration is %s; the limit is %s", ErrBadTrigger,
 			store.Size(len(req.Configuration)), store.Size(MaxConfigBytes))
 	}
+	urlOrbs, err := c.urlOrbs(ctx, p.ProjectSlug)
+	if err != nil {
+		return store.Pipeline{}, err
+	}
 	plan, err := config.Compile([]byte(req.Configuration), config.Options{
+		URLOrbs:            urlOrbs,
 		Filename:           "continuation config",
 		Branch:             p.VCS.Branch,
 		Tag:                p.VCS.Tag,
@@ -166,4 +171,13 @@ func (c *Conductor) keepContinuedPlan(ctx context.Context, id, source string, co
 	}
 	cfg.Plan, cfg.ContinuedSource = raw, source
 	return c.st.PutPipelineConfig(ctx, id, cfg)
+}
+
+// urlOrbs is the URL orb fetcher for a project's compile; nil (URL orbs
+// refused) without Config.URLOrbs.
+func (c *Conductor) urlOrbs(ctx context.Context, projectSlug string) (config.URLOrbFetcher, error) {
+	if c.cfg.URLOrbs == nil {
+		return nil, nil
+	}
+	return c.cfg.URLOrbs.URLOrbs(ctx, projectSlug)
 }

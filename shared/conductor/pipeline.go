@@ -242,7 +242,12 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 	if len(cfg.Plan) > 0 {
 		return true, nil
 	}
+	urlOrbs, err := c.urlOrbs(ctx, p.ProjectSlug)
+	if err != nil {
+		return false, err
+	}
 	plan, err := config.Compile([]byte(cfg.Source), config.Options{
+		URLOrbs:            urlOrbs,
 		Filename:           c.cfg.ConfigPath,
 		Branch:             p.VCS.Branch,
 		Tag:                p.VCS.Tag,

@@ -56,6 +56,18 @@ type OrbRegistry interface {
 	Orb(ref OrbRef) (src []byte, name string, err error)
 }
 
+// URLOrbFetcher reads an orb imported by URL. FetchOrb returns its source,
+// or an error saying why it may not or cannot be read (not on the
+// allow-list, unreachable); the error is reported at the orb's line.
+type URLOrbFetcher interface {
+	FetchOrb(url string) ([]byte, error)
+}
+
+// IsURLOrb reports whether an orb reference is a URL.
+func IsURLOrb(ref string) bool {
+	return strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://")
+}
+
 // DirRegistry is the local orb registry: a directory holding one file per
 // orb release, <dir>/<namespace>/<name>@<version>.yml, written by
 // `orbit orb import`. Partial versions (@1, @1.2) and @volatile resolve to

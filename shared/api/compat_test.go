@@ -10,6 +10,7 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/config"
+	"github.com/orbit-ci/orbit/shared/store"
 )
 
 func jsonString(t *testing.T, v any) string {
@@ -208,4 +209,16 @@ func TestGraphQLOrbs(t *testing.T) {
 	data, _ = e.gql(validate, map[string]any{"config": "version: 2.1\ncommands:\n  x:\n    stepz: [nosuch]\n"})
 	assert.Equal(t, false, data["orbConfig"].(obj)["valid"])
 	assert.Contains(t, jsonString(t, data["orbConfig"].(obj)["errors"]), `unknown key \"stepz\"`)
+}
+
+// TestUIPipelineWarnings: the pipeline page shows a config warning apart
+// from errors, saying the pipeline runs.
+func TestUIPipelineWarnings(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.st.CreatePipeline(t.Context(), store.Pipeline{ProjectSlug: "local/acme/api", VCS: store.PipelineVCS{Branch: "main"},
+		Errors: []store.PipelineError{{Type: "config", Message: `config.yml:6:38: warning: jobs.build.steps[0].store_artifacts.to: unknown key "to" is ignored`}}})
+	require.NoError(t, err)
+	body := e.do(http.MethodGet, "/ui/pipeline/"+p.ID, "").Body.String()
+	assert.Contains(t, body, `<div class="warnings"><b>warning</b> (CircleCI accepts this; the pipeline runs): config.yml:6:38: warning:`)
+	assert.NotContains(t, body, `<div class="errors">`)
 }

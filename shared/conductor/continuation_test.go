@@ -15,8 +15,8 @@ const setupCfg = "version: 2.1\nsetup: true\njobs:\n  gen: {docker: [{image: x}]
 
 const nextCfg = "version: 2.1\nparameters:\n  env: {type: string}\njobs:\n  deploy: {docker: [{image: x}], steps: [{run: deploy << pipeline.parameters.env >>}]}\nworkflows:\n  deploy: {jobs: [deploy]}\n"
 
-// continuationKeyOf dispatches a job and returns the continuation key its task spec and returns the key it
-// gives ("" for none).
+// continuationKeyOf dispatches a job and returns the continuation key its
+// task spec gives ("" for none).
 func continuationKeyOf(t *testing.T, h *harness, wid, job string) string {
 	t.Helper()
 	h.call(Request{Action: "start_workflow", WorkflowID: wid})

@@ -342,10 +342,7 @@ func (s *server) gqlMessage(r *http.Request, err error) string {
 }
 
 // internalError is a handler's refusal seen through internal.
-type internalError struct {
-	code int
-	msg  string
-}
+type internalError struct{ msg string }
 
 func (e *internalError) Error() string { return e.msg }
 
@@ -375,7 +372,7 @@ func (s *server) internal(r *http.Request, h apiFunc, body any, pathValues map[s
 	if rec.status >= http.StatusBadRequest {
 		var m message
 		_ = json.Unmarshal(rec.body.Bytes(), &m)
-		return &internalError{code: rec.status, msg: m.Message}
+		return &internalError{msg: m.Message}
 	}
 	if out != nil {
 		return json.Unmarshal(rec.body.Bytes(), out)

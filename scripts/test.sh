@@ -36,6 +36,8 @@ command -v git >/dev/null || { echo "git is required" >&2; exit 1; }
 # The AWS-shape end-to-end test (e2e/awsshape) runs the Lambda bootstraps
 # under the Runtime Interface Emulator, both built here.
 make --no-print-directory rie lambdas-host
+# The official circleci CLI, which cmd/orbit's end-to-end test drives against orbit up.
+make --no-print-directory circleci
 
 MOTO_PORT=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN/moto.log" 2>&1 &
@@ -68,6 +70,7 @@ export ORBIT_SQS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 export ORBIT_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 export NOMAD_ADDR="http://127.0.0.1:$NOMAD_HTTP"
 export ORBIT_BIN="$ROOT/bin/orbit"
+export ORBIT_CIRCLECI_BIN="$ROOT/bin/circleci"
 export ORBIT_NOMAD_BIN="$ROOT/bin/nomad"
 export ORBIT_RIE_BIN="$ROOT/bin/aws-lambda-rie"
 export ORBIT_LAMBDA_HOST_DIR="$ROOT/bin/lambdas-host"

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/orbit-ci/orbit/shared/config"
+	"github.com/orbit-ci/orbit/shared/orbimport"
 )
 
 const configUsage = `usage: orbit config validate|process [file] [flags]
@@ -109,47 +110,93 @@ func configError(err error) error {
 }
 
 const orbUsage = `usage: orbit orb import <namespace/name@version> <file> [--orb-dir DIR]
+       orbit orb import <directory> [--orb-dir DIR]
+       orbit orb import --from <registry-url> [--token TOKEN] <namespace/name@version>... [--orb-dir DIR]
 
-Stores an orb's source (as "circleci orb source" prints it; - reads stdin) in the
-local orb registry, where configs importing namespace/name@version find it offline.
+Stores orb releases in the local orb registry, where configs importing them find
+them offline:
+  <file>       one release's source (as "circleci orb source" prints it; - reads stdin)
+  <directory>  every <namespace>/<name>@<x.y.z>.yml under it (another registry's copy)
+  --from URL   from a CircleCI-compatible registry (https://circleci.com, or another
+               Orbit): @volatile and partial versions (@1, @1.2) are resolved there
+               and stored under the exact version. --token (or $CIRCLECI_CLI_TOKEN)
+               for private orbs.
 `
 
-func cmdOrb(_ context.Context, args []string) error {
+func cmdOrb(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "import" {
 		return exitError{code: 2, msg: orbUsage}
 	}
 	fs := flag.NewFlagSet("orb import", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	orbDir := fs.String("orb-dir", "", "")
+	from := fs.String("from", "", "")
+	token := fs.String("token", os.Getenv("CIRCLECI_CLI_TOKEN"), "")
 	if err := fs.Parse(flagsFirst(fs, args[1:])); err != nil {
 		return exitError{code: 2, msg: err.Error() + "\n" + orbUsage}
-	}
-	if fs.NArg() != 2 {
-		return exitError{code: 2, msg: orbUsage}
-	}
-	ref, err := config.ParseOrbRef(fs.Arg(0))
-	if err != nil {
-		return exitError{code: 1, msg: err.Error()}
-	}
-	var src []byte
-	if fs.Arg(1) == "-" {
-		src, err = io.ReadAll(os.Stdin)
-	} else {
-		src, err = os.ReadFile(fs.Arg(1))
-	}
-	if err != nil {
-		return exitError{code: 1, msg: err.Error()}
 	}
 	dir := *orbDir
 	if dir == "" {
 		dir = config.DefaultOrbDir()
 	}
-	path, err := config.DirRegistry(dir).Import(ref, src)
+	reg := config.DirRegistry(dir)
+	var imported []orbimport.Imported
+	var err error
+	switch {
+	case *from != "":
+		if fs.NArg() == 0 {
+			return exitError{code: 2, msg: orbUsage}
+		}
+		refs := make([]config.OrbRef, 0, fs.NArg())
+		for _, a := range fs.Args() {
+			ref, err := config.ParseOrbRef(a)
+			if err != nil {
+				return exitError{code: 1, msg: err.Error()}
+			}
+			refs = append(refs, ref)
+		}
+		imported, err = orbimport.Registry{URL: *from, Token: *token}.Import(ctx, reg, refs)
+	case fs.NArg() == 1 && isDir(fs.Arg(0)):
+		imported, err = orbimport.Dir(reg, fs.Arg(0))
+	case fs.NArg() == 2:
+		imported, err = importOrbFile(reg, fs.Arg(0), fs.Arg(1))
+	default:
+		return exitError{code: 2, msg: orbUsage}
+	}
+	for _, im := range imported {
+		fmt.Printf("imported %s to %s\n", im.Ref, im.Path)
+	}
 	if err != nil {
 		return configError(err)
 	}
-	fmt.Printf("imported %s to %s\n", ref, path)
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// importOrbFile imports one release from a file (- is stdin).
+func importOrbFile(reg config.DirRegistry, refArg, file string) ([]orbimport.Imported, error) {
+	ref, err := config.ParseOrbRef(refArg)
+	if err != nil {
+		return nil, err
+	}
+	var src []byte
+	if file == "-" {
+		src, err = io.ReadAll(os.Stdin)
+	} else {
+		src, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	path, err := reg.Import(ref, src)
+	if err != nil {
+		return nil, err
+	}
+	return []orbimport.Imported{{Ref: ref, Path: path}}, nil
 }
 
 // flagsFirst moves flags before positional arguments (so `validate file

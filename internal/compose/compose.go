@@ -52,6 +52,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/metrics/memmetrics"
 	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/oidc"
+	"github.com/orbit-ci/orbit/shared/orbimport"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/outhook"
 	"github.com/orbit-ci/orbit/shared/queue"
@@ -508,6 +509,7 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		RunQueue:     runq,
 		Tokens:       tokens,
 		Secrets:      secretsOf,
+		URLOrbs:      orbimport.URLOrbSource{Lists: st},
 		JobTimeout:   a.cfg.JobTimeout,
 		Logger:       a.log.With("component", "conductor"),
 	})

@@ -258,6 +258,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/workflow/{id}", read(ByWorkflow), s.api(s.getWorkflow))
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
 	s.routeMe(mux)
+	s.routeCompat(mux)
 	s.routeUsers(mux)
 	s.routeFollow(mux, project)
 	s.routeIntegrations(mux)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/status"
@@ -43,6 +44,9 @@ var uiFuncs = template.FuncMap{
 	"badge": badgeClass,
 	"when":  formatTime,
 	"short": shortSHA,
+	// warning tells a config warning (what CircleCI tolerates) from an
+	// error in a pipeline's errors list (conductor.recordWarnings).
+	"warning": func(msg string) bool { return strings.Contains(msg, ": warning: ") },
 }
 
 func parseTemplates() (*uiTemplates, error) {

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/orbit-ci/orbit/shared/config"
 	"github.com/orbit-ci/orbit/shared/orchestrator"
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"
@@ -67,6 +68,12 @@ type Secrets interface {
 	AddTaskSecrets(ctx context.Context, spec *runner.TaskSpec, contexts []string) (denied string, err error)
 }
 
+// URLOrbSource gives the compile of a project's config its URL orb
+// fetcher (orbimport.URLOrbSource: the organization's allow-list).
+type URLOrbSource interface {
+	URLOrbs(ctx context.Context, projectSlug string) (config.URLOrbFetcher, error)
+}
+
 // Machines are the ARNs (or local names) of the three state machines.
 type Machines struct {
 	Pipeline, Workflow, Job string
@@ -97,6 +104,10 @@ type Config struct {
 	// and keys; without it jobs get only their configured environment and
 	// a job that names a context is not run.
 	Secrets Secrets
+	// URLOrbs, when set, lets configs import orbs by URL (`orbs: x:
+	// https://…`) that their organization's allow-list allows; without it
+	// such configs are refused, saying so.
+	URLOrbs URLOrbSource
 	// JobTimeout bounds a job's run (CircleCI Server's default is 5 hours).
 	JobTimeout time.Duration
 	// ConfigPath is the config file in the repository.

@@ -250,7 +250,12 @@ func (c *Conductor) compile(ctx context.Context, id string) (bool, error) {
 	if len(cfg.Plan) > 0 {
 		return true, nil
 	}
+	urlOrbs, err := c.urlOrbs(ctx, p.ProjectSlug)
+	if err != nil {
+		return false, err
+	}
 	plan, err := config.Compile([]byte(cfg.Source), config.Options{
+		URLOrbs:            urlOrbs,
 		Filename:           c.configPath(p),
 		Branch:             p.VCS.Branch,
 		Tag:                p.VCS.Tag,
@@ -359,6 +364,12 @@ func (c *Conductor) createWorkflows(ctx context.Context, id string) error {
 	var plan config.Plan
 	if err := json.Unmarshal(cfg.Plan, &plan); err != nil {
 		return fmt.Errorf("decode plan of pipeline %s: %w", id, err)
+	}
+	if plan.Setup && !p.Setup {
+		// Before any job can ask for its spec (and its continuation key).
+		if p, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error { p.Setup = true; return nil }); err != nil {
+			return err
+		}
 	}
 	for _, wf := range plan.Workflows {
 		if s := p.Trigger.ScheduledWorkflow; s != "" && wf.Name != s {

@@ -53,6 +53,7 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 	executorSpec(&spec, job.Executor)
 	spec.WorkingDirectory, spec.Shell = job.WorkingDirectory, job.Shell
 	spec.Environment = builtinEnv(p, j, t, job)
+	c.addContinuationKey(p, &spec)
 	if c.cfg.Secrets != nil {
 		denied, err := c.cfg.Secrets.AddTaskSecrets(ctx, &spec, inv.Contexts)
 		if err != nil {

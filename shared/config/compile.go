@@ -31,6 +31,10 @@ type Options struct {
 	// if set, is used instead.
 	OrbDir string
 	Orbs   OrbRegistry
+	// URLOrbs reads the orbs a config imports by URL (`orbs: x:
+	// https://…`), checking the organization's allow-list; nil refuses
+	// them, saying so.
+	URLOrbs URLOrbFetcher
 	// Continuation compiles the configuration a setup workflow continued
 	// the pipeline with (give its parameters as PipelineParameters). A
 	// pipeline continues once, so a setup config is refused.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -53,6 +54,18 @@ type OrbRegistry interface {
 	// a name for it in error messages (its file). It returns an error
 	// wrapping ErrOrbNotFound when it does not hold the orb.
 	Orb(ref OrbRef) (src []byte, name string, err error)
+}
+
+// URLOrbFetcher reads an orb imported by URL. FetchOrb returns its source,
+// or an error saying why it may not or cannot be read (not on the
+// allow-list, unreachable); the error is reported at the orb's line.
+type URLOrbFetcher interface {
+	FetchOrb(url string) ([]byte, error)
+}
+
+// IsURLOrb reports whether an orb reference is a URL.
+func IsURLOrb(ref string) bool {
+	return strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://")
 }
 
 // DirRegistry is the local orb registry: a directory holding one file per
@@ -108,36 +121,68 @@ func (d DirRegistry) Orb(ref OrbRef) ([]byte, string, error) {
 
 // newest finds the newest release matching a partial version.
 func (d DirRegistry) newest(ref OrbRef) (string, error) {
-	entries, err := os.ReadDir(filepath.Join(string(d), ref.Namespace))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read orb registry: %w", err)
-	}
 	var prefix []int
 	if ref.Version != "volatile" {
 		prefix, _ = semver(ref.Version)
 	}
-	best, bestV := "", []int(nil)
+	versions, err := d.Versions(ref.Namespace, ref.Name)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range versions {
+		if parts, _ := semver(v); slicesHasPrefix(parts, prefix) {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", ref, ErrOrbNotFound)
+}
+
+// Versions lists the released versions (x.y.z) of namespace/name the
+// registry holds, newest first; none is an empty list.
+func (d DirRegistry) Versions(namespace, name string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(string(d), namespace))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read orb registry: %w", err)
+	}
+	type release struct {
+		v     string
+		parts []int
+	}
+	var rs []release
 	for _, e := range entries {
-		v, ok := strings.CutPrefix(e.Name(), ref.Name+"@")
+		v, ok := strings.CutPrefix(e.Name(), name+"@")
 		if !ok {
 			continue
 		}
 		v, ok = strings.CutSuffix(v, ".yml")
 		parts, valid := semver(v)
-		if !ok || !valid || len(parts) != 3 {
-			continue
-		}
-		if !slicesHasPrefix(parts, prefix) {
-			continue
-		}
-		if bestV == nil || compareInts(parts, bestV) > 0 {
-			best, bestV = v, parts
+		if ok && valid && len(parts) == 3 {
+			rs = append(rs, release{v, parts})
 		}
 	}
-	if best == "" {
-		return "", fmt.Errorf("%s: %w", ref, ErrOrbNotFound)
+	slices.SortFunc(rs, func(a, b release) int { return compareInts(b.parts, a.parts) })
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.v)
 	}
-	return best, nil
+	return out, nil
+}
+
+// Resolve returns the exact release a reference names (@volatile and
+// partial versions resolved to the newest matching release held), or
+// ErrOrbNotFound.
+func (d DirRegistry) Resolve(ref OrbRef) (OrbRef, error) {
+	if !ref.exact() {
+		v, err := d.newest(ref)
+		if err != nil {
+			return ref, err
+		}
+		ref.Version = v
+	}
+	if _, err := os.Stat(d.path(ref)); err != nil {
+		return ref, fmt.Errorf("%s: %w", ref, ErrOrbNotFound)
+	}
+	return ref, nil
 }
 
 // Import stores an orb release's source, after checking it is an orb. It

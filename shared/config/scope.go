@@ -233,6 +233,9 @@ func (c *compiler) loadRegistryOrb(p *parser, name string, n *yaml.Node, key str
 	if c.v21 {
 		text = scalarString(resolve(c.subst(n, &vars{errs: p.errs, pipe: c.pipe}, &keyPath{name: key})))
 	}
+	if IsURLOrb(text) {
+		return c.loadURLOrb(p, name, n, key, text, depth)
+	}
 	ref, err := ParseOrbRef(text)
 	if err != nil {
 		p.at(n, key, "%v", err)
@@ -255,6 +258,36 @@ func (c *compiler) loadRegistryOrb(p *parser, name string, n *yaml.Node, key str
 		}
 		return broken
 	}
+	return c.parseOrbSource(p, name, n, key, ref.String(), file, src, depth)
+}
+
+// loadURLOrb loads an orb imported by URL through Options.URLOrbs.
+func (c *compiler) loadURLOrb(p *parser, name string, n *yaml.Node, key, url string, depth int) *scope {
+	broken := &scope{name: name, broken: true}
+	if slices.Contains(c.orbStack, url) {
+		p.at(n, key, "orb %s imports itself: %s -> %s", url, strings.Join(c.orbStack, " -> "), url)
+		return broken
+	}
+	if c.opts.URLOrbs == nil {
+		p.at(n, key, "URL orbs are not enabled here: import the orb's source with `orbit orb import namespace/name@version <file>` and refer to it by that name")
+		return broken
+	}
+	if cached, ok := c.orbCache[url]; ok {
+		o := *cached
+		o.name = name
+		return &o
+	}
+	src, err := c.opts.URLOrbs.FetchOrb(url)
+	if err != nil {
+		p.at(n, key, "orb %s: %v", url, err)
+		return broken
+	}
+	return c.parseOrbSource(p, name, n, key, url, url, src, depth)
+}
+
+// parseOrbSource parses an imported orb's source (file names it in errors
+// and keys the cache) as the scope name.
+func (c *compiler) parseOrbSource(p *parser, name string, n *yaml.Node, key, ref, file string, src []byte, depth int) *scope {
 	if cached, ok := c.orbCache[file]; ok {
 		o := *cached
 		o.name = name
@@ -264,11 +297,11 @@ func (c *compiler) loadRegistryOrb(p *parser, name string, n *yaml.Node, key str
 	root := parseDocument(src, op.errs)
 	if root == nil {
 		p.at(n, key, "orb %s could not be read (see the errors in %s)", ref, file)
-		return broken
+		return &scope{name: name, broken: true}
 	}
 	o := newScope(name, op)
-	o.ref = ref.String()
-	c.orbStack = append(c.orbStack, ref.String())
+	o.ref = ref
+	c.orbStack = append(c.orbStack, ref)
 	c.parseOrbBody(o, root, "", depth, true)
 	c.orbStack = c.orbStack[:len(c.orbStack)-1]
 	c.orbCache[file] = o

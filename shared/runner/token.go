@@ -65,3 +65,12 @@ func (t *Tokens) mac(payload string) string {
 	h.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
+
+// Derive returns a signer for another purpose (e.g. "continuation"): its
+// key is HMAC-SHA256(key, purpose), so its tokens are never valid task
+// tokens, nor the other way round.
+func (t *Tokens) Derive(purpose string) *Tokens {
+	h := hmac.New(sha256.New, t.key)
+	h.Write([]byte("orbit-derived-key/" + purpose))
+	return &Tokens{key: h.Sum(nil), now: t.now}
+}

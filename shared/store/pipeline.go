@@ -29,6 +29,13 @@ type Pipeline struct {
 	// Errors are the reasons an errored pipeline did not run, each with the
 	// config line where there is one (CircleCI's "errors" array).
 	Errors []PipelineError `json:"errors"`
+	// Setup is set on a pipeline whose config is a setup config (`setup:
+	// true`): its jobs get CIRCLE_CONTINUATION_KEY and one of them
+	// continues the pipeline with the config to run (conductor.Continue).
+	Setup bool `json:"setup,omitempty"`
+	// ContinuedAt is when the pipeline was continued; a continuation key
+	// is used once, so a continued pipeline refuses another.
+	ContinuedAt *time.Time `json:"continued_at,omitempty"`
 }
 
 // Trigger says what started a pipeline.
@@ -63,6 +70,9 @@ type PipelineConfig struct {
 	Source string `json:"source"`
 	// Plan is the compiled plan (config.Plan as JSON), set once compiled.
 	Plan json.RawMessage `json:"plan,omitempty"`
+	// ContinuedSource is the config a setup workflow continued the
+	// pipeline with (its workflows are in Plan, after the setup's).
+	ContinuedSource string `json:"continued_source,omitempty"`
 }
 
 func pipelineIndex(p *Pipeline, it *kv.Item) {

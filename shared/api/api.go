@@ -41,6 +41,8 @@
 //
 // Orbit extensions (CircleCI's v2 has no equivalent):
 //
+//	GET  /api/v2/openapi.json                        Orbit's OpenAPI document, without credentials
+//	                                                 (generated from the routes: openapi.go)
 //	POST /api/v2/project {"path", "org"?, "name"?}   follow a local git repository → 201 project,
 //	                                                 409 if followed, 400 if not a git repository.
 //	                                                 The slug is local/<org>/<name>: by default the
@@ -190,6 +192,9 @@ type server struct {
 	st     *store.Store
 	log    *slog.Logger
 	ui     *uiTemplates
+	// openapi is Orbit's OpenAPI document (openapi.go), built once every
+	// route is registered.
+	openapi []byte
 }
 
 // New returns the handler for the whole API and UI.
@@ -260,6 +265,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Bridge != nil {
 		s.route(mux, "GET /bridge/", siteAdmin, http.StripPrefix("/bridge", cfg.Bridge))
 	}
+	s.route(mux, "GET /api/v2/openapi.json", public, http.HandlerFunc(s.serveOpenAPI))
 	s.route(mux, "/api/", public, s.api(func(w http.ResponseWriter, r *http.Request) error {
 		return methodNotAllowed(mux, w, r)
 	}))
@@ -278,6 +284,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.GitHubWebhooks != nil {
 		s.route(mux, "POST /webhooks/github", ownAuth, cfg.GitHubWebhooks)
+	}
+	if s.openapi, err = s.openAPIDocument(); err != nil {
+		return nil, err
 	}
 	return &Handler{Handler: s.middleware(mux), routes: s.routes}, nil
 }

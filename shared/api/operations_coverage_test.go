@@ -11,6 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/shared/api"
+	"github.com/orbit-ci/orbit/shared/audit"
+	"github.com/orbit-ci/orbit/shared/blob/dirblob"
+	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/secrets"
 	"github.com/orbit-ci/orbit/shared/secrets/keyfile"
@@ -37,9 +40,18 @@ type noFiles struct{ api.JobFiles }
 // withEverything configures every optional part of the API, so Routes()
 // lists all the routes Orbit can serve.
 func withEverything(t *testing.T) func(*api.Config) {
+	t.Helper()
 	keys, err := keyfile.New(keyfile.Config{Path: filepath.Join(t.TempDir(), "master.keys")})
 	require.NoError(t, err)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "audit.db"), boltkv.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	blobs, err := dirblob.New(dirblob.Config{Root: t.TempDir(), BaseURL: "http://127.0.0.1/blob", Secret: []byte("0123456789abcdef0123456789abcdef")})
+	require.NoError(t, err)
+	rec, err := audit.New(audit.Config{KV: db, Blobs: blobs})
+	require.NoError(t, err)
 	return func(c *api.Config) {
+		c.Audit = rec
 		c.Controls = &fakeControls{}
 		c.Files = noFiles{}
 		c.Vault = vault.New(c.Store, secrets.NewSealer(keys))

@@ -288,14 +288,18 @@ func New(cfg Config) (*Handler, error) {
 	if s.openapi, err = s.openAPIDocument(); err != nil {
 		return nil, err
 	}
-	return &Handler{Handler: s.middleware(mux), routes: s.routes}, nil
+	return &Handler{Handler: s.middleware(mux), routes: s.routes, openapi: s.openapi}, nil
 }
 
 // Handler is the API and UI; Routes lists its routes with their rules.
 type Handler struct {
 	http.Handler
-	routes []Route
+	routes  []Route
+	openapi []byte
 }
+
+// OpenAPI is the document GET /api/v2/openapi.json serves.
+func (h *Handler) OpenAPI() []byte { return slices.Clone(h.openapi) }
 
 // Routes lists every registered route with its access rule.
 func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }

@@ -80,6 +80,8 @@ type env struct {
 	acc   *accounts.Service
 	admin *accounts.User
 	token string
+	// contract validates every response do receives (contract_test.go).
+	contract *contract
 }
 
 // newEnv builds the handler on a real bbolt kv in a temporary directory.
@@ -110,7 +112,7 @@ func newEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	}
 	h, err := api.New(cfg)
 	require.NoError(t, err)
-	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token}
+	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token, contract: newContract(t, h)}
 }
 
 // anonymous is a header pair for do that sends no credential.
@@ -136,6 +138,7 @@ func (e *env) do(method, target, body string, headers ...string) *httptest.Respo
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	e.contract.check(e.t, req, rec)
 	return rec
 }
 

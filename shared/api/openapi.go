@@ -38,10 +38,11 @@ type opDoc struct {
 	// Status is the success status; 0 means 200.
 	Status int
 	// Body is a value of the view type of the success response; nil is an
-	// untyped JSON response, and text/plain when Text is set.
+	// untyped JSON response (or a string when Media is set).
 	Body any
-	// Text says the success response is text/plain (or a file), not JSON.
-	Text bool
+	// Media is the success response's media type when it is not JSON:
+	// "text/plain", "text/csv", "*/*" for a file.
+	Media string
 	// Query names the query parameters the operation reads.
 	Query []string
 	// Paged says the operation is a CircleCI list (page-token query,
@@ -144,8 +145,10 @@ func (g *schemaGen) operation(path string, rt Route, d opDoc) map[string]any {
 	}
 	ok := map[string]any{"description": http.StatusText(code)}
 	switch {
-	case d.Text:
-		ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case d.Media == "*/*": // a file, of any type
+		ok["content"] = map[string]any{d.Media: map[string]any{"schema": map[string]any{}}}
+	case d.Media != "":
+		ok["content"] = map[string]any{d.Media: map[string]any{"schema": map[string]any{"type": "string"}}}
 	case d.Body != nil:
 		ok["content"] = jsonContent(g.schema(reflect.TypeOf(d.Body)))
 	default:

@@ -50,7 +50,7 @@ var operationDocs = map[string][]opDoc{
 	"GET /api/v2/project/{vcs}/{org}/{repo}/job/{number}/steps": {{ID: "listJobSteps", Tag: "Orbit",
 		Summary: "The steps of a job's latest attempt.", Body: map[string][]stepJSON{}, Extension: true}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/job/{number}/output": {{ID: "getStepOutput", Tag: "Orbit",
-		Summary: "A step's output on one task.", Text: true, Query: []string{"step", "task", "from"}, Extension: true}},
+		Summary: "A step's output on one task.", Media: "text/plain", Query: []string{"step", "task", "from"}, Extension: true}},
 	"POST /api/v2/project/{vcs}/{org}/{repo}/job/{number}/cancel": {{ID: "cancelJobByJobNumber", Tag: "Job", Summary: "Cancel a job.", Body: message{}}},
 	"POST /api/v2/jobs/{job_id}/cancel":                           {{ID: "cancelJobByJobID", Tag: "Job", Summary: "Cancel a job.", Body: message{}}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/{number}/{resource}": {
@@ -58,7 +58,7 @@ var operationDocs = map[string][]opDoc{
 		{ID: "getTests", Tag: "Job", Summary: "A job's test results.", Body: listJSON[testJSON]{}, Literal: "tests"},
 	},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/{number}/artifacts/{node}/{path...}": {{ID: "getArtifact", Tag: "Orbit",
-		Summary: "An artifact's content.", Text: true, Extension: true}},
+		Summary: "An artifact's content.", Media: "*/*", Extension: true}},
 
 	// Users and tokens.
 	"GET /api/v2/me":               {{ID: "getCurrentUser", Tag: "User", Summary: "The caller.", Body: userView{}}},
@@ -80,7 +80,7 @@ var operationDocs = map[string][]opDoc{
 		Status: http.StatusCreated, Body: tokenView{}, Extension: true}},
 
 	// Administration.
-	"GET /api/v2/admin/audit-log": {{ID: "adminAuditLog", Tag: "Orbit", Summary: "The audit log as CSV.", Text: true,
+	"GET /api/v2/admin/audit-log": {{ID: "adminAuditLog", Tag: "Orbit", Summary: "The audit log as CSV.", Media: "text/csv",
 		Query: []string{"from", "to"}, Extension: true}},
 	"GET /api/v2/admin/queue":         {{ID: "adminQueue", Tag: "Orbit", Summary: "Queued jobs.", Extension: true}},
 	"POST /api/v2/admin/queue/cancel": {{ID: "adminCancelQueued", Tag: "Orbit", Summary: "Cancel queued jobs in batches.", Extension: true}},
@@ -124,7 +124,7 @@ var operationDocs = map[string][]opDoc{
 	"GET /api/v2/context/{id}/restrictions": {{ID: "getContextRestrictions", Tag: "Context", Summary: "A context's restrictions.",
 		Body: listJSON[restrictionJSON]{}}},
 	"POST /api/v2/context/{id}/restrictions": {{ID: "createContextRestriction", Tag: "Context", Summary: "Restrict a context.",
-		Status: http.StatusCreated, Body: restrictionJSON{}}},
+		Status: http.StatusCreated, Body: restrictionCreatedJSON{}}},
 	"DELETE /api/v2/context/{id}/restrictions/{rid}": {{ID: "deleteContextRestriction", Tag: "Context",
 		Summary: "Remove a restriction.", Body: message{}}},
 }

@@ -242,6 +242,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/pipeline/{id}/workflow", read(ByPipeline), s.api(s.listWorkflows))
 	s.route(mux, "GET /api/v2/workflow/{id}", read(ByWorkflow), s.api(s.getWorkflow))
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
+	s.routePipelines(mux, project)
 	s.routeMe(mux)
 	s.routeUsers(mux)
 	if cfg.Controls != nil {

@@ -35,6 +35,15 @@ var operationDocs = map[string][]opDoc{
 	"GET /api/v2/pipeline/{id}/config":   {{ID: "getPipelineConfigById", Tag: "Pipeline", Summary: "A pipeline's configuration.", Body: pipelineConfigJSON{}}},
 	"GET /api/v2/pipeline/{id}/workflow": {{ID: "listWorkflowsByPipelineId", Tag: "Pipeline", Summary: "A pipeline's workflows.", Body: listJSON[workflowJSON]{}, Paged: true}},
 
+	"GET /api/v2/pipeline": {{ID: "listPipelines", Tag: "Pipeline", Summary: "Pipelines of an organization's projects.",
+		Body: listJSON[pipelineJSON]{}, Query: []string{"org-slug", "mine"}, Paged: true}},
+	"GET /api/v2/project/{vcs}/{org}/{repo}/pipeline/mine": {{ID: "listMyPipelines", Tag: "Pipeline",
+		Summary: "The caller's pipelines of a project.", Body: listJSON[pipelineJSON]{}, Paged: true}},
+	"GET /api/v2/pipeline/{id}/values": {{ID: "getPipelineValuesById", Tag: "Pipeline", Summary: "A pipeline's pipeline.* values.",
+		Body: map[string]any{}}},
+	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline/run": {{ID: "triggerPipelineRun", Tag: "Pipeline", Summary: "Run a pipeline.",
+		Status: http.StatusCreated, Body: pipelineCreationJSON{}, Split: true}},
+
 	// Workflows.
 	"GET /api/v2/workflow/{id}":     {{ID: "getWorkflowById", Tag: "Workflow", Summary: "Get a workflow.", Body: workflowJSON{}}},
 	"GET /api/v2/workflow/{id}/job": {{ID: "listWorkflowJobs", Tag: "Workflow", Summary: "A workflow's jobs.", Body: listJSON[workflowJobJSON]{}, Paged: true}},

@@ -188,6 +188,7 @@ func (s *server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 		Tag:         req.Tag,
 		Parameters:  req.Parameters,
 		TriggerType: triggerSource(r),
+		Actor:       me(r).Login,
 		// Orbit extension: replays with the same key answer the same
 		// pipeline (README, "Idempotent triggers").
 		IdempotencyKey: key,

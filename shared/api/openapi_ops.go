@@ -70,7 +70,10 @@ var operationDocs = map[string][]opDoc{
 		Summary: "An artifact's content.", Media: "*/*", Extension: true}},
 
 	// Users and tokens.
-	"GET /api/v2/me":               {{ID: "getCurrentUser", Tag: "User", Summary: "The caller.", Body: userView{}}},
+	"GET /api/v2/me": {{ID: "getCurrentUser", Tag: "User", Summary: "The caller.", Body: userView{}}},
+	"GET /api/v2/me/collaborations": {{ID: "getCollaborations", Tag: "User", Summary: "The organizations the caller can see.",
+		Body: []collaborationJSON{}}},
+	"GET /api/v2/user/{id}":        {{ID: "getUser", Tag: "User", Summary: "A user.", Body: userView{}}},
 	"GET /api/v2/me/token":         {{ID: "listTokens", Tag: "Orbit", Summary: "The caller's API tokens.", Body: listJSON[tokenView]{}, Extension: true}},
 	"POST /api/v2/me/token":        {{ID: "createToken", Tag: "Orbit", Summary: "Create an API token.", Status: http.StatusCreated, Body: tokenView{}, Extension: true}},
 	"DELETE /api/v2/me/token/{id}": {{ID: "revokeToken", Tag: "Orbit", Summary: "Revoke an API token.", Body: message{}, Extension: true}},

@@ -129,3 +129,24 @@ func TestPipelineRun(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodPost, "/api/v2/project/local/acme/nope/pipeline/run", "{}").Code)
 }
+
+func TestCollaborationsAndUsers(t *testing.T) {
+	e := newEnv(t, withEverything(t))
+	pipelinesOf(t, e, "local/acme/api", "local/acme/web", "local/other/x")
+	rec := e.do(http.MethodGet, "/api/v2/me/collaborations", "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	orgs := decodeBody[[]obj](t, rec)
+	require.Len(t, orgs, 2)
+	assert.Equal(t, "local/acme", orgs[0]["slug"])
+	assert.Equal(t, "acme", orgs[0]["name"])
+	assert.Equal(t, "local", orgs[0]["vcs-type"])
+	assert.Equal(t, "local/other", orgs[1]["slug"])
+	// The organization id is the one the contexts API takes as owner-id.
+	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/api/v2/context?owner-id="+orgs[0]["id"].(string), "").Code)
+
+	rec = e.do(http.MethodGet, "/api/v2/user/"+e.admin.ID, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, obj{"id": e.admin.ID, "login": "admin", "name": "admin", "avatar_url": nil}, decodeBody[obj](t, rec))
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/user/nope", "").Code)
+	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/api/v2/user/"+e.admin.ID, "", anonymous...).Code)
+}

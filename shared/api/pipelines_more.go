@@ -198,17 +198,6 @@ func (s *server) getPipelineValues(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// projectType is pipeline.project.type, as CircleCI names providers.
-func projectType(vcs string) string {
-	switch vcs {
-	case "gh", "github":
-		return "github"
-	case "bb", "bitbucket":
-		return "bitbucket"
-	}
-	return vcs
-}
-
 // refJSON is a branch or a tag, in a pipeline/run request.
 type refJSON struct {
 	Branch string `json:"branch"`

@@ -88,6 +88,8 @@ const (
 	// ByContext: {id} is a context id; the question is asked of the
 	// context's owner organization.
 	ByContext
+	// BySchedule: {id} is a pipeline schedule id.
+	BySchedule
 )
 
 // Rules of the routes, by name.
@@ -263,6 +265,12 @@ func (s *server) projectOf(r *http.Request, of ProjectOf) (vcs, org, repo string
 			return "", "", "", err
 		}
 		slug = c.Owner
+	case BySchedule:
+		p, err := s.st.GetPipelineSchedule(ctx, r.PathValue("id"))
+		if err != nil {
+			return "", "", "", err
+		}
+		slug = p.ProjectSlug
 	default:
 		return "", "", "", fmt.Errorf("api: unknown ProjectOf %d", of)
 	}

@@ -243,6 +243,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/workflow/{id}", read(ByWorkflow), s.api(s.getWorkflow))
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
 	s.routePipelines(mux, project)
+	s.routeSchedules(mux, project)
 	s.routeMe(mux)
 	s.routeUsersV2(mux)
 	s.routeUsers(mux)

@@ -44,6 +44,15 @@ var operationDocs = map[string][]opDoc{
 	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline/run": {{ID: "triggerPipelineRun", Tag: "Pipeline", Summary: "Run a pipeline.",
 		Status: http.StatusCreated, Body: pipelineCreationJSON{}, Split: true}},
 
+	// Schedules.
+	"GET /api/v2/project/{vcs}/{org}/{repo}/schedule": {{ID: "listSchedulesForProject", Tag: "Schedule",
+		Summary: "A project's schedules.", Body: listJSON[scheduleJSON]{}, Paged: true}},
+	"POST /api/v2/project/{vcs}/{org}/{repo}/schedule": {{ID: "createSchedule", Tag: "Schedule", Summary: "Create a schedule.",
+		Status: http.StatusCreated, Body: scheduleJSON{}}},
+	"GET /api/v2/schedule/{id}":    {{ID: "getScheduleById", Tag: "Schedule", Summary: "A schedule.", Body: scheduleJSON{}}},
+	"PATCH /api/v2/schedule/{id}":  {{ID: "updateSchedule", Tag: "Schedule", Summary: "Change a schedule.", Body: scheduleJSON{}}},
+	"DELETE /api/v2/schedule/{id}": {{ID: "deleteScheduleById", Tag: "Schedule", Summary: "Delete a schedule.", Body: message{}}},
+
 	// Workflows.
 	"GET /api/v2/workflow/{id}":     {{ID: "getWorkflowById", Tag: "Workflow", Summary: "Get a workflow.", Body: workflowJSON{}}},
 	"GET /api/v2/workflow/{id}/job": {{ID: "listWorkflowJobs", Tag: "Workflow", Summary: "A workflow's jobs.", Body: listJSON[workflowJobJSON]{}, Paged: true}},

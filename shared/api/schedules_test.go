@@ -1,0 +1,60 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSchedulesAPI(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e.st)
+	const base = "/api/v2/project/local/acme/api/schedule"
+	rec := e.do(http.MethodPost, base, `{"name":"nightly","description":"every night","attribution-actor":"current",
+		"timetable":{"per-hour":1,"hours-of-day":[3],"days-of-week":["MON","FRI"]},
+		"parameters":{"branch":"release","deploy":true}}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	created := decodeBody[obj](t, rec)
+	id := created["id"].(string)
+	assert.Equal(t, "nightly", created["name"])
+	assert.Equal(t, "local/acme/api", created["project-slug"])
+	assert.Equal(t, obj{"per-hour": float64(1), "hours-of-day": []any{float64(3)}, "days-of-week": []any{"MON", "FRI"}}, created["timetable"])
+	assert.Equal(t, obj{"branch": "release", "deploy": true}, created["parameters"])
+	assert.Equal(t, "admin", created["actor"].(obj)["login"])
+
+	// Stored: the evaluator reads it from the store.
+	stored, err := e.st.GetPipelineSchedule(t.Context(), id)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"MON", "FRI"}, stored.Timetable.DaysOfWeek)
+	assert.Equal(t, e.admin.ID, stored.ActorID)
+
+	list := decodeBody[obj](t, e.do(http.MethodGet, base, ""))
+	require.Len(t, list["items"], 1)
+	assert.Nil(t, list["next_page_token"])
+
+	rec = e.do(http.MethodPatch, "/api/v2/schedule/"+id, `{"attribution-actor":"system","timetable":{"per-hour":2,"hours-of-day":[1],"days-of-month":[1]}}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	got := decodeBody[obj](t, e.do(http.MethodGet, "/api/v2/schedule/"+id, ""))
+	assert.Equal(t, "nightly", got["name"], "fields not given are kept")
+	assert.Equal(t, "system-actor", got["actor"].(obj)["login"])
+	assert.Equal(t, obj{"per-hour": float64(2), "hours-of-day": []any{float64(1)}, "days-of-month": []any{float64(1)}}, got["timetable"])
+
+	for name, body := range map[string]string{
+		"no name":        `{"attribution-actor":"system","timetable":{"per-hour":1,"hours-of-day":[3],"days-of-week":["MON"]},"parameters":{}}`,
+		"bad timetable":  `{"name":"x","attribution-actor":"system","timetable":{"per-hour":0,"hours-of-day":[3],"days-of-week":["MON"]},"parameters":{}}`,
+		"bad actor":      `{"name":"x","attribution-actor":"bob","timetable":{"per-hour":1,"hours-of-day":[3],"days-of-week":["MON"]},"parameters":{}}`,
+		"branch and tag": `{"name":"x","attribution-actor":"system","timetable":{"per-hour":1,"hours-of-day":[3],"days-of-week":["MON"]},"parameters":{"branch":"a","tag":"b"}}`,
+		"unknown field":  `{"name":"x","attribution-actor":"system","timetable":{"per_hour":1},"parameters":{}}`,
+	} {
+		rec := e.do(http.MethodPost, base, body)
+		assert.Equal(t, http.StatusBadRequest, rec.Code, "%s: %s", name, rec.Body.String())
+	}
+
+	rec = e.do(http.MethodDelete, "/api/v2/schedule/"+id, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/schedule/"+id, "").Code)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/api/v2/schedule/"+id, "").Code)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/project/local/acme/nope/schedule", "").Code)
+}

@@ -244,6 +244,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
 	s.routePipelines(mux, project)
 	s.routeSchedules(mux, project)
+	s.routeProjectsV2(mux, project)
 	s.routeMe(mux)
 	s.routeUsersV2(mux)
 	s.routeUsers(mux)

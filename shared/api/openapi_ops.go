@@ -23,6 +23,8 @@ var operationDocs = map[string][]opDoc{
 	"POST /api/v2/project": {{ID: "followProject", Tag: "Orbit", Summary: "Follow a local git repository.",
 		Status: http.StatusCreated, Body: projectJSON{}, Extension: true}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}": {{ID: "getProjectBySlug", Tag: "Project", Summary: "Get a project.", Body: projectJSON{}}},
+	"DELETE /api/v2/project/{vcs}/{org}/{repo}": {{ID: "deleteProjectBySlug", Tag: "Project",
+		Summary: "Stop following a project; its variables, keys and schedules go.", Body: message{}}},
 
 	// Pipelines.
 	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline": {{ID: "triggerPipeline", Tag: "Pipeline",

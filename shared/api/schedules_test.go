@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/store"
 )
 
 func TestSchedulesAPI(t *testing.T) {
@@ -57,4 +59,30 @@ func TestSchedulesAPI(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/schedule/"+id, "").Code)
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, "/api/v2/schedule/"+id, "").Code)
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/project/local/acme/nope/schedule", "").Code)
+}
+
+// TestDeleteProject: the project goes, and with it what a project followed
+// again under the same slug must not inherit (variables, schedules).
+func TestDeleteProject(t *testing.T) {
+	e := vaultEnv(t)
+	const base = "/api/v2/project/local/acme/api"
+	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, base+"/envvar", `{"name":"TOKEN","value":"`+secretValue+`"}`).Code)
+	rec := e.do(http.MethodPost, base+"/schedule", `{"name":"n","attribution-actor":"system","parameters":{},
+		"timetable":{"per-hour":1,"hours-of-day":[3],"days-of-week":["MON"]}}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	schedID := decodeBody[obj](t, rec)["id"].(string)
+
+	rec = e.do(http.MethodDelete, base, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "Project deleted.", decodeBody[obj](t, rec)["message"])
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, base, "").Code)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodDelete, base, "").Code)
+	_, err := e.st.GetPipelineSchedule(t.Context(), schedID)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	// Followed again: nothing of the old one.
+	_, err = e.st.CreateProject(t.Context(), store.Project{Slug: "local/acme/api", Name: "api", VCS: "local"})
+	require.NoError(t, err)
+	assert.Empty(t, decodeBody[obj](t, e.do(http.MethodGet, base+"/envvar", ""))["items"])
+	assert.Empty(t, decodeBody[obj](t, e.do(http.MethodGet, base+"/schedule", ""))["items"])
 }

@@ -245,6 +245,7 @@ func New(cfg Config) (*Handler, error) {
 	s.routePipelines(mux, project)
 	s.routeSchedules(mux, project)
 	s.routeProjectsV2(mux, project)
+	s.routeProjectSettings(mux, project)
 	s.routeMe(mux)
 	s.routeUsersV2(mux)
 	s.routeUsers(mux)

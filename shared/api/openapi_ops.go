@@ -23,6 +23,10 @@ var operationDocs = map[string][]opDoc{
 	"POST /api/v2/project": {{ID: "followProject", Tag: "Orbit", Summary: "Follow a local git repository.",
 		Status: http.StatusCreated, Body: projectJSON{}, Extension: true}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}": {{ID: "getProjectBySlug", Tag: "Project", Summary: "Get a project.", Body: projectJSON{}}},
+	"GET /api/v2/project/{vcs}/{org}/{repo}/settings": {{ID: "getProjectSettings", Tag: "Project",
+		Summary: "What Orbit does for the project.", Body: projectSettingsJSON{}, Split: true}},
+	"PATCH /api/v2/project/{vcs}/{org}/{repo}/settings": {{ID: "patchProjectSettings", Tag: "Project",
+		Summary: "Accepts the settings Orbit has; refuses others.", Body: projectSettingsJSON{}, Split: true}},
 	"DELETE /api/v2/project/{vcs}/{org}/{repo}": {{ID: "deleteProjectBySlug", Tag: "Project",
 		Summary: "Stop following a project; its variables, keys and schedules go.", Body: message{}}},
 

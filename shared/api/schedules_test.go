@@ -86,3 +86,30 @@ func TestDeleteProject(t *testing.T) {
 	assert.Empty(t, decodeBody[obj](t, e.do(http.MethodGet, base+"/envvar", ""))["items"])
 	assert.Empty(t, decodeBody[obj](t, e.do(http.MethodGet, base+"/schedule", ""))["items"])
 }
+
+func TestProjectSettings(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.st.CreateProject(t.Context(), store.Project{Slug: "gh/acme/api", Name: "api", VCS: "github", DefaultBranch: "trunk"})
+	require.NoError(t, err)
+	seed(t, e.st) // local/acme/api
+	get := func(slug string) obj {
+		t.Helper()
+		rec := e.do(http.MethodGet, "/api/v2/project/"+slug+"/settings", "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		return decodeBody[obj](t, rec)["advanced"].(obj)
+	}
+	gh, local := get("github/acme/api"), get("local/acme/api")
+	assert.Equal(t, true, gh["set_github_status"])
+	assert.Equal(t, false, local["set_github_status"], "only GitHub projects report commit statuses")
+	assert.Equal(t, false, gh["autocancel_builds"])
+	assert.Equal(t, []any{"trunk"}, gh["pr_only_branch_overrides"])
+
+	const path = "/api/v2/project/gh/acme/api/settings"
+	rec := e.do(http.MethodPatch, path, `{"advanced":{"set_github_status":true,"oss":false}}`)
+	require.Equal(t, http.StatusOK, rec.Code, "Orbit's own values are accepted: %s", rec.Body.String())
+	rec = e.do(http.MethodPatch, path, `{"advanced":{"autocancel_builds":true}}`)
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	assert.Equal(t, "advanced.autocancel_builds cannot be true on Orbit: Orbit does not cancel redundant pipelines", decodeBody[obj](t, rec)["message"])
+	assert.Equal(t, http.StatusBadRequest, e.do(http.MethodPatch, path, `{"advanced":{"autocancel":true}}`).Code)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v2/project/gh/acme/nope/settings", "").Code)
+}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/conductor"
-	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/store"
 )
 
@@ -49,11 +47,8 @@ func (s *server) listMyPipelines(w http.ResponseWriter, r *http.Request) error {
 	var items []store.Pipeline
 	for range maxScanPages {
 		ps, next, err := s.st.ListPipelines(r.Context(), slug, token, s.cfg.PageSize)
-		if errors.Is(err, kv.ErrInvalid) && token != "" {
-			return badRequest("page-token %q is not a token this list returned", token)
-		}
 		if err != nil {
-			return err
+			return pageError(err, token)
 		}
 		for _, p := range ps {
 			if p.Trigger.Actor == login {

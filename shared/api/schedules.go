@@ -1,12 +1,10 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/accounts"
-	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/schedule"
 	"github.com/orbit-ci/orbit/shared/store"
 )
@@ -151,11 +149,8 @@ func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	}
 	token := r.URL.Query().Get("page-token")
 	scheds, next, err := s.st.ListPipelineSchedules(r.Context(), slug, token, s.cfg.PageSize)
-	if errors.Is(err, kv.ErrInvalid) && token != "" {
-		return badRequest("page-token %q is not a token this list returned", token)
-	}
 	if err != nil {
-		return err
+		return pageError(err, token)
 	}
 	writeList(w, scheds, next, scheduleView)
 	return nil

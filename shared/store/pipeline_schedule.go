@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -78,19 +77,11 @@ func (s *Store) GetPipelineSchedule(ctx context.Context, id string) (PipelineSch
 // ListPipelineSchedules returns a page of a project's schedules, oldest
 // first.
 func (s *Store) ListPipelineSchedules(ctx context.Context, slug, cursor string, limit int) ([]PipelineSchedule, string, error) {
-	page, err := s.kv.Query(ctx, kv.Query{Index: kv.GSI1, PK: "PROJECT#" + slug + "#PSCHEDULES", Limit: limit, Cursor: cursor})
+	out, next, err := queryPage[PipelineSchedule](ctx, s, kv.Query{Index: kv.GSI1, PK: "PROJECT#" + slug + "#PSCHEDULES", Limit: limit, Cursor: cursor})
 	if err != nil {
 		return nil, "", fmt.Errorf("list schedules of %s: %w", slug, err)
 	}
-	out := make([]PipelineSchedule, 0, len(page.Items))
-	for _, it := range page.Items {
-		var p PipelineSchedule
-		if err := json.Unmarshal(it.Data, &p); err != nil {
-			return nil, "", fmt.Errorf("decode %s/%s: %w", it.PK, it.SK, err)
-		}
-		out = append(out, p)
-	}
-	return out, page.Cursor, nil
+	return out, next, nil
 }
 
 // UpdatePipelineSchedule changes a schedule with a conditional write.

@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/shared/api"
@@ -287,4 +288,35 @@ func TestContractCircleCIDocument(t *testing.T) {
 		require.True(t, x.Op == "*" || ops[x.Op], "contractExceptions names %q, not an operation of %s", x.Op, filepath.Base(circleDocFile))
 		require.NotEmpty(t, x.Reason, x.Op)
 	}
+}
+
+// TestContractCatchesDrift: the check fails a response its document does
+// not allow, and lets through what contractExceptions excuses, no more.
+func TestContractCatchesDrift(t *testing.T) {
+	e := newEnv(t)
+	orbit, err := openapi3.NewLoader().LoadFromData(e.h.OpenAPI())
+	require.NoError(t, err)
+	respond := func(code int, body string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Type", "application/json; charset=utf-8")
+		rec.WriteHeader(code)
+		rec.WriteString(body)
+		return rec
+	}
+	req := httptest.NewRequest(http.MethodGet, "/api/v2/pipeline/5034460f-c7c4-4c43-9457-de07e2029e7b", nil)
+	const op = "GET /pipeline/{}"
+	assert.Error(t, validate(orbit, op, req, respond(http.StatusOK, `{"id": 5}`)), "a number where the view has a string")
+	assert.Error(t, validate(orbit, op, req, respond(http.StatusTeapot, `{"message": 5}`)), "an error body that is not {message}")
+	assert.NoError(t, validate(orbit, op, req, respond(http.StatusNotFound, `{"message": "pipeline x: not found"}`)))
+
+	circle := circleDocIfSet(t)
+	if circle == nil {
+		return // TestContractCircleCIDocument reports why
+	}
+	list := httptest.NewRequest(http.MethodGet, "/api/v2/project/gh/acme/api/envvar", nil)
+	err = validate(circle, "GET /project/{}/{}/{}/envvar", list, respond(http.StatusOK, `{"items": [], "next_page_token": null}`))
+	require.Error(t, err, "CircleCI's schema says next_page_token is a string")
+	assert.Empty(t, unexcused("GET /project/{}/{}/{}/envvar", http.StatusOK, err), "the service's null is excused")
+	err = validate(circle, "GET /project/{}/{}/{}/envvar", list, respond(http.StatusOK, `{"items": [{"name": 1}], "next_page_token": null}`))
+	assert.NotEmpty(t, unexcused("GET /project/{}/{}/{}/envvar", http.StatusOK, err), "a wrong item is not")
 }

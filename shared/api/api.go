@@ -35,6 +35,13 @@
 //	POST /api/v2/project/{slug}/job/{number}/cancel  cancel a job → 200
 //	POST /api/v2/jobs/{job-id}/cancel                cancel a job → 200
 //
+// The rest of CircleCI's operations Orbit serves: GET /pipeline,
+// /pipeline/{id}/values, /project/{slug}/pipeline/mine and …/pipeline/run
+// (pipelines_more.go), schedules (schedules.go), /me/collaborations and
+// /user/{id} (users_v2.go), DELETE /project/{slug} (projects_v2.go) and the
+// project settings (project_settings.go); GET /api/v2/openapi.json lists
+// every route, and docs/API.md every difference from CircleCI's document.
+//
 // (the controls are served when Config.Controls is set; see actions.go;
 // project and context variables, checkout keys and SSH keys when
 // Config.Vault is set; see vault.go)

@@ -93,6 +93,8 @@ const (
 	// ByOrgID: {org_id} (or {orgID}, {ownerID}) is an organization's id;
 	// the question is asked of the organization (ids.go).
 	ByOrgID
+	// BySchedule: {id} is a pipeline schedule id.
+	BySchedule
 )
 
 // Rules of the routes, by name.
@@ -272,6 +274,12 @@ func (s *server) projectOf(r *http.Request, of ProjectOf) (vcs, org, repo string
 		if slug, err = s.slugOfID(ctx, r, of); err != nil {
 			return "", "", "", err
 		}
+	case BySchedule:
+		p, err := s.st.GetPipelineSchedule(ctx, r.PathValue("id"))
+		if err != nil {
+			return "", "", "", err
+		}
+		slug = p.ProjectSlug
 	default:
 		return "", "", "", fmt.Errorf("api: unknown ProjectOf %d", of)
 	}

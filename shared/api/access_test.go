@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,55 +15,19 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/api"
-	"github.com/orbit-ci/orbit/shared/audit"
-	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/ids"
-	"github.com/orbit-ci/orbit/shared/insights"
-	"github.com/orbit-ci/orbit/shared/oidc"
-	"github.com/orbit-ci/orbit/shared/outhook"
-	"github.com/orbit-ci/orbit/shared/pipedef"
-	"github.com/orbit-ci/orbit/shared/usage"
-	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/notify"
-	"github.com/orbit-ci/orbit/shared/secrets"
-	"github.com/orbit-ci/orbit/shared/secrets/keyfile"
 	"github.com/orbit-ci/orbit/shared/store"
-	"github.com/orbit-ci/orbit/shared/vault"
 )
 
-// fullEnv registers every optional part, so that every route exists.
-func fullEnv(t *testing.T) (*env, seeded, store.Context) {
+// fullEnv registers every optional part (withEverything), the routes with
+// their own authentication, the LDAP form and every integration, so that
+// every route exists.
+func fullEnv(t *testing.T) (*env, seeded, fixtures) {
 	t.Helper()
-	keys, err := keyfile.New(keyfile.Config{Path: filepath.Join(t.TempDir(), "master.keys")})
-	require.NoError(t, err)
-	adb, err := boltkv.Open(filepath.Join(t.TempDir(), "audit.db"), boltkv.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = adb.Close() })
-	blobs, err := dirblob.New(dirblob.Config{Root: t.TempDir(), BaseURL: "http://orbit.test/blob", Secret: []byte("0123456789abcdef0123456789abcdef")})
-	require.NoError(t, err)
-	rec, err := audit.New(audit.Config{KV: adb, Blobs: blobs})
-	require.NoError(t, err)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	e := newEnv(t, func(c *api.Config) {
-		c.Vault = vault.New(c.Store, secrets.NewSealer(keys))
-		c.Controls = &fakeControls{}
-		c.Files = noFiles{}
-		c.Audit = rec
-		c.Notifications = noNotify{}
+	e := newEnv(t, withEverything(t), func(c *api.Config) {
 		c.Metrics, c.Bridge = ok, ok
-		c.SignIn.Password = refusingLDAP{}
-		// Every integration and insights, so their routes are in the table.
-		var err error
-		c.Integrations.Webhooks, err = outhook.New(outhook.Config{KV: scratchKV(t), Records: c.Store, Sealer: sealer(t)})
-		require.NoError(t, err)
-		c.Integrations.UsageExports, err = usage.NewExports(usage.ExportsConfig{KV: scratchKV(t), Records: c.Store, Blobs: blobs})
-		require.NoError(t, err)
-		c.Integrations.OIDC, err = oidc.New(oidc.Config{KV: scratchKV(t), Sealer: sealer(t), Records: c.Store, Issuer: "https://orbit.example.com"})
-		require.NoError(t, err)
-		c.Integrations.Definitions, err = pipedef.New(pipedef.Config{KV: scratchKV(t), Sealer: sealer(t), Trigger: c.Trigger, BaseURL: "http://orbit.test"})
-		require.NoError(t, err)
-		c.Insights, err = insights.New(insights.Config{KV: scratchKV(t), Records: c.Store})
-		require.NoError(t, err)
 		// Routes with their own authentication: stand-ins that refuse.
 		refuse := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusUnauthorized) })
 		c.Runner, c.Blobs, c.GitHubWebhooks = refuse, refuse, refuse
@@ -72,10 +35,16 @@ func fullEnv(t *testing.T) (*env, seeded, store.Context) {
 	sd := seed(t, e.st)
 	ctxRec, err := e.st.CreateContext(context.Background(), store.Context{ID: "ctx-1", Owner: "local/acme", Name: "deploy"})
 	require.NoError(t, err)
-	return e, sd, ctxRec
+	sch, err := e.st.CreatePipelineSchedule(context.Background(), store.PipelineSchedule{ProjectSlug: sd.project.Slug, Name: "nightly"})
+	require.NoError(t, err)
+	return e, sd, fixtures{context: ctxRec, schedule: sch.ID}
 }
 
-type noFiles struct{ api.JobFiles }
+// fixtures are fullEnv's seeded records beyond seed's.
+type fixtures struct {
+	context  store.Context
+	schedule string
+}
 
 // refusingLDAP knows nobody; its test action always passes.
 type refusingLDAP struct{}
@@ -130,8 +99,8 @@ func callers(t *testing.T, e *env) []caller {
 
 var pathParam = regexp.MustCompile(`\{([A-Za-z_-]+)(\.\.\.)?\}`)
 
-// concrete fills a route pattern's parameters with the seeded records.
-func concrete(t *testing.T, rt api.Route, sd seeded, c store.Context) (method, path string) {
+// concreteRoute fills a route pattern's parameters with the seeded records.
+func concreteRoute(t *testing.T, rt api.Route, sd seeded, fx fixtures) (method, path string) {
 	method, path, ok := strings.Cut(rt.Pattern, " ")
 	if !ok { // a pattern without a method serves every method
 		path, method = rt.Pattern, http.MethodGet
@@ -151,7 +120,9 @@ func concrete(t *testing.T, rt api.Route, sd seeded, c store.Context) (method, p
 			case api.ByWorkflow:
 				return sd.workflow.ID
 			case api.ByContext:
-				return c.ID
+				return fx.context.ID
+			case api.BySchedule:
+				return fx.schedule
 			}
 			return sd.pipeline.ID
 		case "org_id", "orgID", "ownerID":
@@ -185,7 +156,7 @@ func concrete(t *testing.T, rt api.Route, sd seeded, c store.Context) (method, p
 // registered without a rule cannot exist (route panics), so a new route is
 // in this table the moment it is added.
 func TestEveryRouteRefusesTheWrongCallers(t *testing.T) {
-	e, sd, ctxRec := fullEnv(t)
+	e, sd, fx := fullEnv(t)
 	cs := callers(t, e)
 	routes := e.h.Routes()
 	require.Greater(t, len(routes), 50, "the table covers every route")
@@ -195,7 +166,7 @@ func TestEveryRouteRefusesTheWrongCallers(t *testing.T) {
 		if rt.Access.Who == api.Public {
 			continue
 		}
-		method, path := concrete(t, rt, sd, ctxRec)
+		method, path := concreteRoute(t, rt, sd, fx)
 		for _, c := range cs {
 			t.Run(rt.Pattern+"/"+c.name, func(t *testing.T) {
 				var body io.Reader

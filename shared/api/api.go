@@ -37,6 +37,12 @@
 //
 // Insights (insights.go, when Config.Insights is set): the ten operations
 // of the document's Insights tag, answered from shared/insights' aggregates.
+// The rest of CircleCI's operations Orbit serves: GET /pipeline,
+// /pipeline/{id}/values, /project/{slug}/pipeline/mine and …/pipeline/run
+// (pipelines_more.go), schedules (schedules.go), /me/collaborations and
+// /user/{id} (users_v2.go), DELETE /project/{slug} (projects_v2.go) and the
+// project settings (project_settings.go); GET /api/v2/openapi.json lists
+// every route, and docs/API.md every difference from CircleCI's document.
 //
 // (the controls are served when Config.Controls is set; see actions.go;
 // project and context variables, checkout keys and SSH keys when
@@ -44,6 +50,8 @@
 //
 // Orbit extensions (CircleCI's v2 has no equivalent):
 //
+//	GET  /api/v2/openapi.json                        Orbit's OpenAPI document, without credentials
+//	                                                 (generated from the routes: openapi.go)
 //	POST /api/v2/project {"path", "org"?, "name"?}   follow a local git repository → 201 project,
 //	                                                 409 if followed, 400 if not a git repository.
 //	                                                 The slug is local/<org>/<name>: by default the
@@ -210,6 +218,9 @@ type server struct {
 	st     *store.Store
 	log    *slog.Logger
 	ui     *uiTemplates
+	// openapi is Orbit's OpenAPI document (openapi.go), built once every
+	// route is registered.
+	openapi []byte
 }
 
 // New returns the handler for the whole API and UI.
@@ -257,8 +268,13 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /api/v2/pipeline/{id}/workflow", read(ByPipeline), s.api(s.listWorkflows))
 	s.route(mux, "GET /api/v2/workflow/{id}", read(ByWorkflow), s.api(s.getWorkflow))
 	s.route(mux, "GET /api/v2/workflow/{id}/job", read(ByWorkflow), s.api(s.listWorkflowJobs))
+	s.routePipelines(mux, project)
+	s.routeSchedules(mux, project)
+	s.routeProjectsV2(mux, project)
+	s.routeProjectSettings(mux, project)
 	s.routeMe(mux)
 	s.routeCompat(mux)
+	s.routeUsersV2(mux)
 	s.routeUsers(mux)
 	s.routeFollow(mux, project)
 	s.routeIntegrations(mux)
@@ -286,6 +302,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Bridge != nil {
 		s.route(mux, "GET /bridge/", siteAdmin, http.StripPrefix("/bridge", cfg.Bridge))
 	}
+	s.route(mux, "GET /api/v2/openapi.json", public, http.HandlerFunc(s.serveOpenAPI))
 	s.route(mux, "/api/", public, s.api(func(w http.ResponseWriter, r *http.Request) error {
 		return methodNotAllowed(mux, w, r)
 	}))
@@ -305,14 +322,21 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.GitHubWebhooks != nil {
 		s.route(mux, "POST /webhooks/github", ownAuth, cfg.GitHubWebhooks)
 	}
-	return &Handler{Handler: s.middleware(mux), routes: s.routes}, nil
+	if s.openapi, err = s.openAPIDocument(); err != nil {
+		return nil, err
+	}
+	return &Handler{Handler: s.middleware(mux), routes: s.routes, openapi: s.openapi}, nil
 }
 
 // Handler is the API and UI; Routes lists its routes with their rules.
 type Handler struct {
 	http.Handler
-	routes []Route
+	routes  []Route
+	openapi []byte
 }
+
+// OpenAPI is the document GET /api/v2/openapi.json serves.
+func (h *Handler) OpenAPI() []byte { return slices.Clone(h.openapi) }
 
 // Routes lists every registered route with its access rule.
 func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -149,11 +152,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // decodeJSON reads the request body into v. An empty body leaves v as it is
 // when allowEmpty (CircleCI's trigger takes an optional body).
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
+	dec.DisallowUnknownFields() // {"brnch": "main"} is a mistake, not the default branch
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &tooBig):
 			return err
@@ -161,6 +169,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 			return nil
 		case errors.Is(err, io.EOF):
 			return badRequest("request body: expected a JSON object")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// encoding/json has no typed error for this one, and names
+			// only the last key: find its whole path.
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			if path := unknownField(raw, reflect.TypeOf(v)); path != "" {
+				field = path
+			}
+			return badRequest("request body: unknown field %q", field)
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return badRequest("request body: field %q: expected %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
 		}
 		return badRequest("request body is not valid JSON: %v", err)
 	}
@@ -168,6 +186,78 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		return badRequest("request body: unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// unknownField is the dotted path ("owner.kind") of the first key in the
+// JSON document raw that type t has no field for, or "".
+func unknownField(raw []byte, t reflect.Type) string {
+	var doc any
+	if json.Unmarshal(raw, &doc) != nil {
+		return ""
+	}
+	return unknownIn(doc, t, "")
+}
+
+func unknownIn(doc any, t reflect.Type, at string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, v := range d {
+				if p := unknownIn(v, t.Elem(), join(at, k)); p != "" {
+					return p
+				}
+			}
+		case reflect.Struct:
+			keys := slices.Sorted(maps.Keys(d))
+			for _, k := range keys {
+				f, ok := jsonField(t, k)
+				if !ok {
+					return join(at, k)
+				}
+				if p := unknownIn(d[k], f.Type, join(at, k)); p != "" {
+					return p
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, v := range d {
+				if p := unknownIn(v, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// jsonField finds the field encoding/json decodes key into (names match
+// without regard to case, as encoding/json matches them).
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" || f.Anonymous && name == "" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.EqualFold(name, key) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func join(at, key string) string {
+	if at == "" {
+		return key
+	}
+	return at + "." + key
 }
 
 // maxBody bounds request bodies.

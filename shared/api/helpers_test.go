@@ -82,6 +82,8 @@ type env struct {
 	admin *accounts.User
 	token string
 	kv    kv.Store
+	// contract validates every response do receives (contract_test.go).
+	contract *contract
 }
 
 // newEnv builds the handler on a real bbolt kv in a temporary directory.
@@ -112,7 +114,7 @@ func newEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	}
 	h, err := api.New(cfg)
 	require.NoError(t, err)
-	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token, kv: db}
+	return &env{t: t, h: h, st: st, trigger: ft, logs: logs, acc: acc, admin: admin, token: token, kv: db, contract: newContract(t, h)}
 }
 
 // anonymous is a header pair for do that sends no credential.
@@ -138,6 +140,7 @@ func (e *env) do(method, target, body string, headers ...string) *httptest.Respo
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	e.contract.check(e.t, req, rec)
 	return rec
 }
 

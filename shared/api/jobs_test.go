@@ -131,6 +131,8 @@ func TestStepOutput(t *testing.T) {
 		{name: "nothing new", query: "step=1&task=0&from=3", wantCode: http.StatusOK, wantBody: "", wantNext: "3"},
 		{name: "other step", query: "step=0", wantCode: http.StatusOK, wantBody: "Cloning into '.'...\n", wantNext: "1"},
 		{name: "step without output", query: "step=0&task=1", wantCode: http.StatusOK, wantBody: "", wantNext: "0"},
+		{name: "step that never ran", query: "step=7&task=0", wantCode: http.StatusNotFound},
+		{name: "step that ran on another task only", query: "step=1&task=1", wantCode: http.StatusNotFound},
 		{name: "missing step", query: "task=0", wantCode: http.StatusBadRequest},
 		{name: "bad from", query: "step=1&from=-1", wantCode: http.StatusBadRequest},
 		{name: "task out of range", query: "step=1&task=2", wantCode: http.StatusBadRequest},

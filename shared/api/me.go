@@ -83,6 +83,8 @@ type userView struct {
 	ID    string `json:"id"`
 	Login string `json:"login"`
 	Name  string `json:"name"`
+	// AvatarURL is null: Orbit keeps no avatars.
+	AvatarURL *string `json:"avatar_url"`
 }
 
 func me(r *http.Request) *accounts.User {
@@ -91,12 +93,7 @@ func me(r *http.Request) *accounts.User {
 }
 
 func (s *server) getMe(w http.ResponseWriter, r *http.Request) error {
-	u := me(r)
-	name := u.Name
-	if name == "" {
-		name = u.Login
-	}
-	writeJSON(w, http.StatusOK, userView{ID: u.ID, Login: u.Login, Name: name})
+	writeJSON(w, http.StatusOK, publicUser(me(r)))
 	return nil
 }
 

@@ -175,6 +175,11 @@ func (s *server) output(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if len(chunks) == 0 {
+		if err := s.stepExists(r.Context(), j, task, step); err != nil {
+			return err
+		}
+	}
 	// One answer carries at most MaxOutputResponse bytes of whole chunks
 	// (at least one): the api Lambda's response is capped at 6 MB, and the
 	// next poll continues from X-Orbit-Next-Seq.
@@ -199,6 +204,34 @@ func (s *server) output(w http.ResponseWriter, r *http.Request) error {
 		if _, err := w.Write(c.Data); err != nil {
 			return nil // the client went away
 		}
+	}
+	return nil
+}
+
+// stepExists is nil when task's step n of j's latest attempt has a record
+// or output, else a store.ErrNotFound that says which step is missing: a
+// step that never ran has no output, which is not the same as an empty one.
+func (s *server) stepExists(ctx context.Context, j store.Job, task, n int) error {
+	missing := fmt.Errorf("job %d has no step %d on task %d: %w", j.Number, n, task, store.ErrNotFound)
+	if j.Attempt == 0 {
+		return missing
+	}
+	id := store.TaskID(j.ID, j.Attempt, task)
+	steps, err := s.st.ListSteps(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		if st.Index == n {
+			return nil
+		}
+	}
+	chunks, err := s.st.Output(ctx, id, n, 0)
+	if err != nil {
+		return err
+	}
+	if len(chunks) == 0 {
+		return missing
 	}
 	return nil
 }

@@ -207,14 +207,20 @@ func (s *server) listPipelines(w http.ResponseWriter, r *http.Request) error {
 	}
 	token := r.URL.Query().Get("page-token")
 	ps, next, err := s.st.ListPipelines(r.Context(), slug, token, s.cfg.PageSize)
-	if errors.Is(err, kv.ErrInvalid) && token != "" {
-		return badRequest("page-token %q is not a token this list returned", token)
-	}
 	if err != nil {
-		return err
+		return pageError(err, token)
 	}
 	writeList(w, ps, next, pipelineView)
 	return nil
+}
+
+// pageError is a list's error: a page-token the list did not hand out is
+// the caller's mistake (400).
+func pageError(err error, token string) error {
+	if errors.Is(err, kv.ErrInvalid) && token != "" {
+		return badRequest("page-token %q is not a token this list returned", token)
+	}
+	return err
 }
 
 // pathNumber parses a positive number path parameter.

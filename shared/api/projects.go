@@ -89,19 +89,6 @@ func splitSlug(slug string) (vcs, org, repo string) {
 	return parts[0], parts[1], parts[2]
 }
 
-// providerName is the VCS provider as CircleCI spells it.
-func providerName(vcs string) string {
-	switch vcs {
-	case "gh", "github":
-		return "GitHub"
-	case "bb", "bitbucket":
-		return "Bitbucket"
-	case "local":
-		return "Local"
-	}
-	return vcs
-}
-
 // slugOf returns the project slug of a /api/v2/project/{vcs}/{org}/{repo}
 // route.
 func slugOf(r *http.Request) string {

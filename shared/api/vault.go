@@ -323,6 +323,20 @@ type restrictionJSON struct {
 	Value     string `json:"restriction_value"`
 }
 
+// restrictionCreatedJSON is CircleCI's restriction_created: a restriction
+// without its context_id.
+type restrictionCreatedJSON struct {
+	ID        string `json:"id"`
+	ProjectID string `json:"project_id"`
+	Name      string `json:"name"`
+	Type      string `json:"restriction_type"`
+	Value     string `json:"restriction_value"`
+}
+
+func restrictionCreatedView(r restrictionJSON) restrictionCreatedJSON {
+	return restrictionCreatedJSON{ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, Type: r.Type, Value: r.Value}
+}
+
 func restrictionView(contextID string, r store.Restriction) restrictionJSON {
 	id := projectID(r.ProjectSlug)
 	_, _, repo := splitSlug(r.ProjectSlug)
@@ -366,7 +380,7 @@ func (s *server) createRestriction(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, restrictionView(r.PathValue("id"), rs))
+	writeJSON(w, http.StatusCreated, restrictionCreatedView(restrictionView(r.PathValue("id"), rs)))
 	return nil
 }
 

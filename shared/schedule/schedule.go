@@ -1,6 +1,7 @@
 // Package schedule runs scheduled pipelines: the workflows a project's
-// config gives `triggers: [{schedule: {cron, filters: {branches}}}]`. It is
-// Orbit's cron-service: the Lambda `cron` calls Evaluate once a minute
+// config gives `triggers: [{schedule: {cron, filters: {branches}}}]`, and
+// the schedules made through the API (timetable.go). It is Orbit's
+// cron-service: the Lambda `cron` calls Evaluate once a minute
 // (EventBridge Scheduler) in AWS; the embedded shape runs Run, a ticker on
 // the minute.
 //
@@ -149,11 +150,13 @@ func (e *Evaluator) Evaluate(ctx context.Context, now time.Time) error {
 	}
 	var errs []error
 	for _, p := range projects {
-		if err := e.evaluateProject(ctx, p, minute); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		for _, eval := range []func(context.Context, store.Project, time.Time) error{e.evaluateProject, e.evaluatePipelineSchedules} {
+			if err := eval(ctx, p, minute); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				errs = append(errs, fmt.Errorf("project %s: %w", p.Slug, err))
 			}
-			errs = append(errs, fmt.Errorf("project %s: %w", p.Slug, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -180,7 +183,8 @@ func (e *Evaluator) evaluateProject(ctx context.Context, p store.Project, minute
 		}
 		for _, branch := range Branches(sch.Branches, p.DefaultBranch) {
 			key := sch.Workflow + "|" + sch.Cron + "|" + branch
-			if err := e.evaluateSchedule(ctx, p, sch.Workflow, branch, key, cron, minute); err != nil {
+			req := conductor.TriggerRequest{ProjectSlug: p.Slug, Branch: branch, TriggerType: "schedule", ScheduledWorkflow: sch.Workflow}
+			if err := e.claimAndTrigger(ctx, p, key, cron, minute, req); err != nil {
 				return err
 			}
 		}
@@ -209,9 +213,14 @@ func isVCSMiss(err error) bool {
 	return errors.Is(err, vcs.ErrRepoNotFound) || errors.Is(err, vcs.ErrRevisionNotFound) || errors.Is(err, vcs.ErrFileNotFound)
 }
 
-// evaluateSchedule triggers one schedule on one branch if a minute in
-// (mark, minute] is due and this evaluator wins the claim on it.
-func (e *Evaluator) evaluateSchedule(ctx context.Context, p store.Project, workflow, branch, key string, cron Cron, minute time.Time) error {
+// matcher says whether a schedule runs in a minute (a Cron, a timetable).
+type matcher interface {
+	Match(m time.Time) bool
+}
+
+// claimAndTrigger triggers req for the schedule key if a minute in (mark,
+// minute] is due and this evaluator wins the claim on it.
+func (e *Evaluator) claimAndTrigger(ctx context.Context, p store.Project, key string, cron matcher, minute time.Time, req conductor.TriggerRequest) error {
 	var last time.Time
 	switch m, err := e.st.GetScheduleMark(ctx, p.Slug, key); {
 	case errors.Is(err, store.ErrNotFound):
@@ -233,24 +242,22 @@ func (e *Evaluator) evaluateSchedule(ctx context.Context, p store.Project, workf
 	if !e.due(cron, prev, minute) {
 		return nil // the due minute was claimed by another evaluator before
 	}
-	pl, err := e.cfg.Trigger.Trigger(ctx, conductor.TriggerRequest{
-		ProjectSlug: p.Slug, Branch: branch, TriggerType: "schedule", ScheduledWorkflow: workflow,
-	})
+	pl, err := e.cfg.Trigger.Trigger(ctx, req)
 	if err != nil {
 		// The minute is claimed: it is not retried (at most once).
-		e.log.ErrorContext(ctx, "trigger scheduled pipeline", "project", p.Slug, "workflow", workflow,
-			"branch", branch, "minute", minute, "error", err)
+		e.log.ErrorContext(ctx, "trigger scheduled pipeline", "project", p.Slug, "schedule", key,
+			"branch", req.Branch, "minute", minute, "error", err)
 		return nil
 	}
-	e.log.InfoContext(ctx, "scheduled pipeline triggered", "project", p.Slug, "workflow", workflow,
-		"branch", branch, "cron", cron.String(), "minute", minute, "pipeline_id", pl.ID, "number", pl.Number)
+	e.log.InfoContext(ctx, "scheduled pipeline triggered", "project", p.Slug, "schedule", key,
+		"branch", req.Branch, "minute", minute, "pipeline_id", pl.ID, "number", pl.Number)
 	return nil
 }
 
 // due reports whether the cron matches a minute after last (the zero time:
 // never evaluated) up to and including minute, looking back at most
 // CatchUp.
-func (e *Evaluator) due(cron Cron, last, minute time.Time) bool {
+func (e *Evaluator) due(cron matcher, last, minute time.Time) bool {
 	from := minute.Add(-e.cfg.CatchUp)
 	if next := last.Add(time.Minute); next.After(from) {
 		from = next

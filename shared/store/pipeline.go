@@ -135,19 +135,11 @@ func (s *Store) GetPipelineByNumber(ctx context.Context, slug string, number int
 
 // ListPipelines returns a page of a project's pipelines, newest first.
 func (s *Store) ListPipelines(ctx context.Context, slug, cursor string, limit int) ([]Pipeline, string, error) {
-	page, err := s.kv.Query(ctx, kv.Query{Index: kv.GSI1, PK: "PROJECT#" + slug + "#PIPELINES", Descending: true, Limit: limit, Cursor: cursor})
+	out, next, err := queryPage[Pipeline](ctx, s, kv.Query{Index: kv.GSI1, PK: "PROJECT#" + slug + "#PIPELINES", Descending: true, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return nil, "", fmt.Errorf("list pipelines of %s: %w", slug, err)
 	}
-	out := make([]Pipeline, 0, len(page.Items))
-	for _, it := range page.Items {
-		var p Pipeline
-		if err := json.Unmarshal(it.Data, &p); err != nil {
-			return nil, "", err
-		}
-		out = append(out, p)
-	}
-	return out, page.Cursor, nil
+	return out, next, nil
 }
 
 // UpdatePipeline changes a pipeline with a conditional write; its state

@@ -133,6 +133,23 @@ func update[T any](ctx context.Context, s *Store, pk, sk string, index func(*T, 
 	return zero, fmt.Errorf("update %s/%s: too much contention", pk, sk)
 }
 
+// queryPage returns one page of q's records and the cursor of the next.
+func queryPage[T any](ctx context.Context, s *Store, q kv.Query) ([]T, string, error) {
+	page, err := s.kv.Query(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, 0, len(page.Items))
+	for _, it := range page.Items {
+		var v T
+		if err := json.Unmarshal(it.Data, &v); err != nil {
+			return nil, "", fmt.Errorf("decode %s/%s: %w", it.PK, it.SK, err)
+		}
+		out = append(out, v)
+	}
+	return out, page.Cursor, nil
+}
+
 func queryAll[T any](ctx context.Context, s *Store, q kv.Query) ([]T, error) {
 	var out []T
 	for {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
+	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/insights"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/notify"
@@ -22,6 +24,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/pipedef"
 	"github.com/orbit-ci/orbit/shared/secrets"
 	"github.com/orbit-ci/orbit/shared/secrets/keyfile"
+	"github.com/orbit-ci/orbit/shared/store"
 	"github.com/orbit-ci/orbit/shared/usage"
 	"github.com/orbit-ci/orbit/shared/vault"
 )
@@ -34,6 +37,13 @@ var dispatchers = map[string][]string{
 	"GET /api/v2/project/{vcs}/{org}/{repo}/{number}/{resource}": {"artifacts", "tests"},
 }
 
+// sharedRoutes are routes that serve several operations of different
+// shapes: the insights pages summary and a workflow's runs have the same
+// path shape, so one route serves both (insights.go).
+var sharedRoutes = map[string][]string{
+	"GET /api/v2/insights/{a}/{b}/{c}/{d}/{e}": {"GET /insights/pages/{}/{}/{}/summary", "GET /insights/{}/{}/{}/workflows/{}"},
+}
+
 // noNotifications and noFiles stand in for the optional dependencies whose
 // routes the coverage test lists but never calls.
 type noNotifications struct{ api.Notifications }
@@ -42,6 +52,14 @@ func (noNotifications) SetUser(context.Context, string, notify.UserSetting) erro
 func (noNotifications) SetProject(context.Context, string, notify.ProjectSetting) error { return nil }
 
 type noFiles struct{ api.JobFiles }
+
+// continuingTrigger is the fake trigger that also continues pipelines (as
+// the conductor does), so POST /pipeline/continue is registered.
+type continuingTrigger struct{ *fakeTrigger }
+
+func (continuingTrigger) Continue(context.Context, conductor.ContinueRequest) (store.Pipeline, error) {
+	return store.Pipeline{}, fmt.Errorf("%w: the test's trigger continues nothing", conductor.ErrBadTrigger)
+}
 
 // withEverything configures every optional part of the API, so Routes()
 // lists all the routes Orbit can serve.
@@ -63,6 +81,7 @@ func withEverything(t *testing.T) func(*api.Config) {
 		c.Vault = vault.New(c.Store, secrets.NewSealer(keys))
 		c.Notifications = noNotifications{}
 		c.SignIn.Password = refusingLDAP{}
+		c.Trigger = continuingTrigger{c.Trigger.(*fakeTrigger)}
 		// Every integration and insights, so their routes are in the table.
 		var err error
 		c.Integrations.Webhooks, err = outhook.New(outhook.Config{KV: scratchKV(t), Records: c.Store, Sealer: sealer(t)})
@@ -83,6 +102,9 @@ func withEverything(t *testing.T) func(*api.Config) {
 func routeOps(h *api.Handler) map[string]string {
 	ops := map[string]string{}
 	for _, r := range h.Routes() {
+		for _, op := range sharedRoutes[r.Pattern] {
+			ops[op] = r.Pattern
+		}
 		method, path, ok := normalRoute(r.Pattern)
 		if !ok {
 			continue

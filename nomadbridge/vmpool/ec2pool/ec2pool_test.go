@@ -1,0 +1,89 @@
+package ec2pool_test
+
+import (
+	"context"
+	"crypto/rand"
+	"slices"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/ec2pool"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/vmpooltest"
+	"github.com/orbit-ci/orbit/shared/testenv"
+)
+
+// client is an EC2 client on moto (ORBIT_MOTO_ENDPOINT, which make test
+// sets).
+func client(t *testing.T) *ec2.Client {
+	t.Helper()
+	return ec2.NewFromConfig(testenv.AWS(t, "ORBIT_MOTO_ENDPOINT"))
+}
+
+// installation is a fresh installation name: each test's instances and
+// volumes are its own in the shared moto.
+func installation(t *testing.T) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "test-" + hex.EncodeToString(b)
+}
+
+// newPool makes a pool for vmpooltest's cfg on moto, and releases what the
+// test left when it ends.
+func newPool(t *testing.T, api *ec2.Client, cfg ec2pool.Config) *ec2pool.Pool {
+	t.Helper()
+	if cfg.Installation == "" {
+		cfg.Installation = installation(t)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	p, err := ec2pool.New(cfg, api)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ls, err := p.Leases(context.Background())
+		if err != nil {
+			return
+		}
+		for _, l := range ls {
+			_ = p.Release(context.Background(), l.ID)
+		}
+	})
+	return p
+}
+
+func suitePools(cfg vmpooltest.Config) []ec2pool.PoolConfig {
+	pools := ec2pool.MachinePools(vmpool.Machine, append(cfg.Images, cfg.PreallocatedImages...), cfg.ResourceClasses)
+	for i, pc := range pools {
+		if slices.Contains(cfg.PreallocatedImages, pc.Image) {
+			pools[i].Preallocated = 1
+		}
+	}
+	return pools
+}
+
+func TestConformance(t *testing.T) {
+	api := client(t)
+	vmpooltest.Run(t, func(t *testing.T, cfg vmpooltest.Config) vmpooltest.Driver {
+		p := newPool(t, api, ec2pool.Config{MaxVMs: cfg.Capacity, Pools: suitePools(cfg)})
+		return vmpooltest.Driver{Pool: p, Kill: func(t *testing.T, id string) {
+			require.True(t, strings.HasPrefix(id, "i-"), "a lease ID is the instance ID")
+			_, err := api.TerminateInstances(context.Background(), &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+			require.NoError(t, err)
+		}}
+	})
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	_, err := ec2pool.New(ec2pool.Config{Region: "mars-north-1", Pools: []ec2pool.PoolConfig{{ResourceClass: "huge"}}}, &ec2.Client{})
+	require.Error(t, err)
+	for _, want := range []string{"Installation is required", `no default instance type for resource class "huge"`, `no default AMI for region "mars-north-1"`} {
+		require.ErrorContains(t, err, want)
+	}
+	_ = aws.String
+}

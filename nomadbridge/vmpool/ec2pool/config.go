@@ -69,6 +69,11 @@ type Config struct {
 	LeaseDuration time.Duration
 	// DLC configures Docker layer caching volumes.
 	DLC DLCConfig
+	// EncodeModifiedUserData base64-encodes the user data given to a
+	// claimed warm VM (ModifyInstanceAttribute) before the SDK encodes the
+	// blob again: moto 5.2.1 decodes the blob and then expects base64 in
+	// it, where EC2 takes the SDK's single encoding. Tests on moto only.
+	EncodeModifiedUserData bool
 	// Logger receives the pool's lines (default: discarded). Request.Env
 	// never reaches it.
 	Logger *slog.Logger
@@ -141,20 +146,20 @@ var DefaultAMIs = map[string]string{
 // DefaultInstanceTypes maps CircleCI's machine resource classes to EC2
 // instance types; GPU classes get GPU instances.
 var DefaultInstanceTypes = map[string]string{
-	"medium":                      "m5.large",
-	"large":                       "m5.xlarge",
-	"xlarge":                      "m5.2xlarge",
-	"2xlarge":                     "m5.4xlarge",
-	"2xlarge+":                    "m5.8xlarge",
-	"gpu.nvidia.small":            "p3.2xlarge",
-	"gpu.nvidia.medium":           "g4dn.xlarge",
-	"gpu.nvidia.large":            "g4dn.12xlarge",
-	"windows.gpu.nvidia.medium":   "g4dn.xlarge",
-	"arm.medium":                  "m6g.large",
-	"arm.large":                   "m6g.xlarge",
-	"remote_docker":               "m5.large",
-	"remote_docker.medium":        "m5.large",
-	"remote_docker.large":         "m5.xlarge",
+	"medium":                    "m5.large",
+	"large":                     "m5.xlarge",
+	"xlarge":                    "m5.2xlarge",
+	"2xlarge":                   "m5.4xlarge",
+	"2xlarge+":                  "m5.8xlarge",
+	"gpu.nvidia.small":          "p3.2xlarge",
+	"gpu.nvidia.medium":         "g4dn.xlarge",
+	"gpu.nvidia.large":          "g4dn.12xlarge",
+	"windows.gpu.nvidia.medium": "g4dn.xlarge",
+	"arm.medium":                "m6g.large",
+	"arm.large":                 "m6g.xlarge",
+	"remote_docker":             "m5.large",
+	"remote_docker.medium":      "m5.large",
+	"remote_docker.large":       "m5.xlarge",
 }
 
 // MachinePools returns a pool for each image ("" included) and resource

@@ -71,17 +71,22 @@ func (p *Pool) volumes(ctx context.Context, project string) ([]volume, error) {
 
 // busyVolumes are the volumes an unreleased lease names.
 func (p *Pool) busyVolumes(ctx context.Context) (map[string]bool, error) {
-	ins, err := p.leased(ctx, "")
+	ins, err := p.leased(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return busyIn(ins), nil
+}
+
+// busyIn are the volumes the unreleased leases ins name.
+func busyIn(ins []instance) map[string]bool {
 	busy := map[string]bool{}
 	for _, in := range ins {
 		if v := in.tags[TagDLC]; v != "" {
 			busy[v] = true
 		}
 	}
-	return busy, nil
+	return busy
 }
 
 // free reports whether v may serve a new lease.
@@ -90,7 +95,7 @@ func (v volume) free(busy map[string]bool) bool {
 }
 
 // volumeFor picks the project's free volume or makes one. p.mu is held.
-func (p *Pool) volumeFor(ctx context.Context, project string) (*volume, error) {
+func (p *Pool) volumeFor(ctx context.Context, project string, held []instance) (*volume, error) {
 	if project == "" {
 		return nil, errors.New("ec2pool: docker layer caching needs the request's project")
 	}
@@ -98,10 +103,7 @@ func (p *Pool) volumeFor(ctx context.Context, project string) (*volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	busy, err := p.busyVolumes(ctx)
-	if err != nil {
-		return nil, err
-	}
+	busy := busyIn(held)
 	sort.Slice(vols, func(i, j int) bool { return vols[i].lastUsed.After(vols[j].lastUsed) })
 	now := p.cfg.Now().UTC().Format(time.RFC3339)
 	for _, v := range vols {

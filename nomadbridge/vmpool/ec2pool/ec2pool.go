@@ -164,24 +164,48 @@ func (p *Pool) describe(ctx context.Context, filters ...types.Filter) ([]instanc
 	}
 }
 
-// leased lists the unreleased leases' instances (taskID "" for all).
-func (p *Pool) leased(ctx context.Context, taskID string) ([]instance, error) {
-	f := types.Filter{Name: aws.String("tag-key"), Values: []string{TagTaskID}}
-	if taskID != "" {
-		f = types.Filter{Name: aws.String("tag:" + TagTaskID), Values: []string{taskID}}
-	}
-	all, err := p.describe(ctx, f)
+// leases are the instances of the installation's leases, released or not.
+type leaseSet []instance
+
+// all lists the installation's lease instances, released ones included.
+func (p *Pool) all(ctx context.Context) (leaseSet, error) {
+	ins, err := p.describe(ctx, types.Filter{Name: aws.String("tag-key"), Values: []string{TagTaskID}})
 	if err != nil {
 		return nil, err
 	}
-	out := all[:0]
-	for _, in := range all {
-		if _, released := in.tags[TagReleased]; !released {
+	sort.Slice(ins, func(i, j int) bool { return ins[i].id() < ins[j].id() })
+	return ins, nil
+}
+
+// held are the unreleased ones (of taskID; "" for all).
+func (s leaseSet) held(taskID string) []instance {
+	var out []instance
+	for _, in := range s {
+		if _, released := in.tags[TagReleased]; !released && (taskID == "" || in.tags[TagTaskID] == taskID) {
 			out = append(out, in)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id() < out[j].id() })
-	return out, nil
+	return out
+}
+
+// count counts taskID's instances, released ones included.
+func (s leaseSet) count(taskID string) int {
+	n := 0
+	for _, in := range s {
+		if in.tags[TagTaskID] == taskID {
+			n++
+		}
+	}
+	return n
+}
+
+// leased lists the unreleased leases' instances.
+func (p *Pool) leased(ctx context.Context) ([]instance, error) {
+	all, err := p.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return all.held(""), nil
 }
 
 // poolFor finds the pool serving r.
@@ -220,22 +244,18 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mine, err := p.leased(ctx, r.TaskID)
+	set, err := p.all(ctx)
 	if err != nil {
 		return vmpool.Lease{}, err
 	}
-	if len(mine) > 0 {
+	if mine := set.held(r.TaskID); len(mine) > 0 {
 		in := mine[0]
-		if err := p.finishClaim(ctx, pc, in, r); err != nil {
+		if err := p.finishClaim(ctx, pc, &in, r); err != nil {
 			return vmpool.Lease{}, err
 		}
 		return p.lease(ctx, in)
 	}
-	all, err := p.leased(ctx, "")
-	if err != nil {
-		return vmpool.Lease{}, err
-	}
-	if len(all) >= p.cfg.MaxVMs {
+	if len(set.held("")) >= p.cfg.MaxVMs {
 		return vmpool.Lease{}, fmt.Errorf("%w: all %d VMs are leased", vmpool.ErrUnavailable, p.cfg.MaxVMs)
 	}
 	r.Env, r.Meta = maps.Clone(r.Env), maps.Clone(r.Meta)
@@ -244,7 +264,7 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 		in, err = p.claimWarm(ctx, pc, r)
 	}
 	if err == nil && in.InstanceId == nil {
-		in, err = p.launch(ctx, pc, r)
+		in, err = p.launch(ctx, pc, r, set)
 	}
 	if err != nil {
 		return vmpool.Lease{}, err
@@ -289,19 +309,15 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// launch starts an on-demand instance for r.
-func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request) (instance, error) {
-	// The number of the task's earlier instances keeps the ClientToken of a
-	// new lease after a release distinct from the released one's.
-	earlier, err := p.describe(ctx, types.Filter{Name: aws.String("tag:" + TagTaskID), Values: []string{r.TaskID}})
-	if err != nil {
-		return instance{}, err
-	}
+// launch starts an on-demand instance for r; set is the installation's
+// leases as Lease found them.
+func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set leaseSet) (instance, error) {
 	env := maps.Clone(r.Env)
 	var vol *volume
+	var err error
 	subnet := p.nextSubnet("")
 	if r.DockerLayerCaching {
-		if vol, err = p.volumeFor(ctx, r.ProjectSlug); err != nil {
+		if vol, err = p.volumeFor(ctx, r.ProjectSlug, set.held("")); err != nil {
 			return instance{}, err
 		}
 		subnet = p.nextSubnet(vol.zone)
@@ -320,7 +336,9 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request) (ins
 		volID = vol.id
 	}
 	tags := p.requestTags(pc, r, expires, volID)
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", p.cfg.Installation, r.TaskID, len(earlier)))
+	// The number of the task's earlier instances keeps the ClientToken of a
+	// new lease after a release distinct from the released one's.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", p.cfg.Installation, r.TaskID, set.count(r.TaskID)))
 	in := p.runInput(pc, subnet, ud, tags, types.ShutdownBehaviorTerminate)
 	in.ClientToken = aws.String(hex.EncodeToString(sum[:16]))
 	if vol != nil {
@@ -499,7 +517,7 @@ func (p *Pool) env(ctx context.Context, id string) (map[string]string, error) {
 
 // Leases implements vmpool.Pool.
 func (p *Pool) Leases(ctx context.Context) ([]vmpool.Lease, error) {
-	ins, err := p.leased(ctx, "")
+	ins, err := p.leased(ctx)
 	if err != nil {
 		return nil, err
 	}

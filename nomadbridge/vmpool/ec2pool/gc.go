@@ -23,8 +23,9 @@ import (
 //	  launch cut short) older than MaxAge ─▶ terminated
 //	warm VMs older than CycleAfter ─▶ terminated (daily cycling); each pool
 //	  topped up to Preallocated
-//	DLC volumes: free ones unused past DLC.Retention, and a project's free
-//	  ones beyond DLC.MaxPerProject ─▶ deleted
+//	DLC volumes: free ones unused past DLC.Retention, and free ones of a
+//	  project with more than DLC.MaxPerProject volumes (least recently
+//	  used first) ─▶ deleted
 //	metrics (no dimension but pool): pool sizes, VMs in use, warm VMs,
 //	  stale VMs found and stopped, DLC volumes
 //

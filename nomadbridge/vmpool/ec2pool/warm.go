@@ -2,6 +2,7 @@ package ec2pool
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"maps"
 
@@ -66,7 +67,7 @@ func (p *Pool) claimWarm(ctx context.Context, pc PoolConfig, r vmpool.Request) (
 			return instance{}, fmt.Errorf("ec2pool: claim warm VM %s: %w", in.id(), err)
 		}
 		maps.Copy(in.tags, tags)
-		if err := p.finishClaim(ctx, pc, in, r); err != nil {
+		if err := p.finishClaim(ctx, pc, &in, r); err != nil {
 			return instance{}, err
 		}
 		if _, err := p.launchWarm(ctx, pc); err != nil {
@@ -79,7 +80,7 @@ func (p *Pool) claimWarm(ctx context.Context, pc PoolConfig, r vmpool.Request) (
 
 // finishClaim gives a claimed warm instance its task's user data and
 // starts it; a no-op for an instance already started or launched on demand.
-func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in instance, r vmpool.Request) error {
+func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in *instance, r vmpool.Request) error {
 	if in.tags[TagState] != stateClaimed {
 		return nil
 	}
@@ -90,13 +91,18 @@ func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in instance, r vm
 	if in.state() == types.InstanceStateNameStopped {
 		// The SDK base64-encodes this blob itself (RunInstances' string it
 		// does not).
+		blob := []byte(ud)
+		if p.cfg.EncodeModifiedUserData {
+			blob = []byte(base64.StdEncoding.EncodeToString(blob))
+		}
 		if _, err := p.api.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(in.id()),
-			UserData: &types.BlobAttributeValue{Value: []byte(ud)}}); err != nil {
+			UserData: &types.BlobAttributeValue{Value: blob}}); err != nil {
 			return fmt.Errorf("ec2pool: give warm VM %s its task: %w", in.id(), err)
 		}
 		if _, err := p.api.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{in.id()}}); err != nil {
 			return launchError(pc, err)
 		}
+		in.State = &types.InstanceState{Name: types.InstanceStateNamePending}
 	}
 	p.envs.Store(in.id(), maps.Clone(r.Env))
 	if _, err := p.api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{in.id()},

@@ -23,7 +23,6 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool/fakepool"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
-	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // ec2Unit is a bridge whose VM pool is ec2pool on moto, with the VMs
@@ -36,18 +35,19 @@ type ec2Unit struct {
 	pool *ec2pool.Pool
 	srv  *agenttest.Server
 	sim  *ec2pooltest.Simulator
+	inst string
 }
 
 func newEC2Unit(t *testing.T) *ec2Unit {
 	t.Helper()
-	api := ec2.NewFromConfig(testenv.AWS(t, "ORBIT_MOTO_ENDPOINT"))
+	api := ec2pooltest.MotoClient(t)
 	srv, err := agenttest.New()
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	inst := "bridge-" + hex.EncodeToString(b)
-	pool, err := ec2pool.New(ec2pool.Config{Installation: inst, Region: "us-east-1",
+	pool, err := ec2pool.New(ec2pool.Config{Installation: inst, Region: api.Options().Region,
 		Pools: ec2pool.MachinePools(vmpool.Machine, []string{machineImage}, []string{"large"})}, api)
 	require.NoError(t, err)
 
@@ -70,7 +70,7 @@ func newEC2Unit(t *testing.T) *ec2Unit {
 		c.PoolInterval = 50 * time.Millisecond
 		c.RunnerURL, c.RunnerClient = srv.URL, nil
 	})
-	return &ec2Unit{unit: u, api: api, pool: pool, srv: srv, sim: sim}
+	return &ec2Unit{unit: u, api: api, pool: pool, srv: srv, sim: sim, inst: inst}
 }
 
 func (e *ec2Unit) task(t *testing.T, m runqueue.Message, steps ...runner.Step) {
@@ -84,7 +84,8 @@ func (e *ec2Unit) task(t *testing.T, m runqueue.Message, steps ...runner.Step) {
 func (e *ec2Unit) instancesOf(t *testing.T, taskID string) []types.Instance {
 	t.Helper()
 	out, err := e.api.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{Filters: []types.Filter{
-		{Name: aws.String("tag:" + ec2pool.TagTaskID), Values: []string{taskID}}}})
+		{Name: aws.String("tag:" + ec2pool.TagTaskID), Values: []string{taskID}},
+		{Name: aws.String("tag:" + ec2pool.TagInstallation), Values: []string{e.inst}}}})
 	require.NoError(t, err)
 	var ins []types.Instance
 	for _, r := range out.Reservations {
@@ -101,7 +102,7 @@ func TestEC2MachineJobsRunOnVMs(t *testing.T) {
 	e := newEC2Unit(t)
 	plain := machineMessage("ec2-plain", func(m *runqueue.Message) { m.ResourceClass = "large" })
 	dlc := machineMessage("ec2-dlc", func(m *runqueue.Message) { m.DockerLayerCaching = true })
-	e.task(t, plain, run("hello", `echo "hello from $CIRCLE_JOB"`))
+	e.task(t, plain, run("hello", `echo "hello from the VM"`))
 	e.task(t, dlc, run("cached", `echo layers`))
 	e.start(t)
 
@@ -110,7 +111,7 @@ func TestEC2MachineJobsRunOnVMs(t *testing.T) {
 		out string
 		typ types.InstanceType
 		dlc bool
-	}{{plain, "hello from build\n", "m5.xlarge", false}, {dlc, "layers\n", "m5.large", true}} {
+	}{{plain, "hello from the VM\n", "m5.xlarge", false}, {dlc, "layers\n", "m5.large", true}} {
 		require.Eventually(t, func() bool { return e.srv.Task(c.m.Token).Result != nil }, 60*time.Second, 20*time.Millisecond,
 			"no outcome for %s", c.m.TaskID)
 		tk := e.srv.Task(c.m.Token)
@@ -137,7 +138,7 @@ func TestEC2MachineJobsRunOnVMs(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ls, err := e.pool.Leases(context.Background())
 		return err == nil && len(ls) == 0 && e.bridge.Stats().Released == 2
-	}, 60*time.Second, 20*time.Millisecond, "both leases released")
+	}, 60*time.Second, 20*time.Millisecond, "both leases released; log:\n%s", e.logs)
 	assert.Equal(t, 2, e.sim.Boots(), "one VM per task, never reused")
 	assert.Empty(t, e.sim.Errors())
 	assert.NotContains(t, e.logs.String(), plain.Token, "the token is never logged")
@@ -146,12 +147,12 @@ func TestEC2MachineJobsRunOnVMs(t *testing.T) {
 // TestEC2DLCOnPreallocatedPoolFailsTheJob: a DLC job on a preallocated
 // pool is infrastructure_fail with the pool's reason, and no VM starts.
 func TestEC2DLCOnPreallocatedPoolFailsTheJob(t *testing.T) {
-	api := ec2.NewFromConfig(testenv.AWS(t, "ORBIT_MOTO_ENDPOINT"))
+	api := ec2pooltest.MotoClient(t)
 	pools := ec2pool.MachinePools(vmpool.Machine, []string{machineImage}, nil)
 	for i := range pools {
 		pools[i].Preallocated = 2
 	}
-	pool, err := ec2pool.New(ec2pool.Config{Installation: "bridge-prealloc", Region: "us-east-1", Pools: pools}, api)
+	pool, err := ec2pool.New(ec2pool.Config{Installation: "bridge-prealloc", Region: api.Options().Region, Pools: pools}, api)
 	require.NoError(t, err)
 	u := newUnit(t, func(c *nomadbridge.Config) { c.Pool = pool; c.PoolInterval = 50 * time.Millisecond })
 	m := machineMessage("ec2-prealloc-dlc", func(m *runqueue.Message) { m.DockerLayerCaching = true })

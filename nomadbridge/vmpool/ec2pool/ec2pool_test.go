@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"maps"
-	mathrand "math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -16,22 +14,11 @@ import (
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool/ec2pool"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/ec2pool/ec2pooltest"
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool/vmpooltest"
-	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
-// client is an EC2 client on moto (ORBIT_MOTO_ENDPOINT, which make test
-// sets) in a region picked at random among those of the seed's AMI table:
-// moto scans a region's every instance on each DescribeInstances, and the
-// terminated ones of earlier tests stay, so spreading tests over regions
-// keeps it fast under -count 20.
-func client(t *testing.T) *ec2.Client {
-	t.Helper()
-	cfg := testenv.AWS(t, "ORBIT_MOTO_ENDPOINT")
-	regions := slices.Sorted(maps.Keys(ec2pool.DefaultAMIs))
-	cfg.Region = regions[mathrand.IntN(len(regions))]
-	return ec2.NewFromConfig(cfg)
-}
+func client(t *testing.T) *ec2.Client { return ec2pooltest.MotoClient(t) }
 
 // installation is a fresh installation name: each test's instances and
 // volumes are its own in the shared moto.

@@ -114,6 +114,27 @@ func (a *Assembly) vmPool() (vmpool.Pool, func(context.Context, func(context.Con
 	if a.awsCfg == nil {
 		return nil, nil, fmt.Errorf("ORBIT_VM_POOL=ec2 needs the aws shape (ORBIT_SHAPE=aws)")
 	}
+	sink, err := a.Metrics()
+	if err != nil {
+		return nil, nil, err
+	}
+	pc := ec2PoolConfig(a.cfg)
+	pc.Logger = a.log.With("component", "ec2pool")
+	pool, err := ec2pool.New(pc, ec2.NewFromConfig(*a.awsCfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	collect := func(ctx context.Context, ended func(context.Context, vmpool.Lease) (bool, error)) error {
+		return ec2pool.NewCollector(pool, ec2pool.CollectorConfig{TaskEnded: ended, MaxAge: v.MaxAge, Metrics: sink}).Run(ctx)
+	}
+	return pool, collect, nil
+}
+
+// ec2PoolConfig is the EC2 pool's configuration: machine pools of the
+// machine resource classes (GPU ones on GPU instances) and a remote Docker
+// pool, the medium ones preallocated as configured.
+func ec2PoolConfig(c Config) ec2pool.Config {
+	v := c.VM
 	machine := ec2pool.MachinePools(vmpool.Machine, nil, []string{"large", "xlarge", "2xlarge", "gpu.nvidia.small", "gpu.nvidia.medium"})
 	docker := ec2pool.MachinePools(vmpool.RemoteDocker, nil, nil)
 	for i := range machine {
@@ -129,22 +150,10 @@ func (a *Assembly) vmPool() (vmpool.Pool, func(context.Context, func(context.Con
 	if v.SecurityGroupID != "" {
 		groups = []string{v.SecurityGroupID}
 	}
-	sink, err := a.Metrics()
-	if err != nil {
-		return nil, nil, err
-	}
-	pool, err := ec2pool.New(ec2pool.Config{
-		Installation: v.Installation, Region: a.cfg.AWS.Region, Pools: append(machine, docker...),
+	return ec2pool.Config{
+		Installation: v.Installation, Region: c.AWS.Region, Pools: append(machine, docker...),
 		SubnetIDs: v.SubnetIDs, SecurityGroupIDs: groups, InstanceProfileARN: v.InstanceProfileARN,
 		PublicIP: v.PublicAccess, MaxVMs: v.MaxVMs,
-		DLC:    ec2pool.DLCConfig{Retention: v.DLCRetention, MaxPerProject: v.DLCMaxPerProject},
-		Logger: a.log.With("component", "ec2pool"),
-	}, ec2.NewFromConfig(*a.awsCfg))
-	if err != nil {
-		return nil, nil, err
+		DLC: ec2pool.DLCConfig{Retention: v.DLCRetention, MaxPerProject: v.DLCMaxPerProject},
 	}
-	collect := func(ctx context.Context, ended func(context.Context, vmpool.Lease) (bool, error)) error {
-		return ec2pool.NewCollector(pool, ec2pool.CollectorConfig{TaskEnded: ended, MaxAge: v.MaxAge, Metrics: sink}).Run(ctx)
-	}
-	return pool, collect, nil
 }

@@ -97,7 +97,8 @@ type PoolConfig struct {
 	// InstanceType of the VMs (default: DefaultInstanceTypes[class]).
 	InstanceType string
 	// AMI of the VMs: a custom image built with the seed's image-builder
-	// flow (default: DefaultAMIs[Region]).
+	// flow (default: DefaultAMIs[Region]; in a region the table lacks, the
+	// launch template's image).
 	AMI string
 	// LaunchTemplate names a launch template the VMs start from (the CDK
 	// app's; its instance type and AMI are overridden by the above).
@@ -249,9 +250,9 @@ func (cfg Config) withDefaults() (Config, error) {
 				errs = append(errs, fmt.Errorf("%s: no default instance type for resource class %q: set InstanceType", where, p.ResourceClass))
 			}
 		}
-		if p.AMI == "" && p.LaunchTemplate == "" {
+		if p.AMI == "" {
 			p.AMI = DefaultAMIs[cfg.Region]
-			if p.AMI == "" {
+			if p.AMI == "" && p.LaunchTemplate == "" {
 				errs = append(errs, fmt.Errorf("%s: no default AMI for region %q: set AMI or LaunchTemplate", where, cfg.Region))
 			}
 		}

@@ -227,7 +227,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	// The VM pool's launch template (nomadbridge/vmpool/ec2pool): the pool
 	// sets the AMI, instance type, subnet, user data and tags per lease.
 	fl.vmTemplate = awsec2.NewLaunchTemplate(st, jsii.String("VmTemplate"), &awsec2.LaunchTemplateProps{
-		LaunchTemplateName: jsii.String(s.Name + "-vm"),
+		LaunchTemplateName: jsii.String(vmTemplateName(s)),
 		SecurityGroup:      fl.vmSG,
 		InstanceProfile:    vmProfile,
 		RequireImdsv2:      jsii.Bool(true),
@@ -248,7 +248,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	env[EnvVMSecGroup] = fl.vmSG.SecurityGroupId()
 	env[EnvVMProfile] = vmProfile.InstanceProfileArn()
 	env[EnvVMAMI] = jsii.String(s.VM.AMI)
-	env[EnvVMTemplate] = fl.vmTemplate.LaunchTemplateName()
+	env[EnvVMTemplate] = jsii.String(vmTemplateName(s))
 	env[EnvVMPool] = jsii.String("ec2")
 	env[EnvVMType] = jsii.String(s.VM.InstanceType)
 	env[EnvVMPreMachine] = jsii.String(strconv.Itoa(s.VM.PreallocatedMachine))
@@ -267,6 +267,9 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	}
 	return fl, nil
 }
+
+// vmTemplateName names the VM pool's launch template.
+func vmTemplateName(s Settings) string { return s.Name + "-vm" }
 
 func subnetIDs(vpc awsec2.IVpc) *[]*string {
 	return vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}).SubnetIds

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
@@ -81,5 +81,23 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	for _, want := range []string{"Installation is required", `no default instance type for resource class "huge"`, `no default AMI for region "mars-north-1"`} {
 		require.ErrorContains(t, err, want)
 	}
-	_ = aws.String
+}
+
+// TestRemoteDockerLease: a remote Docker VM is reached at its Docker
+// engine's TLS port, and its lease says what it is for.
+func TestRemoteDockerLease(t *testing.T) {
+	api := client(t)
+	p := newPool(t, api, ec2pool.Config{Pools: ec2pool.MachinePools(vmpool.RemoteDocker, []string{"20.10.24"}, nil)})
+	ctx := context.Background()
+	l, err := p.Lease(ctx, vmpool.Request{TaskID: "rd-1", ProjectSlug: "gh/acme/app", Purpose: vmpool.RemoteDocker, Image: "20.10.24",
+		Env: map[string]string{"DOCKER_TLS_CA": "ca"}})
+	require.NoError(t, err)
+	assert.Regexp(t, `^\d+\.\d+\.\d+\.\d+:2376$`, l.Address)
+	_, err = p.Lease(ctx, vmpool.Request{TaskID: "rd-2", Purpose: vmpool.Machine})
+	assert.ErrorIs(t, err, vmpool.ErrUnknownClass, "a remote Docker pool runs no machine jobs")
+	ls, err := p.Leases(ctx)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	assert.Equal(t, vmpool.RemoteDocker, ls[0].Request.Purpose)
+	assert.Equal(t, "ca", ls[0].Request.Env["DOCKER_TLS_CA"])
 }

@@ -355,11 +355,33 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set 
 	if err := p.tagLeaseID(ctx, inst); err != nil {
 		return instance{}, err
 	}
+	if err := p.dropDuplicates(ctx, inst); err != nil {
+		return instance{}, err
+	}
 	if vol != nil {
 		p.markVolume(ctx, vol.id, r.TaskID)
 		p.attach(ctx, vol.id, inst.id())
 	}
 	return inst, nil
+}
+
+// dropDuplicates terminates the task's other new instances: a RunInstances
+// the SDK sent again after a lost response made two where EC2 ignored the
+// ClientToken (emulators do; EC2 honours it for a day).
+func (p *Pool) dropDuplicates(ctx context.Context, keep instance) error {
+	ins, err := p.describe(ctx, types.Filter{Name: aws.String("tag:" + TagTaskID), Values: []string{keep.tags[TagTaskID]}})
+	if err != nil {
+		return err
+	}
+	for _, in := range leaseSet(ins).held("") {
+		if in.id() != keep.id() && in.tags[TagLeaseID] == "" {
+			p.cfg.Logger.Warn("terminating a duplicate launch of the task", "task_id", keep.tags[TagTaskID], "instance_id", in.id())
+			if err := p.terminate(ctx, in, "duplicate launch"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // runInput is the RunInstances input common to on-demand and warm VMs.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
@@ -28,5 +30,9 @@ func MotoClient(t testing.TB) *ec2.Client {
 	// concurrent load, and the SDK then retries calls moto did make: a
 	// RunInstances or CreateVolume twice. One connection per request.
 	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.DisableKeepAlives = true })
-	return ec2.NewFromConfig(cfg)
+	return ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		// A slow moto makes the SDK retry; its client-side retry budget
+		// would then fail calls of its own accord.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.RateLimiter = ratelimit.None })
+	})
 }

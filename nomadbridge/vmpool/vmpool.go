@@ -1,10 +1,10 @@
 // Package vmpool is the port through which nomadbridge gets virtual
 // machines: for jobs with the machine (or macos) executor, and for the
-// remote Docker engine of setup_remote_docker. Its EC2 driver (preallocated
-// and on-demand instances, per-region AMIs, DLC volumes that only one
-// project's jobs reuse, leaked-VM collection) is the VM service's work;
-// package fakepool is an in-memory driver for tests, and vmpooltest the
-// conformance suite every driver passes. A bridge configured without a pool
+// remote Docker engine of setup_remote_docker. Package ec2pool is its EC2
+// driver (preallocated and on-demand instances, per-region AMIs, DLC
+// volumes that only one project's jobs reuse, leaked-VM collection: the
+// seed's vm-service, vm-scaler and vm-gc); package fakepool is an in-memory
+// driver for tests, and vmpooltest the conformance suite both pass. A bridge configured without a pool
 // runs those jobs on the host executor, and the build agent's first output
 // lines say so plainly.
 //

@@ -89,4 +89,3 @@ func (p *Pool) env(ctx context.Context, id string) (map[string]string, error) {
 	p.envs.Store(id, env)
 	return maps.Clone(env), nil
 }
-

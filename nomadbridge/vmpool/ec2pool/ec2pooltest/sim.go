@@ -150,6 +150,13 @@ func (s *Simulator) start(ctx context.Context, wg *sync.WaitGroup, in types.Inst
 	if _, released := tags[ec2pool.TagReleased]; released {
 		return
 	}
+	if tags[ec2pool.TagTaskID] != "" && tags[ec2pool.TagLeaseID] == "" {
+		// Not acknowledged by the pool yet, or never: moto ignores
+		// RunInstances' ClientToken, so a launch the SDK re-sent makes a
+		// second instance EC2 would not have made; the pool terminates it
+		// (dropDuplicates) and it must not run the task.
+		return
+	}
 	attr, err := s.api.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id),
 		Attribute: types.InstanceAttributeNameUserData})
 	if err != nil {

@@ -13,6 +13,7 @@ package ec2pooltest
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"sync"
 	"time"
 
@@ -47,7 +48,11 @@ type Simulator struct {
 
 	mu      sync.Mutex
 	running map[string]*vm // by instance ID (a boot of that instance)
-	boots   int
+	// booted marks the boots made, by instance ID and whether with a
+	// task: a poll's list may predate the end of a boot, and must not
+	// boot the instance again (a warm VM boots twice: warm, then its task).
+	booted map[string]bool
+	boots  int
 	errs    []error
 }
 
@@ -60,7 +65,7 @@ type vm struct {
 func Start(api API, installation string, boot Boot) *Simulator {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{api: api, installation: installation, boot: boot, cancel: cancel, done: make(chan struct{}),
-		running: map[string]*vm{}}
+		running: map[string]*vm{}, booted: map[string]bool{}}
 	go s.loop(ctx)
 	return s
 }
@@ -173,9 +178,16 @@ func (s *Simulator) start(ctx context.Context, wg *sync.WaitGroup, in types.Inst
 		s.fail(err)
 		return
 	}
+	key := fmt.Sprintf("%s/%t", id, env != nil)
 	vctx, cancel := context.WithCancel(ctx)
 	v := &vm{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
+	if s.booted[key] || s.running[id] != nil {
+		s.mu.Unlock()
+		cancel()
+		return
+	}
+	s.booted[key] = true
 	s.running[id] = v
 	if env != nil {
 		s.boots++

@@ -53,7 +53,7 @@ type Simulator struct {
 	// boot the instance again (a warm VM boots twice: warm, then its task).
 	booted map[string]bool
 	boots  int
-	errs    []error
+	errs   []error
 }
 
 type vm struct {

@@ -95,7 +95,8 @@ func (v volume) free(busy map[string]bool) bool {
 }
 
 // volumeFor picks the project's free volume or makes one. p.mu is held.
-func (p *Pool) volumeFor(ctx context.Context, project string, held []instance) (*volume, error) {
+// token makes CreateVolume idempotent when the SDK re-sends it.
+func (p *Pool) volumeFor(ctx context.Context, project string, held []instance, token string) (*volume, error) {
 	if project == "" {
 		return nil, errors.New("ec2pool: docker layer caching needs the request's project")
 	}
@@ -123,7 +124,7 @@ func (p *Pool) volumeFor(ctx context.Context, project string, held []instance) (
 		}
 	}
 	out, err := p.api.CreateVolume(ctx, &ec2.CreateVolumeInput{
-		AvailabilityZone: aws.String(zone), Size: aws.Int32(p.cfg.DLC.SizeGiB),
+		AvailabilityZone: aws.String(zone), Size: aws.Int32(p.cfg.DLC.SizeGiB), ClientToken: aws.String(token),
 		VolumeType: types.VolumeType(p.cfg.DLC.VolumeType), Encrypted: aws.Bool(true),
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: ec2Tags(map[string]string{
 			TagInstallation: p.cfg.Installation, TagDLCProject: project, TagDLCLastUsed: now,

@@ -316,8 +316,12 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set 
 	var vol *volume
 	var err error
 	subnet := p.nextSubnet("")
+	// The number of the task's earlier instances keeps the ClientTokens of a
+	// new lease after a release distinct from the released one's.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", p.cfg.Installation, r.TaskID, set.count(r.TaskID)))
+	token := hex.EncodeToString(sum[:16])
 	if r.DockerLayerCaching {
-		if vol, err = p.volumeFor(ctx, r.ProjectSlug, set.held("")); err != nil {
+		if vol, err = p.volumeFor(ctx, r.ProjectSlug, set.held(""), token+"-dlc"); err != nil {
 			return instance{}, err
 		}
 		subnet = p.nextSubnet(vol.zone)
@@ -336,11 +340,8 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set 
 		volID = vol.id
 	}
 	tags := p.requestTags(pc, r, expires, volID)
-	// The number of the task's earlier instances keeps the ClientToken of a
-	// new lease after a release distinct from the released one's.
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", p.cfg.Installation, r.TaskID, set.count(r.TaskID)))
 	in := p.runInput(pc, subnet, ud, tags, types.ShutdownBehaviorTerminate)
-	in.ClientToken = aws.String(hex.EncodeToString(sum[:16]))
+	in.ClientToken = aws.String(token)
 	if vol != nil {
 		in.Placement = &types.Placement{AvailabilityZone: aws.String(vol.zone)}
 	}

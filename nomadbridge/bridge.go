@@ -121,6 +121,11 @@ type Config struct {
 	// over. Nil: those tasks run on the host executor, which the agent
 	// says plainly.
 	Pool vmpool.Pool
+	// PoolCollector, when set, runs while the bridge is active (one bridge
+	// per installation at a time): the pool's garbage collector and upkeep,
+	// e.g. ec2pool's Collector.Run, given VMTaskEnded to ask whether a
+	// lease's task is over. Its error is logged.
+	PoolCollector func(ctx context.Context, taskEnded func(context.Context, vmpool.Lease) (bool, error)) error
 	// PoolInterval is how often the bridge lists the pool's leases, to
 	// notice stopped VMs and expired leases (default 10 s).
 	PoolInterval time.Duration
@@ -368,6 +373,13 @@ func (b *Bridge) runActive(ctx context.Context) error {
 		wg.Go(func() {
 			if err := loop(ctx); err != nil && ctx.Err() == nil {
 				b.log.Error("nomadbridge: a loop stopped", "error", err)
+			}
+		})
+	}
+	if b.cfg.PoolCollector != nil {
+		wg.Go(func() {
+			if err := b.cfg.PoolCollector(ctx, b.VMTaskEnded); err != nil && ctx.Err() == nil {
+				b.log.Error("the VM pool's collector stopped", "error", err)
 			}
 		})
 	}

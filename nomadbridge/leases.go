@@ -20,7 +20,8 @@ import (
 // Machine and macos tasks on leased VMs (Config.Pool):
 //
 //	dispatch ──▶ Pool.Lease(task, agent env) ──ok──▶ track, Delete the message
-//	                 ├─ ErrUnknownClass ──▶ POST /task/finish infrastructure_fail, Delete
+//	                 ├─ ErrUnknownClass, ErrRefused ──▶ POST /task/finish
+//	                 │                     infrastructure_fail (the pool's reason), Delete
 //	                 ├─ ErrUnavailable ──▶ Extend(backoff): redelivered later; the
 //	                 │                     worker moves on (capacity may take long)
 //	                 └─ other error ──▶ kept and retried in place, as Nomad errors
@@ -92,17 +93,23 @@ func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message,
 		Purpose:       vmpool.Machine,
 		Image:         msg.Image,
 		ResourceClass: msg.ResourceClass,
-		Env:           b.jobSpec.agentEnv(msg),
-		Meta:          taskMeta(msg),
+		// DLC volumes are the project's: the pool never gives one to
+		// another project's VM.
+		DockerLayerCaching: msg.DockerLayerCaching,
+		Env:                b.jobSpec.agentEnv(msg),
+		Meta:               taskMeta(msg),
 	}
 	pctx, cancel := context.WithTimeout(ctx, poolCallTimeout)
 	lease, err := b.cfg.Pool.Lease(pctx, req)
 	cancel()
 	switch {
-	case errors.Is(err, vmpool.ErrUnknownClass):
+	case errors.Is(err, vmpool.ErrUnknownClass), errors.Is(err, vmpool.ErrRefused):
 		res := runner.TaskResult{Status: runner.StatusInfrastructureFail, Message: fmt.Sprintf(
 			"cannot run the task: the VM pool has no %s VM with image %s and resource class %s (%v)",
 			msg.Executor, orDefault(msg.Image, "default"), orDefault(msg.ResourceClass, "medium"), err)}
+		if errors.Is(err, vmpool.ErrRefused) {
+			res.Message = "cannot run the task: " + err.Error()
+		}
 		if ferr := rep.Finish(ctx, res); ferr != nil && !errors.Is(ferr, runner.ErrTaskGone) {
 			return log, fmt.Errorf("report unplaceable task: %w", ferr)
 		}

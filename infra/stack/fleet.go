@@ -46,6 +46,9 @@ const (
 	// rootVolumeGiB of every instance; clients hold images and workspaces.
 	rootVolumeGiB       = 30
 	clientRootVolumeGiB = 200
+	// vmRootVolumeGiB of machine and remote Docker VMs (DLC volumes are
+	// their own).
+	vmRootVolumeGiB = 100
 )
 
 // fleet is the Nomad cluster and the bridge.
@@ -55,6 +58,7 @@ type fleet struct {
 	serverSG, clientSG, bridgeSG awsec2.SecurityGroup
 	vmSG                         awsec2.SecurityGroup
 	vmRole                       awsiam.Role
+	vmTemplate                   awsec2.LaunchTemplate
 	clientGroupName, hookName    string
 	lifecycleQueue               awssqs.Queue
 }
@@ -201,6 +205,21 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 		ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore"))},
 	})
 	vmProfile := awsiam.NewInstanceProfile(st, jsii.String("VmProfile"), &awsiam.InstanceProfileProps{Role: fl.vmRole})
+	// The VM pool's launch template (nomadbridge/vmpool/ec2pool): the pool
+	// sets the AMI, instance type, subnet, user data and tags per lease.
+	fl.vmTemplate = awsec2.NewLaunchTemplate(st, jsii.String("VmTemplate"), &awsec2.LaunchTemplateProps{
+		LaunchTemplateName: jsii.String(vmTemplateName(s)),
+		SecurityGroup:      fl.vmSG,
+		InstanceProfile:    vmProfile,
+		RequireImdsv2:      jsii.Bool(true),
+		DetailedMonitoring: jsii.Bool(true),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			DeviceName: jsii.String("/dev/sda1"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(vmRootVolumeGiB), &awsec2.EbsDeviceOptions{
+				Encrypted: jsii.Bool(true), VolumeType: awsec2.EbsDeviceVolumeType_GP3, DeleteOnTermination: jsii.Bool(true),
+			}),
+		}},
+	})
 
 	env := environment(s, d, m)
 	env[EnvRunnerURL] = jsii.String(*f.url + "/runner/v1")
@@ -210,6 +229,8 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	env[EnvVMSecGroup] = fl.vmSG.SecurityGroupId()
 	env[EnvVMProfile] = vmProfile.InstanceProfileArn()
 	env[EnvVMAMI] = jsii.String(s.VM.AMI)
+	env[EnvVMTemplate] = jsii.String(vmTemplateName(s))
+	env[EnvVMPool] = jsii.String("ec2")
 	env[EnvVMType] = jsii.String(s.VM.InstanceType)
 	env[EnvVMPreMachine] = jsii.String(strconv.Itoa(s.VM.PreallocatedMachine))
 	env[EnvVMPreDocker] = jsii.String(strconv.Itoa(s.VM.PreallocatedRemoteDocker))
@@ -229,6 +250,9 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	}
 	return fl, nil
 }
+
+// vmTemplateName names the VM pool's launch template.
+func vmTemplateName(s Settings) string { return s.Name + "-vm" }
 
 func subnetIDs(vpc awsec2.IVpc) *[]*string {
 	return vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}).SubnetIds
@@ -266,9 +290,17 @@ func grantBridge(st awscdk.Stack, s Settings, d *data, fl *fleet) {
 		),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("ec2:TerminateInstances", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StopInstances"),
+		// Leases are the instances' tags (ec2pool): tag, start a warm VM with
+		// its task's user data, attach the project's DLC volume, terminate;
+		// only on resources that carry this installation's tag.
+		Actions: jsii.Strings("ec2:TerminateInstances", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StopInstances",
+			"ec2:StartInstances", "ec2:ModifyInstanceAttribute", "ec2:DescribeInstanceAttribute", "ec2:CreateTags", "ec2:DeleteTags"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{tag: s.Name}},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ec2:RunInstances"),
+		Resources: jsii.Strings(*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("launch-template"), ResourceName: fl.vmTemplate.LaunchTemplateId()})),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeInstanceStatus"),

@@ -14,6 +14,11 @@ const (
 	metricPollFailure = "circle.nomad.server_agent.poll_failure"
 	metricJobsPending = "circle.nomad.server_agent.jobs.pending"
 	metricJobsRunning = "circle.nomad.server_agent.jobs.running"
+	// The VM pool's (nomadbridge/vmpool/ec2pool, gc.go).
+	metricVMStaleFound = "circle.vm_service.gc.stale_found"
+	metricVMVolumes    = "circle.vm_service.dlc.volumes"
+	metricVMInUse      = "circle.vm_service.vms.in_use"
+	metricVMWarm       = "circle.vm_service.vms.warm"
 )
 
 // Alarm thresholds.
@@ -31,6 +36,13 @@ const (
 	// (clients retry), not a pattern.
 	api5xxPer5Min       = 5
 	lambdaErrorsPer5Min = 5
+	// staleVMsPer15Min: vm-gc stopping VMs now and then is its job (a
+	// bridge restarted mid-release); several in a quarter hour mean leases
+	// are lost (the bridge cannot release, or VMs outlive their jobs).
+	staleVMsPer15Min = 3
+	// dlcVolumes: the seed has no bound on DLC volumes and advises alerting
+	// on their count; each costs its size in EBS every month.
+	dlcVolumes = 100
 )
 
 func newMonitoring(st awscdk.Stack, s Settings, o *Stack, topic awssns.ITopic) {
@@ -83,6 +95,11 @@ func newMonitoring(st awscdk.Stack, s Settings, o *Stack, topic awssns.ITopic) {
 		alarm(sm.id+"ExecutionsTimedOut", "The "+sm.id+" state machine had executions time out.",
 			sm.m.MetricTimedOut(sum), 1, 1, notMissing)
 	}
+	alarm("VmStaleFound", "vm-gc keeps finding VMs whose task ended or that ran too long: the bridge loses track of its leases (see the bridge's log for release errors).",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(s.MetricsNamespace), MetricName: jsii.String(metricVMStaleFound),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(15))}), staleVMsPer15Min, 1, notMissing)
+	alarm("DlcVolumes", "Docker layer caching volumes pile up: lower ORBIT_DLC_RETENTION or ORBIT_DLC_MAX_PER_PROJECT, or check that vm-gc runs.",
+		orbit(metricVMVolumes, "Maximum"), dlcVolumes, 5, notMissing)
 	alarm("Api5xx", "The HTTP API answered 5xx (the api Lambda failed or timed out).",
 		f.httpAPI.MetricServerError(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: five}), api5xxPer5Min, 1, notMissing)
 	fns := []struct {
@@ -118,6 +135,10 @@ func newMonitoring(st awscdk.Stack, s Settings, o *Stack, topic awssns.ITopic) {
 		graph("Run queue: oldest message (s)", queueAge),
 		graph("Run queue: depth", d.runQueue.MetricApproximateNumberOfMessagesVisible(nil), d.deadLetter.MetricApproximateNumberOfMessagesVisible(nil)),
 		graph("Nomad jobs", orbit(metricJobsPending, "Maximum"), orbit(metricJobsRunning, "Maximum"), orbit(metricPollFailure, "Maximum")),
+	)
+	dash.AddWidgets(
+		graph("VMs", orbit(metricVMInUse, "Maximum"), orbit(metricVMWarm, "Maximum"), orbit(metricVMStaleFound, "Sum")),
+		graph("DLC volumes", orbit(metricVMVolumes, "Maximum")),
 	)
 	dash.AddWidgets(
 		graph("Executions started", m.pipeline.MetricStarted(nil), m.workflow.MetricStarted(nil), m.job.MetricStarted(nil)),

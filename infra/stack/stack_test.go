@@ -447,6 +447,8 @@ func TestAlarms(t *testing.T) {
 		{"orbit-ApiLambdaErrors", "AWS/Lambda", "Errors"},
 		{"orbit-ConductorLambdaThrottles", "AWS/Lambda", "Throttles"},
 		{"orbit-CronLambdaErrors", "AWS/Lambda", "Errors"},
+		{"orbit-VmStaleFound", "Orbit", "circle.vm_service.gc.stale_found"},
+		{"orbit-DlcVolumes", "Orbit", "circle.vm_service.dlc.volumes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, ok := byName[tc.name]

@@ -752,12 +752,18 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 	if err != nil {
 		return nil, err
 	}
+	pool, collect, err := a.vmPool()
+	if err != nil {
+		return nil, err
+	}
 	return nomadbridge.New(nomadbridge.Config{
-		Also:      scaleIn,
-		Lease:     leader,
-		Queue:     runq,
-		Nomad:     nomad,
-		RunnerURL: base + "/runner/v1",
+		Also:          scaleIn,
+		Pool:          pool,
+		PoolCollector: collect,
+		Lease:         leader,
+		Queue:         runq,
+		Nomad:         nomad,
+		RunnerURL:     base + "/runner/v1",
 		Agent: nomadbridge.AgentCommand{Path: self, Args: []string{"agent"},
 			Env: map[string]string{agent.EnvOutputInterval: a.cfg.OutputInterval.String()}},
 		ResourceScale:     a.cfg.ResourceScale,

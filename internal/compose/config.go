@@ -132,6 +132,8 @@ type Config struct {
 
 	// AWS names the resources of the aws shape.
 	AWS AWSConfig
+	// VM chooses the VM pool of machine and remote Docker jobs (ec2pool.go).
+	VM VMConfig
 	// GitHub connects github.com or GitHub Enterprise (github.go); unset
 	// means local-git projects only.
 	GitHub GitHubConfig
@@ -282,6 +284,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if err := ldapFromEnv(getenv, &c); err != nil {
+		return Config{}, err
+	}
+	if err := vmFromEnv(getenv, &c); err != nil {
 		return Config{}, err
 	}
 	if c.AuditFlushInterval, err = duration(getenv, "ORBIT_AUDIT_FLUSH_INTERVAL", "1m"); err != nil {

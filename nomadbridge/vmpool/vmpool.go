@@ -1,10 +1,10 @@
 // Package vmpool is the port through which nomadbridge gets virtual
 // machines: for jobs with the machine (or macos) executor, and for the
-// remote Docker engine of setup_remote_docker. Its EC2 driver (preallocated
-// and on-demand instances, per-region AMIs, DLC volumes that only one
-// project's jobs reuse, leaked-VM collection) is the VM service's work;
-// package fakepool is an in-memory driver for tests, and vmpooltest the
-// conformance suite every driver passes. A bridge configured without a pool
+// remote Docker engine of setup_remote_docker. Package ec2pool is its EC2
+// driver (preallocated and on-demand instances, per-region AMIs, DLC
+// volumes that only one project's jobs reuse, leaked-VM collection: the
+// seed's vm-service, vm-scaler and vm-gc); package fakepool is an in-memory
+// driver for tests, and vmpooltest the conformance suite both pass. A bridge configured without a pool
 // runs those jobs on the host executor, and the build agent's first output
 // lines say so plainly.
 //
@@ -39,6 +39,15 @@
 //   - Release is idempotent (an unknown or released lease ID is not an
 //     error) and terminates the VM, also one whose lease expired. A VM
 //     never serves a second lease.
+//   - A request the pool will not serve as asked answers ErrRefused,
+//     final like ErrUnknownClass, with a message fit for the task (e.g.
+//     Docker layer caching asked of a preallocated pool: the seed's VM
+//     service caches layers on on-demand instances only).
+//   - Docker layer caching (Request.DockerLayerCaching): the lease's VM
+//     gets a cache volume of the request's project (Lease.Cache). A volume
+//     serves one lease at a time and only leases of its project; a
+//     released lease's volume is reused by the project's next lease once
+//     it is detached, and a new volume is made when none is free.
 //   - Every method is safe for concurrent use.
 package vmpool
 
@@ -54,6 +63,9 @@ var (
 	ErrUnavailable = errors.New("vmpool: no VM available")
 	// ErrUnknownClass: the pool has no such image or resource class.
 	ErrUnknownClass = errors.New("vmpool: unknown image or resource class")
+	// ErrRefused: the pool will not serve the request as asked (its
+	// message says why); final.
+	ErrRefused = errors.New("vmpool: request refused")
 )
 
 // Purpose says what a VM is for.
@@ -106,6 +118,9 @@ type Lease struct {
 	ID string
 	// Address reaches the VM (the Docker engine's for RemoteDocker).
 	Address string
+	// Cache names the Docker layer caching volume attached to the VM ("" for
+	// none), for logs and tests. Not secret.
+	Cache string
 	// ExpiresAt is when the pool reclaims the VM if it is not released.
 	ExpiresAt time.Time
 	// State is the VM's state when the pool answered.

@@ -101,6 +101,7 @@ func (c *Conductor) dispatch(ctx context.Context, wid, name, token string) error
 		if inv.Job != nil {
 			msg.Executor = inv.Job.Executor.Type
 			msg.ResourceClass = inv.Job.Executor.ResourceClass
+			msg.DockerLayerCaching = inv.Job.Executor.DockerLayerCaching
 			if len(inv.Job.Executor.Images) > 0 {
 				msg.Image = inv.Job.Executor.Images[0].Image
 			} else {

@@ -50,6 +50,9 @@ type Message struct {
 	Image string `json:"image,omitempty"`
 	// ResourceClass is the config's resource_class ("" means medium).
 	ResourceClass string `json:"resource_class,omitempty"`
+	// DockerLayerCaching is the machine executor's docker_layer_caching:
+	// the task's VM gets its project's cache volume.
+	DockerLayerCaching bool `json:"docker_layer_caching,omitempty"`
 	// Token authenticates the build agent to the runner API for this task
 	// only; it expires with the task. Never log it.
 	Token string `json:"token"`

@@ -38,6 +38,10 @@ type Config struct {
 	// ResourceClasses are the classes the pool knows besides "" (the
 	// default, medium); a Lease for another answers ErrUnknownClass.
 	ResourceClasses []string
+	// PreallocatedImages are images (besides Images) whose pools are
+	// preallocated: a Lease there with DockerLayerCaching answers
+	// vmpool.ErrRefused, as the EC2 driver does.
+	PreallocatedImages []string
 	// LeaseDuration is how long a lease lives before the pool reclaims its
 	// VM (default 1 h).
 	LeaseDuration time.Duration
@@ -58,7 +62,13 @@ type Pool struct {
 	vms    map[string]*vm // unreleased leases by lease ID
 	byTask map[string]string
 	made   int
+	// volumes are the DLC volumes by project; a volume's holder is the
+	// lease ID using it ("" when free).
+	volumes map[string][]*volume
+	vols    int
 }
+
+type volume struct{ id, holder string }
 
 type vm struct {
 	lease  vmpool.Lease
@@ -79,7 +89,7 @@ func New(cfg Config) *Pool {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Pool{cfg: cfg, vms: map[string]*vm{}, byTask: map[string]string{}}
+	return &Pool{cfg: cfg, vms: map[string]*vm{}, byTask: map[string]string{}, volumes: map[string][]*volume{}}
 }
 
 // Lease implements vmpool.Pool.
@@ -96,20 +106,28 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 	if id, ok := p.byTask[r.TaskID]; ok {
 		return p.vms[id].snapshot(), nil
 	}
+	prealloc := slices.Contains(p.cfg.PreallocatedImages, r.Image)
 	switch {
-	case r.Image != "" && !slices.Contains(p.cfg.Images, r.Image):
+	case r.Image != "" && !slices.Contains(p.cfg.Images, r.Image) && !prealloc:
 		return vmpool.Lease{}, fmt.Errorf("%w: no image %q (known: %q)", vmpool.ErrUnknownClass, r.Image, p.cfg.Images)
 	case r.ResourceClass != "" && !slices.Contains(p.cfg.ResourceClasses, r.ResourceClass):
 		return vmpool.Lease{}, fmt.Errorf("%w: no resource class %q (known: %q)", vmpool.ErrUnknownClass,
 			r.ResourceClass, p.cfg.ResourceClasses)
+	case prealloc && r.DockerLayerCaching:
+		return vmpool.Lease{}, fmt.Errorf("%w: docker_layer_caching needs on-demand VMs, but image %s is preallocated",
+			vmpool.ErrRefused, r.Image)
 	case len(p.vms) >= p.cfg.Capacity:
 		return vmpool.Lease{}, fmt.Errorf("%w: all %d VMs are leased", vmpool.ErrUnavailable, p.cfg.Capacity)
 	}
 	p.made++
 	id := fmt.Sprintf("fakevm-%d", p.made)
+	cache := ""
+	if r.DockerLayerCaching {
+		cache = p.volumeFor(r.ProjectSlug, id)
+	}
 	r.Env, r.Meta = maps.Clone(r.Env), maps.Clone(r.Meta)
 	v := &vm{
-		lease: vmpool.Lease{ID: id, Address: id + ".fakepool.invalid", ExpiresAt: p.cfg.Now().Add(p.cfg.LeaseDuration),
+		lease: vmpool.Lease{ID: id, Address: id + ".fakepool.invalid", Cache: cache, ExpiresAt: p.cfg.Now().Add(p.cfg.LeaseDuration),
 			State: vmpool.Running, Request: r},
 		done: make(chan struct{}),
 	}
@@ -128,6 +146,21 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 		go func() { p.stopped(v, boot(vctx, req)) }()
 	}
 	return v.snapshot(), nil
+}
+
+// volumeFor gives lease id the project's free volume, or a new one. p.mu
+// is held.
+func (p *Pool) volumeFor(project, id string) string {
+	for _, v := range p.volumes[project] {
+		if v.holder == "" {
+			v.holder = id
+			return v.id
+		}
+	}
+	p.vols++
+	v := &volume{id: fmt.Sprintf("fakevol-%d", p.vols), holder: id}
+	p.volumes[project] = append(p.volumes[project], v)
+	return v.id
 }
 
 // snapshot is a copy of v's lease for a caller. p.mu is held.
@@ -189,6 +222,11 @@ func (p *Pool) Release(ctx context.Context, leaseID string) error {
 	if v != nil {
 		delete(p.vms, leaseID)
 		delete(p.byTask, v.lease.Request.TaskID)
+		for _, vol := range p.volumes[v.lease.Request.ProjectSlug] {
+			if vol.holder == leaseID {
+				vol.holder = ""
+			}
+		}
 		if v.lease.State == vmpool.Running {
 			v.lease.State, v.lease.Reason = vmpool.Stopped, "released"
 		}

@@ -18,7 +18,7 @@ import (
 func TestConformance(t *testing.T) {
 	vmpooltest.Run(t, func(t *testing.T, cfg vmpooltest.Config) vmpooltest.Driver {
 		p := fakepool.New(fakepool.Config{Capacity: cfg.Capacity, Images: cfg.Images,
-			ResourceClasses: cfg.ResourceClasses})
+			ResourceClasses: cfg.ResourceClasses, PreallocatedImages: cfg.PreallocatedImages})
 		t.Cleanup(p.Close)
 		return vmpooltest.Driver{Pool: p, Kill: func(t *testing.T, id string) {
 			require.True(t, p.Kill(id, "the VM was lost"))
@@ -31,7 +31,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceWithBoot(t *testing.T) {
 	vmpooltest.Run(t, func(t *testing.T, cfg vmpooltest.Config) vmpooltest.Driver {
 		p := fakepool.New(fakepool.Config{Capacity: cfg.Capacity, Images: cfg.Images,
-			ResourceClasses: cfg.ResourceClasses, Boot: fakepool.Command(nil, "sleep", "600")})
+			ResourceClasses: cfg.ResourceClasses, PreallocatedImages: cfg.PreallocatedImages, Boot: fakepool.Command(nil, "sleep", "600")})
 		t.Cleanup(p.Close)
 		return vmpooltest.Driver{Pool: p, Kill: func(t *testing.T, id string) {
 			require.True(t, p.Kill(id, "the VM was lost"))

@@ -33,6 +33,10 @@ type Config struct {
 	// (the defaults); the suite's unknown names are none of them.
 	Images          []string
 	ResourceClasses []string
+	// PreallocatedImages are images (besides Images) whose pools keep
+	// preallocated VMs: the suite checks that Docker layer caching is
+	// refused there, as the seed's VM service requires on-demand VMs for it.
+	PreallocatedImages []string
 }
 
 // Driver is a pool under test and the controls the suite needs.
@@ -53,12 +57,15 @@ const (
 	Image          = "ubuntu-2204:current"
 	ResourceClass  = "medium"
 	ResourceClass2 = "large"
-	unknownImage   = "no-such-image:2001.01"
-	unknownClass   = "gigantic.xxl"
+	// PreallocatedImage is the suite's image of a preallocated pool.
+	PreallocatedImage = "ubuntu-2204:preallocated"
+	unknownImage      = "no-such-image:2001.01"
+	unknownClass      = "gigantic.xxl"
 )
 
-// patience bounds every wait for something that should happen.
-const patience = 30 * time.Second
+// patience bounds every wait for something that should happen (generous:
+// the EC2 driver's suite runs against moto on a busy machine).
+const patience = 90 * time.Second
 
 // Run runs the conformance suite against the driver newPool makes.
 func Run(t *testing.T, newPool NewPool) {
@@ -74,6 +81,10 @@ func Run(t *testing.T, newPool NewPool) {
 		{"UnknownClassIsFinal", testUnknownClass},
 		{"StoppedVMStaysLeased", testStopped},
 		{"ConcurrentLeasesAndReleases", testConcurrent},
+		{"DLCVolumeIsReusedWithinAProject", testDLCReuse},
+		{"DLCVolumeServesOneLeaseAtATime", testDLCOneAtATime},
+		{"DLCVolumeNeverCrossesProjects", testDLCProjects},
+		{"DLCRefusedOnPreallocatedPools", testDLCPreallocated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,7 +97,7 @@ func Run(t *testing.T, newPool NewPool) {
 func newDriver(t *testing.T, newPool NewPool, capacity int) Driver {
 	t.Helper()
 	d := newPool(t, Config{Capacity: capacity, Images: []string{Image},
-		ResourceClasses: []string{ResourceClass, ResourceClass2}})
+		ResourceClasses: []string{ResourceClass, ResourceClass2}, PreallocatedImages: []string{PreallocatedImage}})
 	require.NotNil(t, d.Pool)
 	return d
 }

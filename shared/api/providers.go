@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/orbit-ci/orbit/shared/vcs"
 	"net/http"
 	"strings"
 )
@@ -68,12 +69,4 @@ func providerName(vcs string) string {
 
 // projectType is pipeline.project.type and a collaboration's vcs-type, as
 // CircleCI names providers there.
-func projectType(vcs string) string {
-	switch vcs {
-	case "gh", "github":
-		return "github"
-	case "bb", "bitbucket":
-		return "bitbucket"
-	}
-	return vcs
-}
+func projectType(slugVCS string) string { return vcs.ProviderType(slugVCS) }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	vcspkg "github.com/orbit-ci/orbit/shared/vcs"
 	"slices"
 	"strings"
 	"time"
@@ -196,7 +197,7 @@ func basePayload(p store.Pipeline, w store.Workflow, job *PayloadJob, baseURL st
 		Workflow: PayloadWorkflow{ID: w.ID, Name: w.Name, Status: string(w.Status), CreatedAt: w.CreatedAt,
 			StoppedAt: w.StoppedAt, URL: strings.TrimRight(baseURL, "/") + "/ui/pipeline/" + p.ID},
 		Pipeline: PayloadPipeline{ID: p.ID, Number: p.Number, CreatedAt: p.CreatedAt, Trigger: PayloadTrigger{Type: p.Trigger.Type},
-			VCS: PayloadVCS{ProviderName: providerName(vcs), OriginRepositoryURL: p.VCS.OriginRepositoryURL,
+			VCS: PayloadVCS{ProviderName: vcspkg.ProviderType(vcs), OriginRepositoryURL: p.VCS.OriginRepositoryURL,
 				TargetRepositoryURL: p.VCS.OriginRepositoryURL, Revision: p.VCS.Revision, Branch: p.VCS.Branch, Tag: p.VCS.Tag}},
 		Job: job,
 	}
@@ -205,15 +206,4 @@ func basePayload(p store.Pipeline, w store.Workflow, job *PayloadJob, baseURL st
 func splitSlug(slug string) (vcs, org, repo string) {
 	parts := append(strings.SplitN(slug, "/", 3), "", "", "")
 	return parts[0], parts[1], parts[2]
-}
-
-// providerName is the VCS provider as CircleCI's payloads spell it.
-func providerName(vcs string) string {
-	switch vcs {
-	case "gh", "github":
-		return "github"
-	case "bb", "bitbucket":
-		return "bitbucket"
-	}
-	return vcs
 }

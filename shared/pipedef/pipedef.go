@@ -149,25 +149,7 @@ func get[T any](ctx context.Context, db kv.Store, pk, sk, what string) (T, int64
 }
 
 func list[T any](ctx context.Context, db kv.Store, pk, prefix string) ([]T, error) {
-	var out []T
-	q := kv.Query{PK: pk, Prefix: prefix}
-	for {
-		page, err := db.Query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range page.Items {
-			var v T
-			if err := json.Unmarshal(it.Data, &v); err != nil {
-				return nil, fmt.Errorf("decode %s/%s: %w", it.PK, it.SK, err)
-			}
-			out = append(out, v)
-		}
-		if page.Cursor == "" {
-			return out, nil
-		}
-		q.Cursor = page.Cursor
-	}
+	return kv.All[T](ctx, db, kv.Query{PK: pk, Prefix: prefix})
 }
 
 // ListDefinitions returns a project's definitions.

@@ -151,22 +151,5 @@ func queryPage[T any](ctx context.Context, s *Store, q kv.Query) ([]T, string, e
 }
 
 func queryAll[T any](ctx context.Context, s *Store, q kv.Query) ([]T, error) {
-	var out []T
-	for {
-		page, err := s.kv.Query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range page.Items {
-			var v T
-			if err := json.Unmarshal(it.Data, &v); err != nil {
-				return nil, fmt.Errorf("decode %s/%s: %w", it.PK, it.SK, err)
-			}
-			out = append(out, v)
-		}
-		if page.Cursor == "" {
-			return out, nil
-		}
-		q.Cursor = page.Cursor
-	}
+	return kv.All[T](ctx, s.kv, q)
 }

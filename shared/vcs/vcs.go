@@ -14,3 +14,15 @@ var (
 	// ErrFileNotFound: the file does not exist at that revision.
 	ErrFileNotFound = errors.New("file not found at revision")
 )
+
+// ProviderType names a project slug's VCS part as CircleCI's payloads and
+// pipeline values spell it ("github", "bitbucket"; others unchanged).
+func ProviderType(slugVCS string) string {
+	switch slugVCS {
+	case "gh", "github":
+		return "github"
+	case "bb", "bitbucket":
+		return "bitbucket"
+	}
+	return slugVCS
+}

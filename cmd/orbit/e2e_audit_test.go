@@ -131,21 +131,9 @@ func TestE2EAuditLog(t *testing.T) {
 		audit.ContextCreate, audit.ContextDelete, audit.ContextEnvVarStore, audit.ContextEnvVarDelete,
 		audit.WorkflowStart, audit.WorkflowRetry, audit.JobScheduled, audit.JobStart, audit.JobFinish,
 		audit.JobApprove, audit.JobContextRequest, audit.AdminCancelQueued, audit.AdminDeleteBuild}
-	files, err := dirblob.New(dirblob.Config{Root: filepath.Join(dataDir, "blobs"), BaseURL: "http://unused/blob", Secret: make([]byte, 32)})
-	require.NoError(t, err)
 	var events []audit.Event
 	waitFor(t, time.Minute, "every action in the audit files", func() bool {
-		events = nil
-		page, err := files.List(t.Context(), audit.Prefix, "", 0)
-		require.NoError(t, err)
-		for _, o := range page.Objects {
-			rc, _, err := files.Get(t.Context(), o.Key, nil)
-			require.NoError(t, err)
-			evs, err := audit.ReadLines(rc, o.Key)
-			rc.Close()
-			require.NoError(t, err)
-			events = append(events, evs...)
-		}
+		events = auditFileEvents(t, dataDir)
 		got := map[string]bool{}
 		for _, e := range events {
 			got[e.Action] = true
@@ -229,4 +217,24 @@ func cookieValue(t *testing.T, c *http.Client, base, name string) string {
 	}
 	t.Fatalf("no cookie %s", name)
 	return ""
+}
+
+// auditFileEvents reads every event of the hourly audit files orbit up on
+// dataDir wrote (the dirblob driver, as the process wrote them).
+func auditFileEvents(t *testing.T, dataDir string) []audit.Event {
+	t.Helper()
+	files, err := dirblob.New(dirblob.Config{Root: filepath.Join(dataDir, "blobs"), BaseURL: "http://unused/blob", Secret: make([]byte, 32)})
+	require.NoError(t, err)
+	page, err := files.List(t.Context(), audit.Prefix, "", 0)
+	require.NoError(t, err)
+	var events []audit.Event
+	for _, o := range page.Objects {
+		rc, _, err := files.Get(t.Context(), o.Key, nil)
+		require.NoError(t, err)
+		evs, err := audit.ReadLines(rc, o.Key)
+		rc.Close()
+		require.NoError(t, err)
+		events = append(events, evs...)
+	}
+	return events
 }

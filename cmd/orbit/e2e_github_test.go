@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orbit-ci/orbit/shared/audit"
 	"github.com/orbit-ci/orbit/shared/vcs/github"
 	"github.com/orbit-ci/orbit/shared/vcs/githubtest"
 )
@@ -102,7 +103,8 @@ func TestE2EGitHub(t *testing.T) {
 		Files:       map[string]map[string]string{sha: {".circleci/config.yml": cfg}},
 		Permissions: map[string]string{"alice": "admin", "orbit-bot": "write"}})
 
-	p := startOrbit(t, t.TempDir(), freeAddr(t), "ORBIT_GITHUB_URL="+fake.URL, "ORBIT_GITHUB_CLIENT_ID="+fake.ClientID,
+	dataDir := t.TempDir()
+	p := startOrbit(t, dataDir, freeAddr(t), "ORBIT_AUDIT_FLUSH_INTERVAL=200ms", "ORBIT_GITHUB_URL="+fake.URL, "ORBIT_GITHUB_CLIENT_ID="+fake.ClientID,
 		"ORBIT_GITHUB_CLIENT_SECRET="+fake.ClientSecret, "ORBIT_GITHUB_TOKEN="+ghBotToken)
 	rec := &recorded{}
 
@@ -217,6 +219,15 @@ func TestE2EGitHub(t *testing.T) {
 	require.Equal(t, http.StatusOK, callJSON(t, alice, "DELETE", p.url+"/api/v2/project/gh/acme/app/follow", nil, nil))
 	assert.Empty(t, fake.Hooks("acme", "app"))
 	assert.Empty(t, fake.Keys("acme", "app"))
+	waitFor(t, time.Minute, "alice's follow and unfollow in the audit files", func() bool {
+		n := 0
+		for _, e := range auditFileEvents(t, dataDir) {
+			if (e.Action == audit.ProjectFollow || e.Action == audit.ProjectUnfollow) && e.Actor.Name == "alice" && e.Target.ID != "" {
+				n++
+			}
+		}
+		return n == 2
+	})
 
 	// alice's token was shown once, in the answer that created it: only there.
 	assert.Equal(t, 1, strings.Count(everything, tok.Token), "alice's API token appears only in the answer that created it")

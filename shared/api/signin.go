@@ -26,7 +26,8 @@ import (
 //	GET  /login/link?code=C       a one-time sign-in link (`orbit up` prints one) → session
 //	POST /login/password          {username, password} (form) through SignIn.Password (LDAP) → session
 //	GET  /auth/github             → GitHub's authorize page, with a state bound to a cookie
-//	GET  /auth/github/callback    ?code&state → session (the user is created at first sign-in)
+//	GET  /auth/github/callback    ?code&state → session (the user is created at first sign-in); a
+//	                              user already signed in (LDAP) connects GitHub to their account
 //	POST /logout                  ends the session (CSRF-checked)
 //
 // Sign-in attempts are rate-limited per client address (SignIn.Attempts
@@ -291,6 +292,20 @@ func (s *server) githubCallback(w http.ResponseWriter, r *http.Request) {
 	id, err := s.cfg.SignIn.GitHub.SignIn(ctx, tok)
 	if err != nil {
 		s.signInFailed(w, r, fmt.Errorf("GitHub identity: %w", err))
+		return
+	}
+	// Signed in already (LDAP, the local admin): this connects GitHub to
+	// that account, as the seed's LDAP users do, instead of making a user.
+	if u, kind, err := s.caller(r); err == nil && kind == bySession && u.Provider != accounts.ProviderGitHub {
+		sealed, err := s.cfg.SignIn.SealToken(ctx, u.ID, []byte(tok))
+		if err == nil {
+			_, err = s.cfg.Accounts.SetGitHub(ctx, u.ID, id.Login, sealed)
+		}
+		if err != nil {
+			s.signInFailed(w, r, fmt.Errorf("connect GitHub to %s: %w", u.Login, err))
+			return
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	s.finishSignIn(w, r, id, []byte(tok), next)

@@ -13,6 +13,8 @@ import (
 	"github.com/orbit-ci/orbit/shared/api"
 	"github.com/orbit-ci/orbit/shared/ldapauth"
 	"github.com/orbit-ci/orbit/shared/ldapauth/ldapauthtest"
+	"github.com/orbit-ci/orbit/shared/vcs/github"
+	"github.com/orbit-ci/orbit/shared/vcs/githubtest"
 )
 
 // TestLDAPSignIn signs users in through the real slapd make test starts,
@@ -58,4 +60,47 @@ func TestLDAPSignIn(t *testing.T) {
 	assert.Equal(t, true, decodeBody[obj](t, rec)["ok"], rec.Body.String())
 	assert.NotContains(t, e.logs.String(), ldapauthtest.SearchPassword, "the search password is never logged")
 	assert.NotContains(t, e.logs.String(), ldapauthtest.Alice.Password)
+}
+
+// TestLDAPUserConnectsGitHub: after an LDAP sign-in, signing in with
+// GitHub connects the GitHub account to the same user (the seed's flow).
+func TestLDAPUserConnectsGitHub(t *testing.T) {
+	set := ldapauthtest.Settings(t, ldapauth.Plain)
+	l, err := ldapauth.New(set)
+	require.NoError(t, err)
+	fake := githubtest.New()
+	t.Cleanup(fake.Close)
+	fake.AddUser("gho_alice_gh", githubtest.User{ID: 99, Login: "alice-gh"})
+	d, err := github.New(github.Config{BaseURL: fake.URL, ClientID: fake.ClientID, ClientSecret: fake.ClientSecret,
+		RedirectURL: "http://orbit.test/auth/github/callback"})
+	require.NoError(t, err)
+	e := newEnv(t, func(c *api.Config) {
+		c.SignIn.Password, c.SignIn.GitHub = l, d
+		c.SignIn.SealToken = func(_ context.Context, _ string, tok []byte) ([]byte, error) { return append([]byte("sealed:"), tok...), nil }
+	})
+	b := newBrowser(t, e.h)
+	form := url.Values{"username": {ldapauthtest.Alice.Username}, "password": {ldapauthtest.Alice.Password}}
+	require.Equal(t, http.StatusSeeOther, b.do(http.MethodPost, "/login/password", form.Encode(), "Content-Type", "application/x-www-form-urlencoded").Code)
+	rec := b.do(http.MethodGet, "/auth/github", "")
+	require.Equal(t, http.StatusFound, rec.Code)
+	authorize, err := url.Parse(rec.Header().Get("Location"))
+	require.NoError(t, err)
+	q := authorize.Query()
+	q.Set("login", "alice-gh")
+	authorize.RawQuery = q.Encode()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(authorize.String())
+	require.NoError(t, err)
+	resp.Body.Close()
+	callback, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, b.do(http.MethodGet, callback.RequestURI(), "").Code)
+
+	alice, err := e.acc.ByLogin(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Equal(t, accounts.ProviderLDAP, alice.Provider, "still the LDAP user")
+	assert.Equal(t, "alice-gh", alice.GitHubLogin, "with GitHub connected")
+	assert.Equal(t, "sealed:gho_alice_gh", string(alice.GitHubToken))
+	_, err = e.acc.ByLogin(context.Background(), "alice-gh")
+	assert.ErrorIs(t, err, accounts.ErrNotFound, "no second user")
 }

@@ -47,8 +47,8 @@ func projectSettings(p store.Project) (advancedJSON, map[string]string) {
 	gh := p.VCS == "github" || p.VCS == "gh"
 	return advancedJSON{
 			BuildForkPRs:               gh,
-			DisableSSH:                 true,
-			ForksReceiveSecretEnvVars:  gh,
+			DisableSSH:                 false,
+			ForksReceiveSecretEnvVars:  false,
 			SetGitHubStatus:            gh,
 			SetupWorkflows:             true,
 			WriteSettingsRequiresAdmin: true,
@@ -57,8 +57,8 @@ func projectSettings(p store.Project) (advancedJSON, map[string]string) {
 			"autocancel_builds":             "Orbit does not cancel redundant pipelines",
 			"build_fork_prs":                "Orbit builds the pull requests its webhook receives, forks' included, on GitHub projects",
 			"build_prs_only":                "Orbit builds every pushed branch",
-			"disable_ssh":                   "Orbit has no rerun with SSH",
-			"forks_receive_secret_env_vars": "Orbit runs fork pull requests like any other pipeline of a GitHub project",
+			"disable_ssh":                   "rerun with SSH is served to users with write access and an SSH key in their account",
+			"forks_receive_secret_env_vars": "fork pull requests never get the project's variables, contexts or OIDC tokens (CircleCI's default)",
 			"oss":                           "Orbit has no open-source plan",
 			"set_github_status":             "Orbit reports commit statuses on every GitHub project and on no other",
 			"setup_workflows":               "Orbit always accepts setup workflows",

@@ -38,6 +38,9 @@ type TriggerRequest struct {
 	// TriggerType is "api", "webhook", "schedule" or "git-hook".
 	TriggerType string
 	Actor       string
+	// Fork: the pipeline builds a pull request from a fork, whose jobs get
+	// no secrets (project variables, contexts, OIDC tokens).
+	Fork bool
 	// ScheduledWorkflow, for a "schedule" trigger, names the scheduled
 	// workflow to run: the pipeline runs it alone (push workflows do not
 	// run on a schedule, scheduled ones run on nothing else).
@@ -96,7 +99,7 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 	p, err := c.st.CreatePipeline(ctx, store.Pipeline{
 		ID:          id,
 		ProjectSlug: proj.Slug,
-		Trigger:     store.Trigger{Type: req.TriggerType, Actor: req.Actor, ScheduledWorkflow: req.ScheduledWorkflow},
+		Trigger:     store.Trigger{Type: req.TriggerType, Actor: req.Actor, ScheduledWorkflow: req.ScheduledWorkflow, Fork: req.Fork},
 		VCS: store.PipelineVCS{
 			OriginRepositoryURL: proj.RepoURL,
 			Branch:              req.Branch,

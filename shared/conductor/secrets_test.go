@@ -2,6 +2,7 @@ package conductor
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -80,4 +81,41 @@ func TestJobSecrets(t *testing.T) {
 	assert.Equal(t, status.JobFailed, deploy.Status)
 	assert.Equal(t, `there is no context named "prod" in local/acme`, deploy.Message)
 	assert.JSONEq(t, `{"status":"failed","message":"there is no context named \"prod\" in local/acme"}`, h.orch.released["t"])
+}
+
+// TestForkPullRequestsGetNoSecrets: a pipeline of a pull request from a
+// fork runs someone else's code, so its jobs get none of the project's or
+// contexts' variables (CircleCI's default), while the same job of the
+// project's own branch does.
+func TestForkPullRequestsGetNoSecrets(t *testing.T) {
+	ctx := context.Background()
+	for _, fork := range []bool{false, true} {
+		h := newHarness(t, fakeSource{"rev-main": withContexts})
+		keys, err := keyfile.New(keyfile.Config{Path: filepath.Join(t.TempDir(), "master.keys")})
+		require.NoError(t, err)
+		v := vault.New(h.st, secrets.NewSealer(keys))
+		h.c.cfg.Secrets = v
+		_, err = v.SetVar(ctx, store.ProjectScope("local/acme/app"), "STAGE", "from-project")
+		require.NoError(t, err)
+		prod, err := v.CreateContext(ctx, "local/acme", "prod")
+		require.NoError(t, err)
+		_, err = v.SetVar(ctx, store.ContextScope(prod.ID), "REGISTRY_PASSWORD", "registry-pw-123")
+		require.NoError(t, err)
+
+		p, wid := h.setup("main")
+		_, err = h.st.UpdatePipeline(ctx, p.ID, func(p *store.Pipeline) error { p.Trigger.Fork = fork; return nil })
+		require.NoError(t, err)
+		h.call(Request{Action: "start_workflow", WorkflowID: wid})
+		h.call(Request{Action: "dispatch", WorkflowID: wid, JobName: "deploy", TaskToken: "t"})
+		require.Len(t, h.queue.msgs, 1)
+		spec, err := h.c.TaskSpec(ctx, h.queue.msgs[0].TaskID)
+		require.NoError(t, err)
+		if fork {
+			assert.Empty(t, spec.Secrets, "a fork's job gets no secrets")
+			assert.NotContains(t, fmt.Sprint(spec.Environment), "from-project")
+			assert.NotContains(t, fmt.Sprint(spec.Environment), "registry-pw-123")
+		} else {
+			assert.Contains(t, spec.Secrets, "from-project")
+		}
+	}
 }

@@ -54,7 +54,9 @@ func (c *Conductor) TaskSpec(ctx context.Context, taskID string) (runner.TaskSpe
 	spec.WorkingDirectory, spec.Shell = job.WorkingDirectory, job.Shell
 	spec.Environment = builtinEnv(p, j, t, job)
 	c.addContinuationKey(p, &spec)
-	if c.cfg.Secrets != nil {
+	// A fork's pull request runs someone else's code: it gets none of the
+	// project's secrets, as on CircleCI by default.
+	if c.cfg.Secrets != nil && !p.Trigger.Fork {
 		denied, err := c.cfg.Secrets.AddTaskSecrets(ctx, &spec, inv.Contexts)
 		if err != nil {
 			return runner.TaskSpec{}, fmt.Errorf("secrets of job %s: %w", j.Name, err)

@@ -48,6 +48,8 @@ type Trigger struct {
 	// workflow (one with `triggers`) the pipeline runs, alone; empty for
 	// other triggers.
 	ScheduledWorkflow string `json:"scheduled_workflow,omitempty"`
+	// Fork: a pull request from a fork; its jobs get no secrets.
+	Fork bool `json:"fork,omitempty"`
 }
 
 // PipelineVCS is the pipeline's source revision.

@@ -63,6 +63,10 @@ type Delivery struct {
 	Revision, BaseRevision string
 	// Actor is the login of who pushed or opened the pull request.
 	Actor string
+	// Fork: a pull request whose head is in a fork. Its jobs get no
+	// project variables, contexts or OIDC tokens (CircleCI's default:
+	// "Pass secrets to builds from forked pull requests" is off).
+	Fork bool
 	// Ignore, when set, says why the delivery starts no pipeline: a ping,
 	// a deleted branch, a pull-request action other than opened,
 	// synchronize or reopened, "[ci skip]" in the head commit.
@@ -152,6 +156,7 @@ func parsePull(d Delivery, e *gh.PullRequestEvent) (Delivery, error) {
 	d.Branch = head.GetRef()
 	if hr := head.GetRepo(); hr != nil && hr.GetFullName() != "" && hr.GetFullName() != d.Owner+"/"+d.Repo {
 		d.Branch = "pull/" + strconv.Itoa(pr.GetNumber())
+		d.Fork = true
 	}
 	d.Actor = e.GetSender().GetLogin()
 	switch a := e.GetAction(); a {

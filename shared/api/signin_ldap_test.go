@@ -76,7 +76,9 @@ func TestLDAPUserConnectsGitHub(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, func(c *api.Config) {
 		c.SignIn.Password, c.SignIn.GitHub = l, d
-		c.SignIn.SealToken = func(_ context.Context, _ string, tok []byte) ([]byte, error) { return append([]byte("sealed:"), tok...), nil }
+		c.SignIn.SealToken = func(_ context.Context, _ string, tok []byte) ([]byte, error) {
+			return append([]byte("sealed:"), tok...), nil
+		}
 	})
 	b := newBrowser(t, e.h)
 	form := url.Values{"username": {ldapauthtest.Alice.Username}, "password": {ldapauthtest.Alice.Password}}

@@ -29,7 +29,7 @@ func TestParse(t *testing.T) {
 		{name: "skip ci", event: "push", file: "push_skip.json", ignored: true},
 		{name: "deleted branch", event: "push", file: "push_deleted.json", ignored: true},
 		{name: "pull request opened", event: "pull_request", file: "pull_request.json", want: Delivery{Event: "pull_request", Owner: "acme", Repo: "api",
-			Branch: "changes", Revision: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", BaseRevision: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", Actor: "mona", Fork: true}},
+			Branch: "changes", Revision: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", BaseRevision: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", Actor: "mona"}},
 		{name: "pull request from a fork", event: "pull_request", file: "pull_request_fork.json", want: Delivery{Event: "pull_request", Owner: "acme", Repo: "api",
 			Branch: "pull/2", Revision: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", BaseRevision: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", Actor: "mona", Fork: true}},
 		{name: "pull request closed", event: "pull_request", file: "pull_request_closed.json", ignored: true},

@@ -83,20 +83,7 @@ func TestLDAPUserConnectsGitHub(t *testing.T) {
 	b := newBrowser(t, e.h)
 	form := url.Values{"username": {ldapauthtest.Alice.Username}, "password": {ldapauthtest.Alice.Password}}
 	require.Equal(t, http.StatusSeeOther, b.do(http.MethodPost, "/login/password", form.Encode(), "Content-Type", "application/x-www-form-urlencoded").Code)
-	rec := b.do(http.MethodGet, "/auth/github", "")
-	require.Equal(t, http.StatusFound, rec.Code)
-	authorize, err := url.Parse(rec.Header().Get("Location"))
-	require.NoError(t, err)
-	q := authorize.Query()
-	q.Set("login", "alice-gh")
-	authorize.RawQuery = q.Encode()
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(authorize.String())
-	require.NoError(t, err)
-	resp.Body.Close()
-	callback, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	require.Equal(t, http.StatusSeeOther, b.do(http.MethodGet, callback.RequestURI(), "").Code)
+	require.Equal(t, http.StatusSeeOther, githubDance(t, b, fake, "/auth/github", "alice-gh").Code)
 
 	alice, err := e.acc.ByLogin(context.Background(), "alice")
 	require.NoError(t, err)

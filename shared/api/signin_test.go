@@ -218,21 +218,7 @@ func TestGitHubSignIn(t *testing.T) {
 
 	signIn := func(login string) (*browser, *url.URL) {
 		b := newBrowser(t, e.h)
-		rec := b.do(http.MethodGet, "/auth/github?next=/ui/pipeline/x", "")
-		require.Equal(t, http.StatusFound, rec.Code)
-		authorize, err := url.Parse(rec.Header().Get("Location"))
-		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(authorize.String(), fake.URL+"/login/oauth/authorize"), authorize.String())
-		q := authorize.Query()
-		q.Set("login", login) // the fake signs in whom the test names
-		authorize.RawQuery = q.Encode()
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := noFollow.Get(authorize.String())
-		require.NoError(t, err)
-		resp.Body.Close()
-		callback, err := url.Parse(resp.Header.Get("Location"))
-		require.NoError(t, err)
-		rec = b.do(http.MethodGet, callback.RequestURI(), "")
+		rec := githubDance(t, b, fake, "/auth/github?next=/ui/pipeline/x", login)
 		require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
 		next, err := url.Parse(rec.Header().Get("Location"))
 		require.NoError(t, err)
@@ -291,4 +277,25 @@ func TestAccountSSHKeys(t *testing.T) {
 	rec = e.do(http.MethodPost, "/api/v2/workflow/"+sd.workflow.ID+"/rerun", `{"enable_ssh": true, "jobs": ["build"]}`)
 	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
 	assert.Equal(t, []string{key}, fc.rerun.SSHKeys)
+}
+
+// githubDance takes browser b through GitHub's OAuth flow on the fake,
+// signing in login, and returns Orbit's answer to the callback.
+func githubDance(t *testing.T, b *browser, fake *githubtest.Server, start, login string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := b.do(http.MethodGet, start, "")
+	require.Equal(t, http.StatusFound, rec.Code)
+	authorize, err := url.Parse(rec.Header().Get("Location"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(authorize.String(), fake.URL+"/login/oauth/authorize"), authorize.String())
+	q := authorize.Query()
+	q.Set("login", login) // the fake signs in whom the test names
+	authorize.RawQuery = q.Encode()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(authorize.String())
+	require.NoError(t, err)
+	resp.Body.Close()
+	callback, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	return b.do(http.MethodGet, callback.RequestURI(), "")
 }

@@ -33,12 +33,10 @@ workflows:
       - audit: {context: [missing]}
 `
 
-// TestJobSecrets runs the conductor with a real vault: a job gets its
-// project's and context's variables (then its own), its registry login
-// resolved from them and masked; a job naming a missing context is
-// unauthorized; a context deleted after dispatch fails the job when its
-// task asks for its spec.
-func TestJobSecrets(t *testing.T) {
+// secretsHarness is a conductor with a real vault: a project variable
+// STAGE and a context prod holding REGISTRY_PASSWORD.
+func secretsHarness(t *testing.T) (*harness, *vault.Vault, store.Context) {
+	t.Helper()
 	ctx := context.Background()
 	h := newHarness(t, fakeSource{"rev-main": withContexts})
 	keys, err := keyfile.New(keyfile.Config{Path: filepath.Join(t.TempDir(), "master.keys")})
@@ -51,6 +49,17 @@ func TestJobSecrets(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.SetVar(ctx, store.ContextScope(prod.ID), "REGISTRY_PASSWORD", "registry-pw-123")
 	require.NoError(t, err)
+	return h, v, prod
+}
+
+// TestJobSecrets runs the conductor with a real vault: a job gets its
+// project's and context's variables (then its own), its registry login
+// resolved from them and masked; a job naming a missing context is
+// unauthorized; a context deleted after dispatch fails the job when its
+// task asks for its spec.
+func TestJobSecrets(t *testing.T) {
+	ctx := context.Background()
+	h, _, prod := secretsHarness(t)
 
 	_, wid := h.setup("main")
 	h.call(Request{Action: "start_workflow", WorkflowID: wid})
@@ -90,20 +99,9 @@ func TestJobSecrets(t *testing.T) {
 func TestForkPullRequestsGetNoSecrets(t *testing.T) {
 	ctx := context.Background()
 	for _, fork := range []bool{false, true} {
-		h := newHarness(t, fakeSource{"rev-main": withContexts})
-		keys, err := keyfile.New(keyfile.Config{Path: filepath.Join(t.TempDir(), "master.keys")})
-		require.NoError(t, err)
-		v := vault.New(h.st, secrets.NewSealer(keys))
-		h.c.cfg.Secrets = v
-		_, err = v.SetVar(ctx, store.ProjectScope("local/acme/app"), "STAGE", "from-project")
-		require.NoError(t, err)
-		prod, err := v.CreateContext(ctx, "local/acme", "prod")
-		require.NoError(t, err)
-		_, err = v.SetVar(ctx, store.ContextScope(prod.ID), "REGISTRY_PASSWORD", "registry-pw-123")
-		require.NoError(t, err)
-
+		h, _, _ := secretsHarness(t)
 		p, wid := h.setup("main")
-		_, err = h.st.UpdatePipeline(ctx, p.ID, func(p *store.Pipeline) error { p.Trigger.Fork = fork; return nil })
+		_, err := h.st.UpdatePipeline(ctx, p.ID, func(p *store.Pipeline) error { p.Trigger.Fork = fork; return nil })
 		require.NoError(t, err)
 		h.call(Request{Action: "start_workflow", WorkflowID: wid})
 		h.call(Request{Action: "dispatch", WorkflowID: wid, JobName: "deploy", TaskToken: "t"})

@@ -438,7 +438,9 @@ workflows:
 func TestE2EInfrastructureFailRetried(t *testing.T) {
 	dir := t.TempDir()
 	repo := gitRepo(t, map[string]string{".circleci/config.yml": retryConfig(dir)})
-	p := startOrbit(t, t.TempDir(), freeAddr(t))
+	// No warm agent: the test stops the job's own allocation, which a task
+	// taken by a warm agent (its Nomad job named orbit-warm-…) has not.
+	p := startOrbit(t, t.TempDir(), freeAddr(t), "ORBIT_WARM_AGENTS=0")
 	nc := nomadClient(t)
 	slug := p.follow(repo, "acme", "fragile")
 

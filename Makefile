@@ -3,7 +3,7 @@ GO      ?= go
 ARGS    ?=
 FUZZTIME ?= 5m
 
-.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test lambdas lambdas-host rie circleci
+.PHONY: all tools build run test test-short lint fuzz bench chaos clean dist synth deploy infra-test lambdas lambdas-host rie circleci screenshots
 
 all: build
 
@@ -63,6 +63,10 @@ run: tools build
 ## test: start every service the tests need (moto_server, Nomad), run all tests, stop them
 test: tools build
 	./scripts/test.sh
+
+## screenshots: the browser scenarios (cmd/orbit/e2e_ui_*_test.go) save the main pages into docs/screenshots
+screenshots: tools build
+	ORBIT_SCREENSHOTS=$(CURDIR)/docs/screenshots TESTARGS="-count 1 -run ^TestUI ./cmd/orbit" ./scripts/test.sh
 
 ## lint: gofmt and go vet
 lint:

@@ -4,6 +4,7 @@
 #   moto_server  DynamoDB, SQS (and Step Functions, KMS, … later) emulator
 #   nomad        a real Nomad 1.6.0 dev agent with raw_exec (bin/nomad)
 #   slapd        a throwaway OpenLDAP with test users and groups (scripts/ldap)
+#   chromium     headless, for the browser tests (scripts/browser.sh installs it and axe-core)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -21,6 +22,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 # shellcheck source=scripts/ldap/slapd.sh
 source "$ROOT/scripts/ldap/slapd.sh"
+# shellcheck source=scripts/browser.sh
+source "$ROOT/scripts/browser.sh"
 
 wait_http() { # url name logfile
   for _ in $(seq 1 120); do
@@ -56,6 +59,7 @@ HCL
 pids+=($!)
 
 start_slapd # installs slapd once, exports ORBIT_LDAP_*; stopped with the others
+browser_install # chromium and axe-core for the browser tests; exports ORBIT_CHROMIUM, ORBIT_AXE_JS
 
 wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto_server "$RUN/moto.log"
 wait_http "http://127.0.0.1:$NOMAD_HTTP/v1/status/leader" nomad "$RUN/nomad.log"

@@ -262,6 +262,8 @@ func TestRouteRulesFollowThePolicy(t *testing.T) {
 		"GET /health-check": true, "GET /status": true, "/api/": true, "GET /login": true,
 		"GET /login/link": true, "POST /login/password": true, "GET /auth/github": true, "GET /auth/github/callback": true,
 		"GET /api/v2/openapi.json": true,
+		// the pages' stylesheet and script bundles (the sign-in page needs them)
+		"GET /ui/static/": true,
 		// OIDC discovery: cloud providers read it to verify jobs' tokens.
 		"GET /.well-known/openid-configuration": true, "GET /.well-known/jwks.json": true,
 	}
@@ -275,7 +277,7 @@ func TestRouteRulesFollowThePolicy(t *testing.T) {
 			assert.True(t, publicOK[rt.Pattern], "%s is public: add it to the policy only if anyone may call it", rt.Pattern)
 		case a.Who == api.Own:
 			assert.Regexp(t, ownOK, rt.Pattern, "%s authenticates on its own", rt.Pattern)
-		case strings.Contains(path, "/api/v2/admin/"):
+		case strings.Contains(path, "/api/v2/admin/"), strings.HasPrefix(path, "/ui/admin"):
 			assert.Equal(t, api.SiteAdmin, a.Who, "%s is an admin route", rt.Pattern)
 		case a.Who == api.Project && method != http.MethodGet && adminPath.MatchString(rt.Pattern):
 			assert.Equal(t, accounts.Admin, a.Level, "%s changes settings, variables or keys", rt.Pattern)

@@ -307,6 +307,7 @@ func New(cfg Config) (*Handler, error) {
 		return methodNotAllowed(mux, w, r)
 	}))
 
+	s.route(mux, "GET /ui/static/", public, http.HandlerFunc(s.serveAsset))
 	s.route(mux, "GET /{$}", signedIn, s.html(s.uiIndex))
 	s.route(mux, "GET /ui/pipeline/{id}", read(ByPipeline), s.html(s.uiPipeline))
 	if cfg.Vault != nil {

@@ -87,8 +87,7 @@ func (s *server) routeSignIn(mux *http.ServeMux) {
 }
 
 type loginPage struct {
-	Title    string
-	Refresh  int
+	uiBase
 	Banner   string
 	GitHub   bool
 	Password bool
@@ -96,12 +95,12 @@ type loginPage struct {
 	Error    string
 }
 
-func (s *server) uiLogin(r *http.Request) (string, any, error) {
+func (s *server) uiLogin(r *http.Request) (string, uiPage, error) {
 	set, err := s.cfg.Accounts.Settings(r.Context())
 	if err != nil {
 		return "", nil, err
 	}
-	return "login", loginPage{Title: "Sign in", Banner: set.LoginBanner, GitHub: s.cfg.SignIn.GitHub != nil,
+	return "login", &loginPage{uiBase: uiBase{Title: "Sign in"}, Banner: set.LoginBanner, GitHub: s.cfg.SignIn.GitHub != nil,
 		Password: s.cfg.SignIn.Password != nil, Next: safeNext(r.URL.Query().Get("next")),
 		Error: r.URL.Query().Get("error")}, nil
 }

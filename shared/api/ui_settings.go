@@ -11,12 +11,12 @@ import (
 // --- a project's settings page (read-only) ---
 
 type settingsPage struct {
-	Title, Slug, Owner string
-	Refresh            int
-	Vars               []vault.Var
-	CheckoutKeys       []store.SSHKey
-	SSHKeys            []store.SSHKey
-	Contexts           []settingsContext
+	uiBase
+	Slug, Owner  string
+	Vars         []vault.Var
+	CheckoutKeys []store.SSHKey
+	SSHKeys      []store.SSHKey
+	Contexts     []settingsContext
 }
 
 type settingsContext struct {
@@ -27,13 +27,13 @@ type settingsContext struct {
 
 // uiSettings shows a project's variables (masked), keys (public halves) and
 // its organization's contexts with the names of their variables.
-func (s *server) uiSettings(r *http.Request) (string, any, error) {
+func (s *server) uiSettings(r *http.Request) (string, uiPage, error) {
 	ctx := r.Context()
 	slug, scope, err := s.projectScope(r)
 	if err != nil {
 		return "", nil, err
 	}
-	page := settingsPage{Title: slug + " settings", Slug: slug, Owner: vault.Owner(slug)}
+	page := &settingsPage{uiBase: uiBase{Title: slug + " settings", Nav: "projects"}, Slug: slug, Owner: vault.Owner(slug)}
 	if page.Vars, err = s.cfg.Vault.ListVars(ctx, scope); err != nil {
 		return "", nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -173,7 +174,7 @@ func validate(doc *openapi3.T, op string, req *http.Request, rec *httptest.Respo
 		return nil
 	}
 	item := doc.Paths.Find(path)
-	params, ok := pathParams(path, strings.TrimPrefix(req.URL.Path, "/api/v2"))
+	params, ok := pathParams(path, strings.TrimPrefix(req.URL.EscapedPath(), "/api/v2"))
 	if !ok {
 		return errNotInDoc
 	}
@@ -193,7 +194,8 @@ func validate(doc *openapi3.T, op string, req *http.Request, rec *httptest.Respo
 	return openapi3filter.ValidateResponse(req.Context(), in)
 }
 
-// pathParams matches a request path to a document path template: a
+// pathParams matches a request path (escaped: an escaped slash stays in its
+// segment, as ServeMux sees it) to a document path template: a
 // {project-slug} takes three segments, an {org-slug} two.
 func pathParams(template, path string) (map[string]string, bool) {
 	tpl, segs := strings.Split(template, "/"), strings.Split(path, "/")
@@ -221,7 +223,11 @@ func pathParams(template, path string) (map[string]string, bool) {
 		if len(segs) < n {
 			return nil, false
 		}
-		params[strings.Trim(t, "{}")] = strings.Join(segs[:n], "/")
+		v, err := url.PathUnescape(strings.Join(segs[:n], "/"))
+		if err != nil {
+			return nil, false
+		}
+		params[strings.Trim(t, "{}")] = v
 		segs = segs[n:]
 	}
 	return params, len(segs) == 0

@@ -8,6 +8,18 @@ import "net/http"
 // the document lists them with their success status, and the contract test
 // still checks their answers against CircleCI's document where it has them.
 var moreOperationDocs = map[string][]opDoc{
+	"POST /api/v2/organization": {{ID: "createOrganization", Tag: "Organization", Summary: "Create an organization (GitHub, or one of Orbit's own).",
+		Status: http.StatusCreated, Body: organizationJSON{}}},
+	"DELETE /api/v2/organization/{org}": {{ID: "deleteOrganization", Tag: "Organization", Summary: "Delete an organization, its projects and contexts.",
+		Status: http.StatusAccepted, Body: message{}}},
+	"DELETE /api/v2/organization/{vcs}/{name}": {{ID: "deleteOrganizationBySlug", Tag: "Organization", Summary: "Delete an organization named by its slug.",
+		Status: http.StatusAccepted, Body: message{}, Extension: true}},
+	"POST /api/v2/organization/{org}/project": {{ID: "createProject", Tag: "Project", Summary: "Create (follow) a GitHub project.",
+		Body: projectJSON{}}},
+	"POST /api/v2/organization/{vcs}/{name}/project": {{ID: "createProjectInOrgSlug", Tag: "Project", Summary: "Create a project in an organization named by its slug.",
+		Body: projectJSON{}, Extension: true}},
+	"POST /api/v2/project/{vcs}/{org}/{repo}": {{ID: "createProject1", Tag: "Project", Summary: "Create (follow) a GitHub project; its settings.",
+		Status: http.StatusCreated, Body: projectSettingsJSON{}, Split: true}},
 	"POST /api/v2/pipeline/continue":                                                            {{ID: "continuePipeline", Tag: "Pipeline", Summary: "Continue a setup pipeline with a new configuration."}},
 	"GET /api/v2/me/ssh-keys":                                                                   {{ID: "getMeSshKeys", Tag: "Orbit", Summary: "See docs/API.md.", Extension: true}},
 	"PUT /api/v2/me/ssh-keys":                                                                   {{ID: "putMeSshKeys", Tag: "Orbit", Summary: "See docs/API.md.", Extension: true}},

@@ -57,6 +57,9 @@ type opDoc struct {
 	Literal string
 	// Extension marks an operation CircleCI's API does not have.
 	Extension bool
+	// Off marks an operation of a feature that is off on Orbit
+	// (features_off.go): its one answer is 403 {message}.
+	Off bool
 }
 
 // openAPIPrefix is the server URL of the document's paths.
@@ -154,15 +157,17 @@ func (g *schemaGen) operation(path string, rt Route, d opDoc) map[string]any {
 	default:
 		ok["content"] = jsonContent(map[string]any{})
 	}
+	errResp := map[string]any{"description": "Error response.", "content": jsonContent(g.schema(reflect.TypeOf(message{})))}
+	responses := map[string]any{itoa(code): ok, "default": errResp}
+	if d.Off {
+		responses = map[string]any{"403": map[string]any{"description": "The feature is off on Orbit.",
+			"content": jsonContent(g.schema(reflect.TypeOf(message{})))}, "default": errResp}
+	}
 	op := map[string]any{
 		"operationId": d.ID,
 		"tags":        []string{d.Tag},
 		"summary":     d.Summary,
-		"responses": map[string]any{
-			itoa(code): ok,
-			"default": map[string]any{"description": "Error response.",
-				"content": jsonContent(g.schema(reflect.TypeOf(message{})))},
-		},
+		"responses":   responses,
 	}
 	if params != nil {
 		op["parameters"] = params

@@ -92,7 +92,7 @@ var operationDocs = map[string][]opDoc{
 	"GET /api/v2/me/token":         {{ID: "listTokens", Tag: "Orbit", Summary: "The caller's API tokens.", Body: listJSON[tokenView]{}, Extension: true}},
 	"POST /api/v2/me/token":        {{ID: "createToken", Tag: "Orbit", Summary: "Create an API token.", Status: http.StatusCreated, Body: tokenView{}, Extension: true}},
 	"DELETE /api/v2/me/token/{id}": {{ID: "revokeToken", Tag: "Orbit", Summary: "Revoke an API token.", Body: message{}, Extension: true}},
-	"GET /api/v2/admin/users":      {{ID: "adminListUsers", Tag: "Orbit", Summary: "Every user (administrators).", Extension: true}},
+	"GET /api/v2/admin/users":      {{ID: "adminListUsers", Tag: "Orbit", Summary: "Every user (administrators).", Body: adminUsersJSON{}, Extension: true}},
 	"GET /api/v2/admin/settings":   {{ID: "adminGetSettings", Tag: "Orbit", Summary: "The sign-in settings.", Body: accounts.Settings{}, Extension: true}},
 	"PUT /api/v2/admin/settings":   {{ID: "adminPutSettings", Tag: "Orbit", Summary: "Change the sign-in settings.", Body: accounts.Settings{}, Extension: true}},
 	"PUT /api/v2/admin/users/{login}/admin": {{ID: "adminSetAdmin", Tag: "Orbit", Summary: "Make or unmake an administrator.",
@@ -109,14 +109,14 @@ var operationDocs = map[string][]opDoc{
 	// Administration.
 	"GET /api/v2/admin/audit-log": {{ID: "adminAuditLog", Tag: "Orbit", Summary: "The audit log as CSV.", Media: "text/csv",
 		Query: []string{"from", "to"}, Extension: true}},
-	"GET /api/v2/admin/queue":         {{ID: "adminQueue", Tag: "Orbit", Summary: "Queued jobs.", Extension: true}},
-	"POST /api/v2/admin/queue/cancel": {{ID: "adminCancelQueued", Tag: "Orbit", Summary: "Cancel queued jobs in batches.", Extension: true}},
-	"POST /api/v2/admin/delete-build": {{ID: "adminDeleteBuild", Tag: "Orbit", Summary: "Delete a build record.", Extension: true}},
+	"GET /api/v2/admin/queue":         {{ID: "adminQueue", Tag: "Orbit", Summary: "Queued jobs.", Body: adminQueueJSON{}, Extension: true}},
+	"POST /api/v2/admin/queue/cancel": {{ID: "adminCancelQueued", Tag: "Orbit", Summary: "Cancel queued jobs in batches.", Body: canceledJSON{}, Extension: true}},
+	"POST /api/v2/admin/delete-build": {{ID: "adminDeleteBuild", Tag: "Orbit", Summary: "Delete a build record.", Body: deletedBuildJSON{}, Extension: true}},
 	"GET /api/v2/admin/usage":         {{ID: "adminUsage", Tag: "Orbit", Summary: "Usage figures.", Body: usage.Report{}, Extension: true}},
 	"PUT /api/v2/notifications/user/{login}": {{ID: "setUserNotifications", Tag: "Orbit", Summary: "A user's workflow mail setting.",
 		Body: notify.UserSetting{}, Extension: true}},
 	"PUT /api/v2/project/{vcs}/{org}/{repo}/notifications": {{ID: "setProjectNotifications", Tag: "Orbit",
-		Summary: "A project's workflow mail setting.", Extension: true}},
+		Summary: "A project's workflow mail setting.", Body: projectNotificationsJSON{}, Extension: true}},
 
 	// Project variables and keys.
 	"GET /api/v2/project/{vcs}/{org}/{repo}/envvar":           {{ID: "listEnvVars", Tag: "Project", Summary: "A project's variables (masked).", Body: listJSON[envVarJSON]{}, Paged: true}},

@@ -146,6 +146,11 @@ func (c *contract) check(t *testing.T, req *http.Request, rec *httptest.Response
 	if err := validate(c.orbit, op, probe, rec); err != nil {
 		t.Errorf("contract: %s answered %d, which Orbit's openapi.json does not allow: %v\nbody: %.600s", op, rec.Code, err, rec.Body.String())
 	}
+	if rec.Code < http.StatusBadRequest {
+		if err := validateRequestBody(c.orbit, op, req); err != nil {
+			t.Errorf("contract: %s took a request body that Orbit's openapi.json refuses: %v", op, err)
+		}
+	}
 	if c.circle == nil {
 		return
 	}
@@ -192,6 +197,25 @@ func validate(doc *openapi3.T, op string, req *http.Request, rec *httptest.Respo
 		in.Options.ExcludeResponseBody = true // a file (an artifact): any type, any content
 	}
 	return openapi3filter.ValidateResponse(req.Context(), in)
+}
+
+// validateRequestBody checks the body of a request the handler accepted
+// against op's requestBody in doc (Orbit's document describes what its
+// handlers decode, opDoc.Request).
+func validateRequestBody(doc *openapi3.T, op string, req *http.Request) error {
+	method, _, _ := strings.Cut(op, " ")
+	for _, o := range docOps(doc) {
+		if o.Method+" "+normalDoc(o.Path) != op {
+			continue
+		}
+		operation := doc.Paths.Find(o.Path).GetOperation(method)
+		if operation.RequestBody == nil || req.Body == nil {
+			return nil
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, Options: &openapi3filter.Options{MultiError: true}}
+		return openapi3filter.ValidateRequestBody(req.Context(), in, operation.RequestBody.Value)
+	}
+	return nil
 }
 
 // pathParams matches a request path (escaped: an escaped slash stays in its

@@ -60,6 +60,11 @@ type opDoc struct {
 	// Off marks an operation of a feature that is off on Orbit
 	// (features_off.go): its one answer is 403 {message}.
 	Off bool
+	// Request is a value of the type the handler decodes the JSON body
+	// into; nil: no body, or one of an unnamed type. Its schema refuses
+	// unknown properties, as decodeJSON does, and requires none (the
+	// handler says which are missing).
+	Request any
 }
 
 // openAPIPrefix is the server URL of the document's paths.
@@ -171,6 +176,9 @@ func (g *schemaGen) operation(path string, rt Route, d opDoc) map[string]any {
 	}
 	if params != nil {
 		op["parameters"] = params
+	}
+	if d.Request != nil {
+		op["requestBody"] = map[string]any{"content": jsonContent(requestSchema(reflect.TypeOf(d.Request)))}
 	}
 	if rt.Access.Who == Public || rt.Access.Who == Own {
 		op["security"] = []any{}
@@ -296,6 +304,55 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		out["required"] = required
 	}
 	return out
+}
+
+// requestSchema is the inline schema of a request body type: as schema,
+// but with no required properties, objects closed (additionalProperties
+// false) since decodeJSON refuses unknown fields at every depth, and every
+// value nullable, since encoding/json takes null for any of them.
+func requestSchema(t reflect.Type) map[string]any {
+	s := requestSchemaOf(t)
+	if len(s) > 0 {
+		s["nullable"] = true
+	}
+	return s
+}
+
+func requestSchemaOf(t reflect.Type) map[string]any {
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawType, t.Kind() == reflect.Interface:
+		return map[string]any{}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return requestSchemaOf(t.Elem())
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "format": "byte"}
+		}
+		return map[string]any{"type": "array", "items": requestSchema(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": requestSchema(t.Elem())}
+	case reflect.Struct:
+		props := map[string]any{}
+		for _, f := range reflect.VisibleFields(t) {
+			if !f.IsExported() || len(f.Index) > 1 && !visibleThroughEmbedding(t, f) {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = requestSchema(f.Type)
+		}
+		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	}
+	return (&schemaGen{schemas: map[string]any{}, types: map[string]reflect.Type{}}).schema(t) // scalars
 }
 
 // visibleThroughEmbedding says whether a promoted field reaches the JSON

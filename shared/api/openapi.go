@@ -226,13 +226,22 @@ var (
 	rawType  = reflect.TypeOf(json.RawMessage(nil))
 )
 
-// schema is t's schema as encoding/json encodes t.
-func (g *schemaGen) schema(t reflect.Type) map[string]any {
+// opaqueSchema is the schema of the types whose JSON is not their Go
+// shape: a time (RFC 3339), raw JSON and interfaces (anything).
+func opaqueSchema(t reflect.Type) (map[string]any, bool) {
 	switch {
 	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
+		return map[string]any{"type": "string", "format": "date-time"}, true
 	case t == rawType, t.Kind() == reflect.Interface:
-		return map[string]any{}
+		return map[string]any{}, true
+	}
+	return nil, false
+}
+
+// schema is t's schema as encoding/json encodes t.
+func (g *schemaGen) schema(t reflect.Type) map[string]any {
+	if s, ok := opaqueSchema(t); ok {
+		return s
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -319,11 +328,8 @@ func requestSchema(t reflect.Type) map[string]any {
 }
 
 func requestSchemaOf(t reflect.Type) map[string]any {
-	switch {
-	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
-	case t == rawType, t.Kind() == reflect.Interface:
-		return map[string]any{}
+	if s, ok := opaqueSchema(t); ok {
+		return s
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

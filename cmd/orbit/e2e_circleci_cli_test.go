@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,7 +77,8 @@ workflows:
 // config validate and process (compile-config-with-defaults, with an orb
 // from Orbit's registry), contexts end to end (through /graphql-unstable,
 // or the REST routes once Orbit serves its OpenAPI document), project
-// secrets, diagnostic, and orb validate / source / info for an imported orb.
+// secrets, diagnostic, pipeline list and run (the run really runs), and
+// orb validate / source / info for an imported orb.
 func TestE2EOfficialCLI(t *testing.T) {
 	orbDir := t.TempDir()
 	p := startOrbit(t, t.TempDir(), freeAddr(t), "ORBIT_ORB_DIR="+orbDir)
@@ -134,6 +138,44 @@ func TestE2EOfficialCLI(t *testing.T) {
 		assert.NotContains(t, cli.ok(t, "", ctxCmd("show", "deploy")...), "API_KEY")
 		cli.ok(t, "", ctxCmd("delete", "-f", "deploy")...)
 		assert.NotContains(t, cli.ok(t, "", ctxCmd("list")...), "deploy")
+	})
+
+	t.Run("pipeline run", func(t *testing.T) {
+		// The CLI names the project as CircleCI's standalone projects are
+		// named, circleci/<org id>/<project id>; the definition is the
+		// project's default one, as `pipeline list` shows it.
+		var proj struct {
+			ID             string `json:"id"`
+			OrganizationID string `json:"organization_id"`
+		}
+		require.Equal(t, 200, p.do("GET", "/api/v2/project/local/acme/cli", nil, &proj))
+		list := cli.ok(t, "", "pipeline", "list", proj.ID)
+		m := regexp.MustCompile(`ID: (\S+)\nName: default`).FindStringSubmatch(list)
+		require.NotNil(t, m, "the default definition is listed:\n%s", list)
+		assert.Contains(t, list, "(.circleci/config.yml)")
+		out := cli.ok(t, "", "pipeline", "run", proj.OrganizationID, proj.ID, "--pipeline-definition-id", m[1],
+			"--repo-config", "--config-branch", "main", "--checkout-branch", "main")
+		require.Contains(t, out, "Pipeline created successfully", out)
+		id := regexp.MustCompile(`Pipeline ID: (\S+)`).FindStringSubmatch(out)
+		require.NotNil(t, id, out)
+		wf := p.waitWorkflowDone(id[1], 3*time.Minute)
+		assert.Equal(t, "success", wf.Status, "the pipeline the CLI started ran")
+		build := p.jobs(wf.ID)["build"]
+		assert.Equal(t, "success", build.Status)
+		assert.Contains(t, p.text(fmt.Sprintf("/api/v2/project/local/acme/cli/job/%d/output?step=1&task=0", build.JobNumber)), "hello cli",
+			"the orb's step ran")
+		var pl struct {
+			VCS struct {
+				Branch string `json:"branch"`
+			} `json:"vcs"`
+		}
+		require.Equal(t, 200, p.do("GET", "/api/v2/pipeline/"+id[1], nil, &pl))
+		assert.Equal(t, "main", pl.VCS.Branch)
+
+		out, err := cli.run("", "pipeline", "run", proj.OrganizationID, proj.ID, "--pipeline-definition-id", "00000000-0000-0000-0000-000000000000",
+			"--repo-config", "--config-branch", "main", "--checkout-branch", "main")
+		require.Error(t, err, out)
+		assert.Contains(t, out, "pipeline definition 00000000-0000-0000-0000-000000000000", "Orbit's 404 reaches the user")
 	})
 
 	t.Run("project secret", func(t *testing.T) {

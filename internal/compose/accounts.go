@@ -63,7 +63,7 @@ func (a *Assembly) signIn() (api.SignIn, accounts.Permissions, api.GitHubFollowe
 	in.SealToken = func(ctx context.Context, userID string, tok []byte) ([]byte, error) {
 		return sealer.Seal(ctx, tok, tokenAAD(userID))
 	}
-	perms := accounts.Permissions{GitHub: d, Open: func(ctx context.Context, u *accounts.User) (string, error) {
+	perms := accounts.Permissions{GitHub: d, Orgs: d, Open: func(ctx context.Context, u *accounts.User) (string, error) {
 		b, err := sealer.Open(ctx, u.GitHubToken, tokenAAD(u.ID))
 		return string(b), err
 	}}

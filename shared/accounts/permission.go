@@ -60,6 +60,10 @@ type Permissions struct {
 	GitHub RepoPermissions
 	// Open unseals a user's GitHub token; required with GitHub.
 	Open TokenOpener
+	// Orgs lists a user's GitHub organizations, for Member; nil: only
+	// instance admins and the account's own user belong to a GitHub
+	// organization.
+	Orgs OrgLister
 }
 
 // Project returns u's level on the project "<vcs>/<org>/<repo>" (repo may
@@ -92,4 +96,47 @@ func (p Permissions) Project(ctx context.Context, u *User, vcs, org, repo string
 		return ParseLevel(strings.ToLower(perm))
 	}
 	return None, nil
+}
+
+// OrgLister lists the GitHub organizations a user belongs to: the GitHub
+// driver's Orgs (token in clear) → organization logins.
+type OrgLister interface {
+	Orgs(ctx context.Context, token string) ([]string, error)
+}
+
+// Member says whether u belongs to the organization "<vcs>/<org>", which
+// creating it through the API needs (CircleCI checks the caller's access
+// to the VCS organization): instance admins belong everywhere, the local
+// organizations' members are the users with a local role, and a GitHub
+// organization's are the users GitHub lists in it (Orgs) or whose own
+// account it is.
+func (p Permissions) Member(ctx context.Context, u *User, vcs, org string) (bool, error) {
+	if u.Admin == AdminAll {
+		return true, nil
+	}
+	switch vcs {
+	case "local":
+		return u.LocalRole != "", nil
+	case "gh", "github":
+		if strings.EqualFold(u.GitHubLogin, org) && u.GitHubLogin != "" {
+			return true, nil
+		}
+		if p.Orgs == nil || p.Open == nil || len(u.GitHubToken) == 0 {
+			return false, nil
+		}
+		tok, err := p.Open(ctx, u)
+		if err != nil {
+			return false, fmt.Errorf("open GitHub token of %s: %w", u.Login, err)
+		}
+		orgs, err := p.Orgs.Orgs(ctx, tok)
+		if err != nil {
+			return false, fmt.Errorf("GitHub organizations of %s: %w", u.Login, err)
+		}
+		for _, o := range orgs {
+			if strings.EqualFold(o, org) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

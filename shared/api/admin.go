@@ -118,10 +118,8 @@ func (s *server) adminQueue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"queued": counts[status.JobQueued], "blocked": counts[status.JobBlocked], "running": counts[status.JobRunning],
-		"oldest": jobs[:min(limit, len(jobs))],
-	})
+	writeJSON(w, http.StatusOK, adminQueueJSON{Queued: counts[status.JobQueued], Blocked: counts[status.JobBlocked],
+		Running: counts[status.JobRunning], Oldest: jobs[:min(limit, len(jobs))]})
 	return nil
 }
 
@@ -150,7 +148,7 @@ func (s *server) adminCancelQueued(w http.ResponseWriter, r *http.Request) error
 		}
 		canceled = append(canceled, j.URL)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"canceled": canceled})
+	writeJSON(w, http.StatusOK, canceledJSON{Canceled: canceled})
 	return nil
 }
 
@@ -193,8 +191,8 @@ func (s *server) adminDeleteBuild(w http.ResponseWriter, r *http.Request) error 
 	if err := s.st.DeleteJob(r.Context(), j); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": map[string]any{"url": body.URL, "project_slug": slug,
-		"number": n, "id": j.ID, "name": j.Name, "status": string(j.Status)}})
+	writeJSON(w, http.StatusOK, deletedBuildJSON{Deleted: deletedJobJSON{URL: body.URL, ProjectSlug: slug,
+		Number: n, ID: j.ID, Name: j.Name, Status: string(j.Status)}})
 	return nil
 }
 

@@ -40,8 +40,9 @@
 // The rest of CircleCI's operations Orbit serves: GET /pipeline,
 // /pipeline/{id}/values, /project/{slug}/pipeline/mine and …/pipeline/run
 // (pipelines_more.go), schedules (schedules.go), /me/collaborations and
-// /user/{id} (users_v2.go), DELETE /project/{slug} (projects_v2.go) and the
-// project settings (project_settings.go); GET /api/v2/openapi.json lists
+// /user/{id} (users_v2.go), DELETE /project/{slug} (projects_v2.go), the
+// project settings (project_settings.go), creating and deleting
+// organizations and creating projects (organizations.go); GET /api/v2/openapi.json lists
 // every route, and docs/API.md every difference from CircleCI's document.
 //
 // (the controls are served when Config.Controls is set; see actions.go;
@@ -271,6 +272,7 @@ func New(cfg Config) (*Handler, error) {
 	s.routePipelines(mux, project)
 	s.routeSchedules(mux, project)
 	s.routeProjectsV2(mux, project)
+	s.routeOrganizations(mux, project)
 	s.routeProjectSettings(mux, project)
 	s.routeMe(mux)
 	s.routeCompat(mux)

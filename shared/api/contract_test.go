@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -145,6 +146,11 @@ func (c *contract) check(t *testing.T, req *http.Request, rec *httptest.Response
 	if err := validate(c.orbit, op, probe, rec); err != nil {
 		t.Errorf("contract: %s answered %d, which Orbit's openapi.json does not allow: %v\nbody: %.600s", op, rec.Code, err, rec.Body.String())
 	}
+	if rec.Code < http.StatusBadRequest {
+		if err := validateRequestBody(c.orbit, op, req); err != nil {
+			t.Errorf("contract: %s took a request body that Orbit's openapi.json refuses: %v", op, err)
+		}
+	}
 	if c.circle == nil {
 		return
 	}
@@ -173,7 +179,7 @@ func validate(doc *openapi3.T, op string, req *http.Request, rec *httptest.Respo
 		return nil
 	}
 	item := doc.Paths.Find(path)
-	params, ok := pathParams(path, strings.TrimPrefix(req.URL.Path, "/api/v2"))
+	params, ok := pathParams(path, strings.TrimPrefix(req.URL.EscapedPath(), "/api/v2"))
 	if !ok {
 		return errNotInDoc
 	}
@@ -193,7 +199,27 @@ func validate(doc *openapi3.T, op string, req *http.Request, rec *httptest.Respo
 	return openapi3filter.ValidateResponse(req.Context(), in)
 }
 
-// pathParams matches a request path to a document path template: a
+// validateRequestBody checks the body of a request the handler accepted
+// against op's requestBody in doc (Orbit's document describes what its
+// handlers decode, opDoc.Request).
+func validateRequestBody(doc *openapi3.T, op string, req *http.Request) error {
+	method, _, _ := strings.Cut(op, " ")
+	for _, o := range docOps(doc) {
+		if o.Method+" "+normalDoc(o.Path) != op {
+			continue
+		}
+		operation := doc.Paths.Find(o.Path).GetOperation(method)
+		if operation.RequestBody == nil || req.Body == nil {
+			return nil
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, Options: &openapi3filter.Options{MultiError: true}}
+		return openapi3filter.ValidateRequestBody(req.Context(), in, operation.RequestBody.Value)
+	}
+	return nil
+}
+
+// pathParams matches a request path (escaped: an escaped slash stays in its
+// segment, as ServeMux sees it) to a document path template: a
 // {project-slug} takes three segments, an {org-slug} two.
 func pathParams(template, path string) (map[string]string, bool) {
 	tpl, segs := strings.Split(template, "/"), strings.Split(path, "/")
@@ -221,7 +247,11 @@ func pathParams(template, path string) (map[string]string, bool) {
 		if len(segs) < n {
 			return nil, false
 		}
-		params[strings.Trim(t, "{}")] = strings.Join(segs[:n], "/")
+		v, err := url.PathUnescape(strings.Join(segs[:n], "/"))
+		if err != nil {
+			return nil, false
+		}
+		params[strings.Trim(t, "{}")] = v
 		segs = segs[n:]
 	}
 	return params, len(segs) == 0

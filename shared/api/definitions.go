@@ -129,7 +129,7 @@ func (s *server) listDefinitions(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range ds {
 		items = append(items, definitionView(d))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, itemsJSON[definitionJSON]{Items: items})
 	return nil
 }
 

@@ -100,10 +100,7 @@ func (s *server) listGroups(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, groupView(g))
 	}
 	l := newList(items, next)
-	writeJSON(w, http.StatusOK, struct {
-		listJSON[groupJSON]
-		TotalCount int `json:"total_count"`
-	}{l, len(gs)})
+	writeJSON(w, http.StatusOK, groupListJSON{l, len(gs)})
 	return nil
 }
 
@@ -130,4 +127,10 @@ func (s *server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, message{Message: "Group deleted."})
 	return nil
+}
+
+// groupListJSON is CircleCI's page of groups, with their total count.
+type groupListJSON struct {
+	listJSON[groupJSON]
+	TotalCount int `json:"total_count"`
 }

@@ -49,8 +49,17 @@ func (s *server) projectByID(ctx context.Context, id string) (store.Project, err
 }
 
 // orgByID is the slug of the organization with the id: one that has a
-// followed project.
+// followed project or a record (organizations.go).
 func (s *server) orgByID(ctx context.Context, id string) (string, error) {
+	orgs, err := s.st.ListOrganizations(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range orgs {
+		if ids.Org(o.Slug) == id {
+			return o.Slug, nil
+		}
+	}
 	ps, err := s.st.ListProjects(ctx)
 	if err != nil {
 		return "", err

@@ -38,7 +38,7 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		rec := &recorder{ResponseWriter: w}
-		r = canonicalProvider(unescapeSlug(r.WithContext(ctx)))
+		r = s.circleciSlug(canonicalProvider(unescapeSlug(r.WithContext(ctx))))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

@@ -64,6 +64,6 @@ func (s *server) setProjectNotifications(w http.ResponseWriter, r *http.Request)
 	if err := s.cfg.Notifications.SetProject(r.Context(), slug, body); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"enabled": body.Enabled, "slug": slug})
+	writeJSON(w, http.StatusOK, projectNotificationsJSON{Enabled: body.Enabled, Slug: slug})
 	return nil
 }

@@ -57,6 +57,14 @@ type opDoc struct {
 	Literal string
 	// Extension marks an operation CircleCI's API does not have.
 	Extension bool
+	// Off marks an operation of a feature that is off on Orbit
+	// (features_off.go): its one answer is 403 {message}.
+	Off bool
+	// Request is a value of the type the handler decodes the JSON body
+	// into; nil: no body, or one of an unnamed type. Its schema refuses
+	// unknown properties, as decodeJSON does, and requires none (the
+	// handler says which are missing).
+	Request any
 }
 
 // openAPIPrefix is the server URL of the document's paths.
@@ -154,18 +162,23 @@ func (g *schemaGen) operation(path string, rt Route, d opDoc) map[string]any {
 	default:
 		ok["content"] = jsonContent(map[string]any{})
 	}
+	errResp := map[string]any{"description": "Error response.", "content": jsonContent(g.schema(reflect.TypeOf(message{})))}
+	responses := map[string]any{itoa(code): ok, "default": errResp}
+	if d.Off {
+		responses = map[string]any{"403": map[string]any{"description": "The feature is off on Orbit.",
+			"content": jsonContent(g.schema(reflect.TypeOf(message{})))}, "default": errResp}
+	}
 	op := map[string]any{
 		"operationId": d.ID,
 		"tags":        []string{d.Tag},
 		"summary":     d.Summary,
-		"responses": map[string]any{
-			itoa(code): ok,
-			"default": map[string]any{"description": "Error response.",
-				"content": jsonContent(g.schema(reflect.TypeOf(message{})))},
-		},
+		"responses":   responses,
 	}
 	if params != nil {
 		op["parameters"] = params
+	}
+	if d.Request != nil {
+		op["requestBody"] = map[string]any{"content": jsonContent(requestSchema(reflect.TypeOf(d.Request)))}
 	}
 	if rt.Access.Who == Public || rt.Access.Who == Own {
 		op["security"] = []any{}
@@ -213,13 +226,22 @@ var (
 	rawType  = reflect.TypeOf(json.RawMessage(nil))
 )
 
-// schema is t's schema as encoding/json encodes t.
-func (g *schemaGen) schema(t reflect.Type) map[string]any {
+// opaqueSchema is the schema of the types whose JSON is not their Go
+// shape: a time (RFC 3339), raw JSON and interfaces (anything).
+func opaqueSchema(t reflect.Type) (map[string]any, bool) {
 	switch {
 	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
+		return map[string]any{"type": "string", "format": "date-time"}, true
 	case t == rawType, t.Kind() == reflect.Interface:
-		return map[string]any{}
+		return map[string]any{}, true
+	}
+	return nil, false
+}
+
+// schema is t's schema as encoding/json encodes t.
+func (g *schemaGen) schema(t reflect.Type) map[string]any {
+	if s, ok := opaqueSchema(t); ok {
+		return s
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -291,6 +313,52 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		out["required"] = required
 	}
 	return out
+}
+
+// requestSchema is the inline schema of a request body type: as schema,
+// but with no required properties, objects closed (additionalProperties
+// false) since decodeJSON refuses unknown fields at every depth, and every
+// value nullable, since encoding/json takes null for any of them.
+func requestSchema(t reflect.Type) map[string]any {
+	s := requestSchemaOf(t)
+	if len(s) > 0 {
+		s["nullable"] = true
+	}
+	return s
+}
+
+func requestSchemaOf(t reflect.Type) map[string]any {
+	if s, ok := opaqueSchema(t); ok {
+		return s
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return requestSchemaOf(t.Elem())
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "format": "byte"}
+		}
+		return map[string]any{"type": "array", "items": requestSchema(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": requestSchema(t.Elem())}
+	case reflect.Struct:
+		props := map[string]any{}
+		for _, f := range reflect.VisibleFields(t) {
+			if !f.IsExported() || len(f.Index) > 1 && !visibleThroughEmbedding(t, f) {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = requestSchema(f.Type)
+		}
+		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	}
+	return (&schemaGen{schemas: map[string]any{}, types: map[string]reflect.Type{}}).schema(t) // scalars
 }
 
 // visibleThroughEmbedding says whether a promoted field reaches the JSON

@@ -20,18 +20,18 @@ var operationDocs = map[string][]opDoc{
 	// Projects.
 	"GET /api/v2/projects": {{ID: "listProjects", Tag: "Orbit", Summary: "Every project the caller can see.",
 		Body: listJSON[projectJSON]{}, Extension: true}},
-	"POST /api/v2/project": {{ID: "followProject", Tag: "Orbit", Summary: "Follow a local git repository.",
+	"POST /api/v2/project": {{ID: "followProject", Request: followRequest{}, Tag: "Orbit", Summary: "Follow a local git repository.",
 		Status: http.StatusCreated, Body: projectJSON{}, Extension: true}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}": {{ID: "getProjectBySlug", Tag: "Project", Summary: "Get a project.", Body: projectJSON{}}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/settings": {{ID: "getProjectSettings", Tag: "Project",
 		Summary: "What Orbit does for the project.", Body: projectSettingsJSON{}, Split: true}},
-	"PATCH /api/v2/project/{vcs}/{org}/{repo}/settings": {{ID: "patchProjectSettings", Tag: "Project",
+	"PATCH /api/v2/project/{vcs}/{org}/{repo}/settings": {{ID: "patchProjectSettings", Request: settingsPatch{}, Tag: "Project",
 		Summary: "Accepts the settings Orbit has; refuses others.", Body: projectSettingsJSON{}, Split: true}},
 	"DELETE /api/v2/project/{vcs}/{org}/{repo}": {{ID: "deleteProjectBySlug", Tag: "Project",
 		Summary: "Stop following a project; its variables, keys and schedules go.", Body: message{}}},
 
 	// Pipelines.
-	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline": {{ID: "triggerPipeline", Tag: "Pipeline",
+	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline": {{ID: "triggerPipeline", Request: triggerRequest{}, Tag: "Pipeline",
 		Summary: "Trigger a new pipeline.", Status: http.StatusCreated, Body: pipelineCreationJSON{}}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/pipeline": {{ID: "listPipelinesForProject", Tag: "Pipeline",
 		Summary: "A project's pipelines, newest first.", Body: listJSON[pipelineJSON]{}, Query: []string{"branch"}, Paged: true}},
@@ -47,16 +47,16 @@ var operationDocs = map[string][]opDoc{
 		Summary: "The caller's pipelines of a project.", Body: listJSON[pipelineJSON]{}, Paged: true}},
 	"GET /api/v2/pipeline/{id}/values": {{ID: "getPipelineValuesById", Tag: "Pipeline", Summary: "A pipeline's pipeline.* values.",
 		Body: map[string]any{}}},
-	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline/run": {{ID: "triggerPipelineRun", Tag: "Pipeline", Summary: "Run a pipeline.",
+	"POST /api/v2/project/{vcs}/{org}/{repo}/pipeline/run": {{ID: "triggerPipelineRun", Request: runRequest{}, Tag: "Pipeline", Summary: "Run a pipeline.",
 		Status: http.StatusCreated, Body: pipelineCreationJSON{}, Split: true}},
 
 	// Schedules.
 	"GET /api/v2/project/{vcs}/{org}/{repo}/schedule": {{ID: "listSchedulesForProject", Tag: "Schedule",
 		Summary: "A project's schedules.", Body: listJSON[scheduleJSON]{}, Paged: true}},
-	"POST /api/v2/project/{vcs}/{org}/{repo}/schedule": {{ID: "createSchedule", Tag: "Schedule", Summary: "Create a schedule.",
+	"POST /api/v2/project/{vcs}/{org}/{repo}/schedule": {{ID: "createSchedule", Request: scheduleRequest{}, Tag: "Schedule", Summary: "Create a schedule.",
 		Status: http.StatusCreated, Body: scheduleJSON{}}},
 	"GET /api/v2/schedule/{id}":    {{ID: "getScheduleById", Tag: "Schedule", Summary: "A schedule.", Body: scheduleJSON{}}},
-	"PATCH /api/v2/schedule/{id}":  {{ID: "updateSchedule", Tag: "Schedule", Summary: "Change a schedule.", Body: scheduleJSON{}}},
+	"PATCH /api/v2/schedule/{id}":  {{ID: "updateSchedule", Request: scheduleRequest{}, Tag: "Schedule", Summary: "Change a schedule.", Body: scheduleJSON{}}},
 	"DELETE /api/v2/schedule/{id}": {{ID: "deleteScheduleById", Tag: "Schedule", Summary: "Delete a schedule.", Body: message{}}},
 
 	// Workflows.
@@ -66,7 +66,7 @@ var operationDocs = map[string][]opDoc{
 		Summary: "Approve a job waiting for approval.", Status: http.StatusAccepted, Body: message{}}},
 	"POST /api/v2/workflow/{id}/cancel": {{ID: "cancelWorkflow", Tag: "Workflow", Summary: "Cancel a workflow.",
 		Status: http.StatusAccepted, Body: message{}}},
-	"POST /api/v2/workflow/{id}/rerun": {{ID: "rerunWorkflow", Tag: "Workflow", Summary: "Rerun a workflow.",
+	"POST /api/v2/workflow/{id}/rerun": {{ID: "rerunWorkflow", Request: rerunRequest{}, Tag: "Workflow", Summary: "Rerun a workflow.",
 		Status: http.StatusAccepted, Body: rerunJSON{}}},
 
 	// Jobs.
@@ -92,9 +92,9 @@ var operationDocs = map[string][]opDoc{
 	"GET /api/v2/me/token":         {{ID: "listTokens", Tag: "Orbit", Summary: "The caller's API tokens.", Body: listJSON[tokenView]{}, Extension: true}},
 	"POST /api/v2/me/token":        {{ID: "createToken", Tag: "Orbit", Summary: "Create an API token.", Status: http.StatusCreated, Body: tokenView{}, Extension: true}},
 	"DELETE /api/v2/me/token/{id}": {{ID: "revokeToken", Tag: "Orbit", Summary: "Revoke an API token.", Body: message{}, Extension: true}},
-	"GET /api/v2/admin/users":      {{ID: "adminListUsers", Tag: "Orbit", Summary: "Every user (administrators).", Extension: true}},
+	"GET /api/v2/admin/users":      {{ID: "adminListUsers", Tag: "Orbit", Summary: "Every user (administrators).", Body: adminUsersJSON{}, Extension: true}},
 	"GET /api/v2/admin/settings":   {{ID: "adminGetSettings", Tag: "Orbit", Summary: "The sign-in settings.", Body: accounts.Settings{}, Extension: true}},
-	"PUT /api/v2/admin/settings":   {{ID: "adminPutSettings", Tag: "Orbit", Summary: "Change the sign-in settings.", Body: accounts.Settings{}, Extension: true}},
+	"PUT /api/v2/admin/settings":   {{ID: "adminPutSettings", Request: accounts.Settings{}, Tag: "Orbit", Summary: "Change the sign-in settings.", Body: accounts.Settings{}, Extension: true}},
 	"PUT /api/v2/admin/users/{login}/admin": {{ID: "adminSetAdmin", Tag: "Orbit", Summary: "Make or unmake an administrator.",
 		Body: adminUserView{}, Extension: true}},
 	"PUT /api/v2/admin/users/{login}/role": {{ID: "adminSetRole", Tag: "Orbit", Summary: "Set a local user's role.",
@@ -109,14 +109,14 @@ var operationDocs = map[string][]opDoc{
 	// Administration.
 	"GET /api/v2/admin/audit-log": {{ID: "adminAuditLog", Tag: "Orbit", Summary: "The audit log as CSV.", Media: "text/csv",
 		Query: []string{"from", "to"}, Extension: true}},
-	"GET /api/v2/admin/queue":         {{ID: "adminQueue", Tag: "Orbit", Summary: "Queued jobs.", Extension: true}},
-	"POST /api/v2/admin/queue/cancel": {{ID: "adminCancelQueued", Tag: "Orbit", Summary: "Cancel queued jobs in batches.", Extension: true}},
-	"POST /api/v2/admin/delete-build": {{ID: "adminDeleteBuild", Tag: "Orbit", Summary: "Delete a build record.", Extension: true}},
+	"GET /api/v2/admin/queue":         {{ID: "adminQueue", Tag: "Orbit", Summary: "Queued jobs.", Body: adminQueueJSON{}, Extension: true}},
+	"POST /api/v2/admin/queue/cancel": {{ID: "adminCancelQueued", Tag: "Orbit", Summary: "Cancel queued jobs in batches.", Body: canceledJSON{}, Extension: true}},
+	"POST /api/v2/admin/delete-build": {{ID: "adminDeleteBuild", Tag: "Orbit", Summary: "Delete a build record.", Body: deletedBuildJSON{}, Extension: true}},
 	"GET /api/v2/admin/usage":         {{ID: "adminUsage", Tag: "Orbit", Summary: "Usage figures.", Body: usage.Report{}, Extension: true}},
-	"PUT /api/v2/notifications/user/{login}": {{ID: "setUserNotifications", Tag: "Orbit", Summary: "A user's workflow mail setting.",
+	"PUT /api/v2/notifications/user/{login}": {{ID: "setUserNotifications", Request: notify.UserSetting{}, Tag: "Orbit", Summary: "A user's workflow mail setting.",
 		Body: notify.UserSetting{}, Extension: true}},
-	"PUT /api/v2/project/{vcs}/{org}/{repo}/notifications": {{ID: "setProjectNotifications", Tag: "Orbit",
-		Summary: "A project's workflow mail setting.", Extension: true}},
+	"PUT /api/v2/project/{vcs}/{org}/{repo}/notifications": {{ID: "setProjectNotifications", Request: notify.ProjectSetting{}, Tag: "Orbit",
+		Summary: "A project's workflow mail setting.", Body: projectNotificationsJSON{}, Extension: true}},
 
 	// Project variables and keys.
 	"GET /api/v2/project/{vcs}/{org}/{repo}/envvar":           {{ID: "listEnvVars", Tag: "Project", Summary: "A project's variables (masked).", Body: listJSON[envVarJSON]{}, Paged: true}},

@@ -23,6 +23,7 @@ import (
 //	GET  /api/v2/pipeline/{id}/values                       the pipeline.* values its config saw
 //	POST /api/v2/project/{provider}/{org}/{project}/pipeline/run
 //	     {config:{branch|tag}, checkout:{branch|tag}, parameters, definition_id} → 201 {id, state, number, created_at}
+//	     (definition_id: one of the project's pipeline definitions, whose config file runs)
 //
 // The literal /pipeline/mine route wins over /pipeline/{number} (ServeMux
 // prefers the more specific pattern).
@@ -233,8 +234,12 @@ func (s *server) runPipeline(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.st.GetProject(r.Context(), slug); err != nil {
 		return err
 	}
+	configPath, err := s.definitionConfig(r, slug, req.DefinitionID)
+	if err != nil {
+		return err
+	}
 	p, err := s.cfg.Trigger.Trigger(r.Context(), conductor.TriggerRequest{
-		ProjectSlug: slug, Branch: ref.Branch, Tag: ref.Tag, Parameters: req.Parameters,
+		ProjectSlug: slug, Branch: ref.Branch, Tag: ref.Tag, Parameters: req.Parameters, ConfigPath: configPath,
 		TriggerType: "api", Actor: me(r).Login, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
@@ -242,4 +247,18 @@ func (s *server) runPipeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, pipelineCreationJSON{ID: p.ID, State: p.State, Number: p.Number, CreatedAt: p.CreatedAt})
 	return nil
+}
+
+// definitionConfig is the config file of the project's pipeline definition
+// id ("" without an id, or without pipeline definitions: the project's
+// .circleci/config.yml); an id that is not one of the project's is 404.
+func (s *server) definitionConfig(r *http.Request, slug, id string) (string, error) {
+	if id == "" || s.cfg.Integrations.Definitions == nil {
+		return "", nil
+	}
+	d, err := s.cfg.Integrations.Definitions.GetDefinition(r.Context(), slug, id)
+	if err != nil {
+		return "", err
+	}
+	return d.ConfigPath, nil
 }

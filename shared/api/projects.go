@@ -37,6 +37,11 @@ type listJSON[T any] struct {
 	NextPageToken *string `json:"next_page_token"`
 }
 
+// itemsJSON is a list CircleCI answers whole, without next_page_token.
+type itemsJSON[T any] struct {
+	Items []T `json:"items"`
+}
+
 // writeList answers a page of records shown through view.
 func writeList[R, T any](w http.ResponseWriter, recs []R, next string, view func(R) T) {
 	items := make([]T, 0, len(recs))

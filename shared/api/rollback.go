@@ -65,6 +65,13 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": pl.ID, "rollback_type": "PIPELINE"})
+	writeJSON(w, http.StatusAccepted, rollbackJSON{ID: pl.ID, RollbackType: "PIPELINE"})
 	return nil
+}
+
+// rollbackJSON is CircleCI's answer to a rollback: the pipeline that runs
+// it.
+type rollbackJSON struct {
+	ID           string `json:"id"`
+	RollbackType string `json:"rollback_type"`
 }

@@ -107,7 +107,7 @@ func (s *server) listTriggers(w http.ResponseWriter, r *http.Request) error {
 		}
 		items = append(items, v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, itemsJSON[defTriggerJSON]{Items: items})
 	return nil
 }
 

@@ -74,7 +74,7 @@ func (s *server) listURLOrbAllowList(w http.ResponseWriter, r *http.Request) err
 	for _, e := range list {
 		items = append(items, urlOrbEntryJSON{ID: e.ID, Name: e.Name, Prefix: e.Prefix, Auth: e.Auth})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, itemsJSON[urlOrbEntryJSON]{Items: items})
 	return nil
 }
 

@@ -100,8 +100,8 @@ func (s *server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 			active++
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "active": active, "suspended": suspended,
-		"suspended_new": suspendedNew, "licensed": active})
+	writeJSON(w, http.StatusOK, adminUsersJSON{Items: items, Active: active, Suspended: suspended,
+		SuspendedNew: suspendedNew, Licensed: active})
 	return nil
 }
 
@@ -234,10 +234,16 @@ func (s *server) routeLDAPTest(mux *http.ServeMux) {
 	}
 	s.route(mux, "POST /api/v2/admin/ldap/test", siteAdmin, s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if err := t.Test(r.Context()); err != nil {
-			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "message": err.Error()})
+			writeJSON(w, http.StatusOK, okMessageJSON{OK: false, Message: err.Error()})
 			return nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": "LDAP connection and test account work"})
+		writeJSON(w, http.StatusOK, okMessageJSON{OK: true, Message: "LDAP connection and test account work"})
 		return nil
 	}))
+}
+
+// okMessageJSON is the answer of a check: whether it passed, and why not.
+type okMessageJSON struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
 }

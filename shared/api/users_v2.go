@@ -14,7 +14,7 @@ import (
 
 // CircleCI's User operations beyond /me:
 //
-//	GET /api/v2/me/collaborations   the organizations the caller can see a project of
+//	GET /api/v2/me/collaborations   the organizations the caller can see a project of, or is a member of
 //	GET /api/v2/user/{id}           a user by id: {id, login, name, avatar_url}
 //
 // Orbit has no organization records: an organization is the owner of its
@@ -47,6 +47,22 @@ func (s *server) listCollaborations(w http.ResponseWriter, r *http.Request) erro
 		}
 		vcs, name, _ := strings.Cut(owner, "/")
 		out = append(out, collaborationJSON{ID: orgID(owner), VCSType: projectType(vcs), Name: name, Slug: owner})
+	}
+	// Organizations created through the API (organizations.go) whose
+	// member the caller is, projects or not.
+	orgs, err := s.st.ListOrganizations(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		vcs, name, _ := strings.Cut(o.Slug, "/")
+		if slices.ContainsFunc(out, func(c collaborationJSON) bool { return c.Slug == o.Slug }) {
+			continue
+		}
+		if ok, err := s.cfg.Permissions.Member(r.Context(), me(r), vcs, name); err != nil || !ok {
+			continue // a membership GitHub cannot confirm now is not listed
+		}
+		out = append(out, collaborationJSON{ID: orgID(o.Slug), VCSType: projectType(vcs), Name: name, Slug: o.Slug})
 	}
 	slices.SortFunc(out, func(a, b collaborationJSON) int { return strings.Compare(a.Slug, b.Slug) })
 	writeJSON(w, http.StatusOK, out)

@@ -250,7 +250,7 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 	}
 	if mine := set.held(r.TaskID); len(mine) > 0 {
 		in := mine[0]
-		if err := p.finishClaim(ctx, pc, &in, r); err != nil {
+		if err := p.finishClaim(ctx, pc, &in, &r); err != nil {
 			return vmpool.Lease{}, err
 		}
 		return p.lease(ctx, in)
@@ -261,10 +261,10 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 	r.Env, r.Meta = maps.Clone(r.Env), maps.Clone(r.Meta)
 	var in instance
 	if pc.Preallocated > 0 {
-		in, err = p.claimWarm(ctx, pc, r)
+		in, err = p.claimWarm(ctx, pc, &r)
 	}
 	if err == nil && in.InstanceId == nil {
-		in, err = p.launch(ctx, pc, r, set)
+		in, err = p.launch(ctx, pc, &r, set)
 	}
 	if err != nil {
 		return vmpool.Lease{}, err
@@ -310,12 +310,12 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // launch starts an on-demand instance for r; set is the installation's
-// leases as Lease found them.
-func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set leaseSet) (instance, error) {
-	env := maps.Clone(r.Env)
+// leases as Lease found them. r.Env gains what the pool adds for the VM
+// (a remote Docker engine's TLS material).
+func (p *Pool) launch(ctx context.Context, pc PoolConfig, r *vmpool.Request, set leaseSet) (instance, error) {
 	var vol *volume
 	var err error
-	subnet := p.nextSubnet("")
+	subnet, zone := p.nextSubnet(""), p.cfg.Zone
 	// The number of the task's earlier instances keeps the ClientTokens of a
 	// new lease after a release distinct from the released one's.
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", p.cfg.Installation, r.TaskID, set.count(r.TaskID)))
@@ -324,7 +324,16 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set 
 		if vol, err = p.volumeFor(ctx, r.ProjectSlug, set.held(""), token+"-dlc"); err != nil {
 			return instance{}, err
 		}
-		subnet = p.nextSubnet(vol.zone)
+		subnet, zone = p.nextSubnet(vol.zone), vol.zone
+	}
+	ni := ""
+	if needsInterface(pc, r) {
+		if ni, err = p.engineInterface(ctx, r, subnet, zone, token+"-eni"); err != nil {
+			return instance{}, err
+		}
+	}
+	env := maps.Clone(r.Env)
+	if vol != nil {
 		if env == nil {
 			env = map[string]string{}
 		}
@@ -339,11 +348,14 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set 
 	if vol != nil {
 		volID = vol.id
 	}
-	tags := p.requestTags(pc, r, expires, volID)
+	tags := p.requestTags(pc, *r, expires, volID)
 	in := p.runInput(pc, subnet, ud, tags, types.ShutdownBehaviorTerminate)
 	in.ClientToken = aws.String(token)
 	if vol != nil {
 		in.Placement = &types.Placement{AvailabilityZone: aws.String(vol.zone)}
+	}
+	if ni != "" {
+		onInterface(in, ni)
 	}
 	out, err := p.api.RunInstances(ctx, in)
 	if err != nil {

@@ -146,7 +146,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		}
 	}
 	if b.cfg.Pool != nil && needsVM(msg.Executor) {
-		return b.leaseVM(ctx, log, m, msg, rep)
+		return b.leaseVM(ctx, log, m, msg, rep, place)
 	}
 
 	var dockerEnv map[string]string

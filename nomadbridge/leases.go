@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,7 @@ func (s *leaseState) poke() {
 // leaseVM hands a machine or macos task to the VM pool. Like dispatch, a
 // nil error means the message was dealt with.
 func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message, msg runqueue.Message,
-	rep TaskReporter) (*slog.Logger, error) {
+	rep TaskReporter, place runner.TaskPlacement) (*slog.Logger, error) {
 	req := vmpool.Request{
 		TaskID:        msg.TaskID,
 		ProjectSlug:   msg.ProjectSlug,
@@ -98,6 +99,11 @@ func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message,
 		DockerLayerCaching: msg.DockerLayerCaching,
 		Env:                b.jobSpec.agentEnv(msg),
 		Meta:               taskMeta(msg),
+	}
+	if place.SSH {
+		// A rerun with SSH: the VM's agent listens on the VM service's SSH
+		// port, which a pool with public VMs opens (ec2pool/access.go).
+		req.Env[agent.EnvSSHAddr] = net.JoinHostPort("", strconv.Itoa(vmpool.SSHPort))
 	}
 	lease, ok, err := b.leaseFor(ctx, log, m, msg, rep, req)
 	if !ok {

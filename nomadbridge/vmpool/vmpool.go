@@ -86,6 +86,10 @@ const (
 	RemoteDocker Purpose = "remote_docker"
 )
 
+// SSHPort is where the build agent of a machine VM listens for a rerun
+// with SSH (CircleCI's VM SSH port); a pool that makes VMs public opens it.
+const SSHPort = 54782
+
 // Request asks for a VM.
 type Request struct {
 	// TaskID makes Lease idempotent.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ type EC2 interface {
 	CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkInterfaceInput, opts ...func(*ec2.Options)) (*ec2.CreateNetworkInterfaceOutput, error)
 	DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, opts ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error)
 	DeleteNetworkInterface(ctx context.Context, in *ec2.DeleteNetworkInterfaceInput, opts ...func(*ec2.Options)) (*ec2.DeleteNetworkInterfaceOutput, error)
+	DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, opts ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
+	DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
+	CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurityGroupInput, opts ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error)
+	AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.AuthorizeSecurityGroupIngressInput, opts ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
 }
 
 var _ EC2 = (*ec2.Client)(nil)
@@ -62,8 +67,13 @@ type Config struct {
 	// PublicIP gives VMs a public address, used as Lease.Address (the
 	// seed's "Allowing Access to VM Service Instances"; default private).
 	// Remote Docker engines with TLS are reached on their private address
-	// all the same (remotedocker.go).
+	// all the same (remotedocker.go). Public VMs also get the pool's SSH
+	// security group (access.go).
 	PublicIP bool
+	// SSHCIDRs are the networks the SSH security group admits to
+	// vmpool.SSHPort when PublicIP is set (default 0.0.0.0/0, as the
+	// seed's checkbox opens it; narrow it to your offices' ranges).
+	SSHCIDRs []string
 	// AgentPath is the orbit binary on the image (default
 	// /usr/local/bin/orbit).
 	AgentPath string
@@ -201,6 +211,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if len(cfg.Pools) == 0 {
 		errs = append(errs, errors.New("Pools: at least one pool is required"))
+	}
+	if cfg.PublicIP && len(cfg.SSHCIDRs) == 0 {
+		cfg.SSHCIDRs = []string{"0.0.0.0/0"}
+	}
+	for i, c := range cfg.SSHCIDRs {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			errs = append(errs, fmt.Errorf("SSHCIDRs[%d] %q: want a CIDR block such as 203.0.113.0/24", i, c))
+		}
 	}
 	if cfg.AgentPath == "" {
 		cfg.AgentPath = "/usr/local/bin/orbit"

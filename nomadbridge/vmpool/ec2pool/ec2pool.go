@@ -92,6 +92,7 @@ type Pool struct {
 
 	mu     sync.Mutex // serializes Lease, Release and the collector's writes
 	subnet int        // next subnet, round robin
+	sshSG  string     // the SSH security group, once made (access.go)
 	envs   sync.Map   // instance ID → map[string]string, read once from user data
 }
 
@@ -343,6 +344,9 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r *vmpool.Request, set
 	if err != nil {
 		return instance{}, fmt.Errorf("ec2pool: user data for task %s: %w", r.TaskID, err)
 	}
+	if _, err := p.sshGroup(ctx); err != nil {
+		return instance{}, err
+	}
 	expires := p.cfg.Now().Add(p.cfg.LeaseDuration)
 	volID := ""
 	if vol != nil {
@@ -419,19 +423,15 @@ func (p *Pool) runInput(pc PoolConfig, subnet, ud string, tags map[string]string
 	if p.cfg.InstanceProfileARN != "" {
 		in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: aws.String(p.cfg.InstanceProfileARN)}
 	}
-	if p.cfg.PublicIP {
-		ni := types.InstanceNetworkInterfaceSpecification{DeviceIndex: aws.Int32(0), AssociatePublicIpAddress: aws.Bool(true),
-			Groups: p.cfg.SecurityGroupIDs}
-		if subnet != "" {
-			ni.SubnetId = aws.String(subnet)
-		}
-		in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{ni}
-		return in
-	}
-	in.SecurityGroupIds = p.cfg.SecurityGroupIDs
+	// Always on an interface spec that says whether to give a public
+	// address: a default subnet gives one unless told not to, and VMs are
+	// private unless PublicIP (access.go).
+	ni := types.InstanceNetworkInterfaceSpecification{DeviceIndex: aws.Int32(0),
+		AssociatePublicIpAddress: aws.Bool(p.cfg.PublicIP), Groups: p.vmGroups()}
 	if subnet != "" {
-		in.SubnetId = aws.String(subnet)
+		ni.SubnetId = aws.String(subnet)
 	}
+	in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{ni}
 	return in
 }
 

@@ -94,7 +94,6 @@ func (p *Pool) defaultSubnet(ctx context.Context, zone string) (string, error) {
 
 // onInterface makes a RunInstances input start on interface ni.
 func onInterface(in *ec2.RunInstancesInput, ni string) {
-	in.SubnetId, in.SecurityGroupIds = nil, nil
 	in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), NetworkInterfaceId: aws.String(ni)}}
 }
 

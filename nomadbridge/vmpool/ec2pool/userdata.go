@@ -19,6 +19,7 @@ import (
 // bridge re-learns its tasks. It never goes into tags or logs.
 //
 //	machine:       mount the DLC volume (if any) at /var/lib/docker,
+//	               (rerun with SSH: find the VM's address for the ssh line)
 //	               run `orbit agent` with the env, power off
 //	remote docker: mount the DLC volume, start dockerd on :2376 with the
 //	               env's TLS material (DOCKER_TLS_*), stay up until released
@@ -88,6 +89,16 @@ exec dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:%d --tlsverify \
   --tlscacert /etc/docker/orbit/ca.pem --tlscert /etc/docker/orbit/cert.pem --tlskey /etc/docker/orbit/key.pem
 `, DockerPort)
 	default:
+		// A rerun with SSH: the ssh line names the VM's public address (its
+		// private one when it has none), from the instance metadata.
+		b.WriteString(`if [ -n "${ORBIT_SSH_ADDR:-}" ] && [ -z "${ORBIT_SSH_HOST:-}" ]; then
+  imds=http://169.254.169.254/latest
+  t=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/api/token" || true)
+  ORBIT_SSH_HOST=$(curl -fsS -H "X-aws-ec2-metadata-token: $t" "$imds/meta-data/public-ipv4" ||
+    curl -fsS -H "X-aws-ec2-metadata-token: $t" "$imds/meta-data/local-ipv4" || true)
+  export ORBIT_SSH_HOST
+fi
+`)
 		b.WriteString("status=0\n" + shellQuote(agentPath) + " agent || status=$?\necho \"orbit agent exited with $status\"\nshutdown -h now\n")
 	}
 	fmt.Fprintf(&b, "--%s--\n", boundary)

@@ -126,6 +126,9 @@ func (p *Pool) launchWarm(ctx context.Context, pc PoolConfig) (instance, error) 
 	if err != nil {
 		return instance{}, err
 	}
+	if _, err := p.sshGroup(ctx); err != nil {
+		return instance{}, err
+	}
 	tags := map[string]string{TagInstallation: p.cfg.Installation, TagPool: pc.Name, TagPurpose: string(pc.Purpose), TagState: stateWarm}
 	out, err := p.api.RunInstances(ctx, p.runInput(pc, p.nextSubnet(""), ud, tags, types.ShutdownBehaviorStop))
 	if err != nil {

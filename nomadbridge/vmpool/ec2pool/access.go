@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,7 +18,8 @@ import (
 // Access to VMs, the seed's "Allowing Access to VM Service Instances":
 // private by default (VMs have private addresses only, and no rule admits
 // SSH). With Config.PublicIP every VM gets a public address and the
-// pool's SSH security group, made once per installation and VPC:
+// pool's SSH security group (Config.SSHSecurityGroupID, or one the pool
+// makes once per installation and VPC):
 //
 //	orbit-<installation>-vm-ssh (tag orbit:installation)
 //	  ingress tcp vmpool.SSHPort from Config.SSHCIDRs
@@ -34,6 +36,9 @@ func (p *Pool) sshGroupName() string { return "orbit-" + p.cfg.Installation + "-
 func (p *Pool) sshGroup(ctx context.Context) (string, error) {
 	if !p.cfg.PublicIP {
 		return "", nil
+	}
+	if p.cfg.SSHSecurityGroupID != "" {
+		p.sshSG = p.cfg.SSHSecurityGroupID
 	}
 	if p.sshSG != "" {
 		return p.sshSG, nil
@@ -96,8 +101,8 @@ func (p *Pool) vpc(ctx context.Context) (string, error) {
 
 // vmGroups are the security groups of a VM with a public address.
 func (p *Pool) vmGroups() []string {
-	if p.sshSG == "" {
+	if p.sshSG == "" || slices.Contains(p.cfg.SecurityGroupIDs, p.sshSG) {
 		return p.cfg.SecurityGroupIDs
 	}
-	return append(append([]string(nil), p.cfg.SecurityGroupIDs...), p.sshSG)
+	return append(slices.Clone(p.cfg.SecurityGroupIDs), p.sshSG)
 }

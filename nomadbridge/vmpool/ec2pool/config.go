@@ -74,6 +74,10 @@ type Config struct {
 	// vmpool.SSHPort when PublicIP is set (default 0.0.0.0/0, as the
 	// seed's checkbox opens it; narrow it to your offices' ranges).
 	SSHCIDRs []string
+	// SSHSecurityGroupID is a group that already admits SSH to
+	// vmpool.SSHPort (the CDK app's): public VMs get it, and the pool
+	// makes no group of its own ("" to let the pool make one).
+	SSHSecurityGroupID string
 	// AgentPath is the orbit binary on the image (default
 	// /usr/local/bin/orbit).
 	AgentPath string

@@ -78,6 +78,10 @@ type Config struct {
 	// vmpool.SSHPort (the CDK app's): public VMs get it, and the pool
 	// makes no group of its own ("" to let the pool make one).
 	SSHSecurityGroupID string
+	// HostMetricsNamespace, when set, has every task VM run the CloudWatch
+	// agent with CPU, memory, disk and network metrics in this namespace
+	// (shared/hostmetrics; the VMs' role must allow PutMetricData there).
+	HostMetricsNamespace string
 	// AgentPath is the orbit binary on the image (default
 	// /usr/local/bin/orbit).
 	AgentPath string

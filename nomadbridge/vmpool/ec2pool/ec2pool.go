@@ -54,6 +54,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/shared/hostmetrics"
 )
 
 // Tag keys.
@@ -86,9 +87,10 @@ const (
 
 // Pool is the EC2 pool. Create it with New.
 type Pool struct {
-	cfg   Config
-	api   EC2
-	pools map[string]PoolConfig // by poolKey
+	cfg    Config
+	api    EC2
+	pools  map[string]PoolConfig // by poolKey
+	script script
 
 	mu     sync.Mutex // serializes Lease, Release and the collector's writes
 	subnet int        // next subnet, round robin
@@ -107,7 +109,13 @@ func New(cfg Config, api EC2) (*Pool, error) {
 	if api == nil {
 		return nil, errors.New("ec2pool: no EC2 client")
 	}
-	p := &Pool{cfg: cfg, api: api, pools: map[string]PoolConfig{}}
+	p := &Pool{cfg: cfg, api: api, pools: map[string]PoolConfig{}, script: script{agentPath: cfg.AgentPath}}
+	if cfg.HostMetricsNamespace != "" {
+		if p.script.metrics, err = hostmetrics.AgentConfig(hostmetrics.Options{Namespace: cfg.HostMetricsNamespace,
+			DiskPaths: []string{"/", "/var/lib/docker"}}); err != nil {
+			return nil, err
+		}
+	}
 	for _, pc := range cfg.Pools {
 		p.pools[poolKey(pc.Purpose, pc.Image, pc.ResourceClass)] = pc
 	}
@@ -340,7 +348,7 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r *vmpool.Request, set
 		}
 		env[EnvDLCDevice] = p.cfg.DLC.Device
 	}
-	ud, err := userData(p.cfg.AgentPath, string(pc.Purpose), env)
+	ud, err := p.script.userData(string(pc.Purpose), env)
 	if err != nil {
 		return instance{}, fmt.Errorf("ec2pool: user data for task %s: %w", r.TaskID, err)
 	}

@@ -91,7 +91,7 @@ func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in *instance, r *
 			return err
 		}
 	}
-	ud, err := userData(p.cfg.AgentPath, string(pc.Purpose), r.Env)
+	ud, err := p.script.userData(string(pc.Purpose), r.Env)
 	if err != nil {
 		return fmt.Errorf("ec2pool: user data for task %s: %w", r.TaskID, err)
 	}
@@ -122,7 +122,7 @@ func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in *instance, r *
 
 // launchWarm launches one warm instance of pc.
 func (p *Pool) launchWarm(ctx context.Context, pc PoolConfig) (instance, error) {
-	ud, err := userData(p.cfg.AgentPath, "warm", nil)
+	ud, err := p.script.userData("warm", nil)
 	if err != nil {
 		return instance{}, err
 	}

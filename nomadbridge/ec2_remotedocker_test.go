@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -148,15 +149,18 @@ func TestEC2RemoteDockerForDockerJobs(t *testing.T) {
 	})
 
 	type job struct {
-		m   runqueue.Message
-		dir string // where its step copies DOCKER_CERT_PATH
+		m       runqueue.Message
+		dir     string // where its step copies DOCKER_CERT_PATH
+		version string
 	}
 	var jobs []job
-	for _, id := range []string{"rd-1", "rd-2"} {
-		j := job{m: message(id), dir: t.TempDir()}
+	// rd-2 asks for a Docker version the pool has no image for: the
+	// default image serves it, and its step says so.
+	for id, version := range map[string]string{"rd-1": "default", "rd-2": "20.10.24"} {
+		j := job{m: message(id), dir: t.TempDir(), version: version}
 		srv.Add(j.m.Token, runner.TaskSpec{TaskID: j.m.TaskID, JobID: j.m.JobID, PipelineID: j.m.PipelineID,
 			WorkflowID: j.m.WorkflowID, Executor: "docker", Image: j.m.Image, Steps: []runner.Step{
-				{Type: runner.StepSetupRemoteDocker, Name: "Setup a remote Docker engine", Version: "default"},
+				{Type: runner.StepSetupRemoteDocker, Name: "Setup a remote Docker engine", Version: version},
 				// The engine lives as long as the job: the step holds it
 				// until the test has tried both clients on it.
 				run("docker env", `cd `+j.dir+` && cp "$DOCKER_CERT_PATH"/*.pem . && echo "$DOCKER_TLS_VERIFY" && `+
@@ -165,6 +169,7 @@ func TestEC2RemoteDockerForDockerJobs(t *testing.T) {
 		send(t, u.q, encode(t, j.m))
 		jobs = append(jobs, j)
 	}
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].m.TaskID < jobs[b].m.TaskID })
 	u.start(t)
 
 	exe, err := os.Executable()
@@ -232,6 +237,12 @@ func TestEC2RemoteDockerForDockerJobs(t *testing.T) {
 		require.Equal(t, runner.StatusSuccess, tk.Result.Status, "%s: %s%s", j.m.TaskID, tk.Output(0), tk.Output(1))
 		assert.Equal(t, "1\n", tk.Output(1), "DOCKER_TLS_VERIFY")
 		assert.Contains(t, tk.Output(0), "The remote Docker engine answered")
+		notice := "Docker version 20.10.24 was asked for; this Orbit's VM pool has no remote Docker image for it"
+		if j.version == "default" {
+			assert.NotContains(t, tk.Output(0), "was asked for")
+		} else {
+			assert.Contains(t, tk.Output(0), notice)
+		}
 		for i := range 2 {
 			for _, secret := range []string{"PRIVATE KEY", "CERTIFICATE"} {
 				assert.NotContains(t, tk.Output(i), secret, "no TLS material in step output")

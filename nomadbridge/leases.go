@@ -105,7 +105,7 @@ func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message,
 		// port, which a pool with public VMs opens (ec2pool/access.go).
 		req.Env[agent.EnvSSHAddr] = net.JoinHostPort("", strconv.Itoa(vmpool.SSHPort))
 	}
-	lease, ok, err := b.leaseFor(ctx, log, m, msg, rep, req)
+	lease, ok, err := b.leaseFor(ctx, log, m, msg, rep, req, false)
 	if !ok {
 		return log, err
 	}
@@ -117,11 +117,18 @@ func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message,
 
 // leaseFor asks the pool for req. ok is false when the message was dealt
 // with (the task reported infrastructure_fail for good, or left for
-// redelivery: err nil) or must be retried (err).
+// redelivery: err nil) or must be retried (err). With anyImage, an image
+// the pool does not know is served by its default image (the lease's
+// Request.Image says which served).
 func (b *Bridge) leaseFor(ctx context.Context, log *slog.Logger, m queue.Message, msg runqueue.Message,
-	rep TaskReporter, req vmpool.Request) (vmpool.Lease, bool, error) {
+	rep TaskReporter, req vmpool.Request, anyImage bool) (vmpool.Lease, bool, error) {
 	pctx, cancel := context.WithTimeout(ctx, poolCallTimeout)
 	lease, err := b.cfg.Pool.Lease(pctx, req)
+	if errors.Is(err, vmpool.ErrUnknownClass) && anyImage && req.Image != "" {
+		log.Info("the VM pool has no such image: its default image serves the task", "purpose", req.Purpose, "image", req.Image)
+		req.Image = ""
+		lease, err = b.cfg.Pool.Lease(pctx, req)
+	}
 	cancel()
 	switch {
 	case errors.Is(err, vmpool.ErrUnknownClass), errors.Is(err, vmpool.ErrRefused):

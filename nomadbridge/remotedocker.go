@@ -20,7 +20,8 @@ import (
 //	dispatch: placement.RemoteDocker ─▶ the task's authority (dockertls,
 //	   kept in memory until the job is registered)
 //	─▶ Pool.Lease(RemoteDocker, version, DLC, DockerTLS, agent env) ── errors
-//	   as a machine task's (leaseFor)
+//	   as a machine task's (leaseFor), but a version the pool has no image
+//	   for is served by the default image, and the step says so
 //	─▶ a lease found again whose engine another authority signed (a bridge
 //	   restarted between the lease and the registration): Release, lease anew
 //	─▶ client certificate ─▶ the Nomad job's agent env (EnvRemoteDocker*)
@@ -63,7 +64,7 @@ func (b *Bridge) remoteDocker(ctx context.Context, log *slog.Logger, m queue.Mes
 		// and release it when the task is over.
 		Env: b.jobSpec.agentEnv(msg), Meta: taskMeta(msg), DockerTLS: ca,
 	}
-	lease, ok, err := b.leaseFor(ctx, log, m, msg, rep, req)
+	lease, ok, err := b.leaseFor(ctx, log, m, msg, rep, req, true)
 	if !ok {
 		return nil, false, err
 	}
@@ -76,7 +77,7 @@ func (b *Bridge) remoteDocker(ctx context.Context, log *slog.Logger, m queue.Mes
 			b.stats.poolErrors.Add(1)
 			return nil, false, fmt.Errorf("release a remote Docker engine of another authority: %w", err)
 		}
-		if lease, ok, err = b.leaseFor(ctx, log, m, msg, rep, req); !ok {
+		if lease, ok, err = b.leaseFor(ctx, log, m, msg, rep, req, true); !ok {
 			return nil, false, err
 		}
 		if got, _ := dockertls.ServerFromEnv(lease.Request.Env); got.CA != ca.CertPEM() {
@@ -91,12 +92,17 @@ func (b *Bridge) remoteDocker(ctx context.Context, log *slog.Logger, m queue.Mes
 		return nil, false, err
 	}
 	b.track(lease, log.With("lease_id", lease.ID), rep, msg, m)
-	return map[string]string{
+	env = map[string]string{
 		agent.EnvRemoteDockerHost: "tcp://" + lease.Address,
 		agent.EnvRemoteDockerCA:   client.CA,
 		agent.EnvRemoteDockerCert: client.Cert,
 		agent.EnvRemoteDockerKey:  client.Key,
-	}, true, nil
+	}
+	if want := remoteDockerVersion(rd.Version); want != "" && lease.Request.Image != want {
+		env[agent.EnvRemoteDockerNotice] = fmt.Sprintf("Docker version %s was asked for; this Orbit's VM pool has no remote Docker image "+
+			"for it, so its default image runs the engine.", want)
+	}
+	return env, true, nil
 }
 
 // taskCA is the task's authority: the same one while its message is

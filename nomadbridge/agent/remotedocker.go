@@ -47,6 +47,9 @@ func (r *taskRun) setupRemoteDocker(_ int, _ runner.Step, out io.Writer) error {
 	if err := writeCerts(dir, rd.Client); err != nil {
 		return err
 	}
+	if rd.Notice != "" {
+		fmt.Fprintln(out, rd.Notice)
+	}
 	fmt.Fprintf(out, "Remote Docker engine: %s (TLS, client certificate in %s)\nWaiting for the engine to answer...\n", rd.Host, dir)
 	wait := rd.Wait
 	if wait <= 0 {

@@ -15,6 +15,9 @@ const (
 	EnvRemoteDockerCA   = "ORBIT_REMOTE_DOCKER_CA"
 	EnvRemoteDockerCert = "ORBIT_REMOTE_DOCKER_CERT"
 	EnvRemoteDockerKey  = "ORBIT_REMOTE_DOCKER_KEY"
+	// EnvRemoteDockerNotice is a line setup_remote_docker prints (the
+	// engine is not the version asked for).
+	EnvRemoteDockerNotice = "ORBIT_REMOTE_DOCKER_NOTICE"
 )
 
 // RemoteDocker is the job's remote Docker engine (Config.RemoteDocker).
@@ -23,6 +26,8 @@ type RemoteDocker struct {
 	Host string
 	// Client is the job's TLS client material. Its key is secret.
 	Client dockertls.Material
+	// Notice is printed by the step ("" for none).
+	Notice string
 	// Wait bounds how long setup_remote_docker waits for the engine to
 	// answer (default 5 min: a VM's boot).
 	Wait time.Duration
@@ -35,6 +40,6 @@ func remoteDockerFromEnv(getenv func(string) string) *RemoteDocker {
 	if host == "" {
 		return nil
 	}
-	return &RemoteDocker{Host: host, Client: dockertls.Material{
+	return &RemoteDocker{Host: host, Notice: getenv(EnvRemoteDockerNotice), Client: dockertls.Material{
 		CA: getenv(EnvRemoteDockerCA), Cert: getenv(EnvRemoteDockerCert), Key: getenv(EnvRemoteDockerKey)}}
 }

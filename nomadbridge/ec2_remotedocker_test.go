@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -37,17 +38,20 @@ import (
 	"github.com/orbit-ci/orbit/shared/runqueue"
 )
 
-// loopbackSubnet makes a VPC and subnet of 127.0.0.0/16 in moto: the
-// addresses EC2 gives its VMs are then this machine's loopback addresses,
-// so a simulated VM serves its Docker engine on its own address, port
-// 2376, as a real one does.
+// loopbackSubnet makes a VPC and subnet of loopback addresses in moto
+// (127.R.S.0/24, at random): the addresses EC2 gives its VMs are then this
+// machine's, so a simulated VM serves on its own address and the VM
+// service's ports (2376, 54782), as a real one does. moto numbers a
+// subnet's instances from its start: a random subnet keeps two tests
+// running at once off each other's addresses.
 func loopbackSubnet(t *testing.T, api *ec2.Client) (subnet, zone string) {
 	t.Helper()
 	ctx := context.Background()
-	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("127.0.0.0/16")})
+	r, sub := 1+mathrand.IntN(254), mathrand.IntN(256)
+	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(fmt.Sprintf("127.%d.0.0/16", r))})
 	require.NoError(t, err)
 	zone = api.Options().Region + "a"
-	sn, err := api.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("127.0.0.0/16"),
+	sn, err := api.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(fmt.Sprintf("127.%d.%d.0/24", r, sub)),
 		AvailabilityZone: aws.String(zone)})
 	require.NoError(t, err)
 	return aws.ToString(sn.Subnet.SubnetId), zone

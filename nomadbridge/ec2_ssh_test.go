@@ -91,7 +91,7 @@ func TestEC2RerunWithSSHOnAVM(t *testing.T) {
 	require.Eventually(t, func() bool {
 		line = sshLineRE.FindStringSubmatch(srv.Task(m.Token).Output(0))
 		return line != nil
-	}, 90*time.Second, 20*time.Millisecond, "no ssh line in the output of Enable SSH; log:\n%s", u.logs)
+	}, 90*time.Second, 20*time.Millisecond, "no ssh line in the output of Enable SSH: %q; log:\n%s", srv.Task(m.Token).Output(0), u.logs)
 	vms, err := api.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{Filters: []types.Filter{
 		{Name: aws.String("tag:" + ec2pool.TagTaskID), Values: []string{m.TaskID}},
 		{Name: aws.String("tag:" + ec2pool.TagInstallation), Values: []string{inst}}}})

@@ -236,6 +236,9 @@ type Bridge struct {
 	leases leaseState
 	gate   nomadGate
 	warm   *warmPool // nil without warm agents
+	// dockerCAs are the remote Docker authorities of tasks being
+	// dispatched, by task ID (remotedocker.go).
+	dockerCAs sync.Map
 	// pollErr is the last metrics poll's error (nil when it succeeded).
 	pollErr atomic.Pointer[error]
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -137,14 +138,23 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		log.Warn("cannot ask the runner API whether the task is terminal; dispatching it anyway", "error", err)
 	}
 
-	// A warm agent has no SSH port: a rerun with SSH goes cold.
-	if !place.SSH {
+	// A warm agent has no SSH port: a rerun with SSH goes cold; nor a
+	// remote Docker engine's client certificate.
+	if !place.SSH && (place.RemoteDocker == nil || b.cfg.Pool == nil) {
 		if handled, err := b.dispatchWarm(ctx, log, m, msg); handled || err != nil {
 			return log, err
 		}
 	}
 	if b.cfg.Pool != nil && needsVM(msg.Executor) {
-		return b.leaseVM(ctx, log, m, msg, rep)
+		return b.leaseVM(ctx, log, m, msg, rep, place)
+	}
+
+	var dockerEnv map[string]string
+	if b.cfg.Pool != nil && place.RemoteDocker != nil {
+		var ok bool
+		if dockerEnv, ok, err = b.remoteDocker(ctx, log, m, msg, rep, place.RemoteDocker); !ok {
+			return log, err
+		}
 	}
 
 	job, err := BuildJob(b.jobSpec, msg, place)
@@ -160,6 +170,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 	} else if err != nil {
 		return log, fmt.Errorf("build Nomad job: %w", err)
 	}
+	maps.Copy(job.TaskGroups[0].Tasks[0].Env, dockerEnv) // the agent's task
 	id := *job.ID
 	log = log.With("nomad_job_id", id)
 
@@ -175,6 +186,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		case ierr == nil && existing != nil && existing.Meta[MetaTaskID] == msg.TaskID:
 			b.stats.duplicates.Add(1)
 			log.Info("Nomad already has the task's job: duplicate message")
+			b.dockerCAs.Delete(msg.TaskID)
 			b.delete(ctx, log, m)
 			return log, nil
 		case ierr == nil && existing != nil:
@@ -188,6 +200,7 @@ func (b *Bridge) dispatch(ctx context.Context, m queue.Message) (*slog.Logger, e
 		return log, b.nomadErr("register job "+id, err)
 	}
 	b.stats.registered.Add(1)
+	b.dockerCAs.Delete(msg.TaskID)
 	class := job.TaskGroups[0].Tasks[0].Meta["orbit_resource_class"]
 	log.Info("task registered with Nomad", "resource_class", class, "driver", b.cfg.Driver,
 		"receive_count", m.ReceiveCount)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,7 @@ func (s *leaseState) poke() {
 // leaseVM hands a machine or macos task to the VM pool. Like dispatch, a
 // nil error means the message was dealt with.
 func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message, msg runqueue.Message,
-	rep TaskReporter) (*slog.Logger, error) {
+	rep TaskReporter, place runner.TaskPlacement) (*slog.Logger, error) {
 	req := vmpool.Request{
 		TaskID:        msg.TaskID,
 		ProjectSlug:   msg.ProjectSlug,
@@ -99,46 +100,75 @@ func (b *Bridge) leaseVM(ctx context.Context, log *slog.Logger, m queue.Message,
 		Env:                b.jobSpec.agentEnv(msg),
 		Meta:               taskMeta(msg),
 	}
+	if place.SSH {
+		// A rerun with SSH: the VM's agent listens on the VM service's SSH
+		// port, which a pool with public VMs opens (ec2pool/access.go).
+		req.Env[agent.EnvSSHAddr] = net.JoinHostPort("", strconv.Itoa(vmpool.SSHPort))
+	}
+	lease, ok, err := b.leaseFor(ctx, log, m, msg, rep, req, false)
+	if !ok {
+		return log, err
+	}
+	log = log.With("lease_id", lease.ID)
+	b.track(lease, log, rep, msg, m)
+	b.delete(ctx, log, m)
+	return log, nil
+}
+
+// leaseFor asks the pool for req. ok is false when the message was dealt
+// with (the task reported infrastructure_fail for good, or left for
+// redelivery: err nil) or must be retried (err). With anyImage, an image
+// the pool does not know is served by its default image (the lease's
+// Request.Image says which served).
+func (b *Bridge) leaseFor(ctx context.Context, log *slog.Logger, m queue.Message, msg runqueue.Message,
+	rep TaskReporter, req vmpool.Request, anyImage bool) (vmpool.Lease, bool, error) {
 	pctx, cancel := context.WithTimeout(ctx, poolCallTimeout)
 	lease, err := b.cfg.Pool.Lease(pctx, req)
+	if errors.Is(err, vmpool.ErrUnknownClass) && anyImage && req.Image != "" {
+		log.Info("the VM pool has no such image: its default image serves the task", "purpose", req.Purpose, "image", req.Image)
+		req.Image = ""
+		lease, err = b.cfg.Pool.Lease(pctx, req)
+	}
 	cancel()
 	switch {
 	case errors.Is(err, vmpool.ErrUnknownClass), errors.Is(err, vmpool.ErrRefused):
 		res := runner.TaskResult{Status: runner.StatusInfrastructureFail, Message: fmt.Sprintf(
 			"cannot run the task: the VM pool has no %s VM with image %s and resource class %s (%v)",
-			msg.Executor, orDefault(msg.Image, "default"), orDefault(msg.ResourceClass, "medium"), err)}
+			req.Purpose, orDefault(req.Image, "default"), orDefault(req.ResourceClass, "medium"), err)}
 		if errors.Is(err, vmpool.ErrRefused) {
 			res.Message = "cannot run the task: " + err.Error()
 		}
 		if ferr := rep.Finish(ctx, res); ferr != nil && !errors.Is(ferr, runner.ErrTaskGone) {
-			return log, fmt.Errorf("report unplaceable task: %w", ferr)
+			return vmpool.Lease{}, false, fmt.Errorf("report unplaceable task: %w", ferr)
 		}
 		b.stats.unplaceable.Add(1)
-		log.Error("no VM of the task's class: reported infrastructure_fail", "image", msg.Image,
-			"resource_class", msg.ResourceClass, "error", err)
+		log.Error("no VM of the task's class: reported infrastructure_fail", "purpose", req.Purpose, "image", req.Image,
+			"resource_class", req.ResourceClass, "error", err)
 		b.delete(ctx, log, m)
-		return log, nil
+		return vmpool.Lease{}, false, nil
 	case errors.Is(err, vmpool.ErrUnavailable):
 		b.stats.poolUnavailable.Add(1)
 		b.redeliverLater(ctx, log, m, err)
-		return log, nil
+		return vmpool.Lease{}, false, nil
 	case err != nil && ctx.Err() != nil:
-		return log, ctx.Err()
+		return vmpool.Lease{}, false, ctx.Err()
 	case err != nil:
 		b.stats.poolErrors.Add(1)
-		return log, fmt.Errorf("lease a VM: %w", err)
+		return vmpool.Lease{}, false, fmt.Errorf("lease a VM: %w", err)
 	}
-	log = log.With("lease_id", lease.ID)
+	return lease, true, nil
+}
+
+// track tracks a lease dispatch made and counts it.
+func (b *Bridge) track(lease vmpool.Lease, log *slog.Logger, rep TaskReporter, msg runqueue.Message, m queue.Message) {
 	if b.trackLease(lease, log, rep) {
 		b.stats.duplicates.Add(1)
-		log.Info("the task already has its VM: duplicate message")
-	} else {
-		b.stats.leased.Add(1)
-		log.Info("task leased a VM", "executor", msg.Executor, "image", msg.Image,
-			"resource_class", msg.ResourceClass, "expires_at", lease.ExpiresAt, "receive_count", m.ReceiveCount)
+		log.Info("the task already has its VM: duplicate message", "purpose", lease.Request.Purpose)
+		return
 	}
-	b.delete(ctx, log, m)
-	return log, nil
+	b.stats.leased.Add(1)
+	log.Info("task leased a VM", "purpose", lease.Request.Purpose, "executor", msg.Executor, "image", lease.Request.Image,
+		"resource_class", msg.ResourceClass, "expires_at", lease.ExpiresAt, "receive_count", m.ReceiveCount)
 }
 
 // redeliverLater leaves a message whose task found no VM to be received

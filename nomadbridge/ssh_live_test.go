@@ -59,16 +59,7 @@ func TestLiveRerunWithSSH(t *testing.T) {
 		return ok && wd != ""
 	}, 90*time.Second, 20*time.Millisecond, "the build step never printed its directory")
 
-	dial := func(key ssh.Signer) (*ssh.Client, error) {
-		return ssh.Dial("tcp", addr, &ssh.ClientConfig{User: line[2], Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
-			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-	}
-	_, err = dial(stranger)
-	require.Error(t, err, "another key got in")
-	assert.Contains(t, err.Error(), "unable to authenticate")
-
-	c, err := dial(user)
-	require.NoError(t, err)
+	c := sshIn(t, addr, line[2], user, stranger)
 	s, err := c.NewSession()
 	require.NoError(t, err)
 	out, err := s.CombinedOutput("pwd -P; cat out.txt; echo $ORBIT_SSH_TEST")
@@ -89,6 +80,23 @@ func TestLiveRerunWithSSH(t *testing.T) {
 		assert.NotContains(t, res.Output(i), secret)
 		assert.NotContains(t, res.Output(i), m.Token)
 	}
-	_, err = dial(user)
+	_, err = sshDial(addr, line[2], user)
 	assert.Error(t, err, "the server outlived the job")
+}
+
+func sshDial(addr, user string, key ssh.Signer) (*ssh.Client, error) {
+	return ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+}
+
+// sshIn checks that the stranger's key is refused at addr and returns the
+// user's connection.
+func sshIn(t *testing.T, addr, user string, key, stranger ssh.Signer) *ssh.Client {
+	t.Helper()
+	_, err := sshDial(addr, user, stranger)
+	require.Error(t, err, "another key got in")
+	assert.Contains(t, err.Error(), "unable to authenticate")
+	c, err := sshDial(addr, user, key)
+	require.NoError(t, err)
+	return c
 }

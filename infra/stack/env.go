@@ -36,20 +36,22 @@ const (
 	EnvHTTPSProxy       = "HTTPS_PROXY"
 	EnvNoProxy          = "NO_PROXY"
 	// The bridge's own.
-	EnvRunnerURL    = "ORBIT_RUNNER_URL" // runner API as build agents reach it
-	EnvNomadAddr    = "NOMAD_ADDR"       // the local Nomad agent
-	EnvAgentPath    = "ORBIT_AGENT_PATH" // the orbit binary on the Nomad clients
-	EnvVMSubnets    = "ORBIT_VM_SUBNET_IDS"
-	EnvVMSecGroup   = "ORBIT_VM_SECURITY_GROUP_ID"
-	EnvVMProfile    = "ORBIT_VM_INSTANCE_PROFILE_ARN"
-	EnvVMAMI        = "ORBIT_VM_AMI"
-	EnvVMTemplate   = "ORBIT_VM_LAUNCH_TEMPLATE"
-	EnvVMPool       = "ORBIT_VM_POOL" // "ec2"
-	EnvVMType       = "ORBIT_VM_INSTANCE_TYPE"
-	EnvVMPreMachine = "ORBIT_VM_PREALLOCATED_MACHINE"
-	EnvVMPreDocker  = "ORBIT_VM_PREALLOCATED_REMOTE_DOCKER"
-	EnvVMPublic     = "ORBIT_VM_PUBLIC_ACCESS"
-	EnvInstallation = "ORBIT_INSTALLATION" // Settings.Name, the tag value of every VM
+	EnvRunnerURL     = "ORBIT_RUNNER_URL" // runner API as build agents reach it
+	EnvNomadAddr     = "NOMAD_ADDR"       // the local Nomad agent
+	EnvAgentPath     = "ORBIT_AGENT_PATH" // the orbit binary on the Nomad clients
+	EnvVMSubnets     = "ORBIT_VM_SUBNET_IDS"
+	EnvVMSecGroup    = "ORBIT_VM_SECURITY_GROUP_ID"
+	EnvVMProfile     = "ORBIT_VM_INSTANCE_PROFILE_ARN"
+	EnvVMAMI         = "ORBIT_VM_AMI"
+	EnvVMTemplate    = "ORBIT_VM_LAUNCH_TEMPLATE"
+	EnvVMPool        = "ORBIT_VM_POOL" // "ec2"
+	EnvVMType        = "ORBIT_VM_INSTANCE_TYPE"
+	EnvVMPreMachine  = "ORBIT_VM_PREALLOCATED_MACHINE"
+	EnvVMPreDocker   = "ORBIT_VM_PREALLOCATED_REMOTE_DOCKER"
+	EnvVMPublic      = "ORBIT_VM_PUBLIC_ACCESS"
+	EnvVMSSHGroup    = "ORBIT_VM_SSH_SECURITY_GROUP_ID"
+	EnvVMHostMetrics = "ORBIT_VM_HOST_METRICS_NAMESPACE"
+	EnvInstallation  = "ORBIT_INSTALLATION" // Settings.Name, the tag value of every VM
 	// EnvLifecycleQueueURL is the client group's drain hook queue (scaling.go).
 	EnvLifecycleQueueURL = "ORBIT_LIFECYCLE_QUEUE_URL"
 )

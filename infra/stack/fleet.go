@@ -18,6 +18,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/shared/hostmetrics"
 )
 
 //go:embed userdata/*.sh
@@ -118,7 +121,9 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	fl.bridgeSG.AddIngressRule(fl.serverSG, tcp(nomadHTTP, nomadRPC), jsii.String("Nomad servers to the bridge's agent"), nil)
 	fl.serverSG.AddIngressRule(fl.serverSG, awsec2.Port_UdpRange(jsii.Number(nomadSerf), jsii.Number(nomadSerf)), jsii.String("Nomad Serf gossip"), nil)
 	if s.VM.PublicAccess {
-		fl.vmSG.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(22)), jsii.String("SSH to VMs (vmPublicAccess)"), nil)
+		// Where a machine job rerun with SSH listens on its VM.
+		fl.vmSG.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(vmpool.SSHPort)),
+			jsii.String("SSH into machine jobs rerun with SSH (vmPublicAccess)"), nil)
 	}
 
 	nomadBin := awss3assets.NewAsset(st, jsii.String("NomadBinary"), &awss3assets.AssetProps{Path: jsii.String(a.NomadBinary)})
@@ -127,7 +132,12 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	serverTag := s.Name + "-server"
 	fl.clientGroupName = s.Name + "-nomad-clients"
 	fl.hookName = "drain"
+	agentCfg, err := hostAgentConfig(s)
+	if err != nil {
+		return nil, err
+	}
 	vars := map[string]any{
+		"HostMetricsPath": hostmetrics.ConfigPath, "HostMetricsConfig": agentCfg,
 		"Region": *st.Region(), "HTTPProxy": s.HTTPProxy, "NoProxy": noProxy(s),
 		"NomadURL": *nomadBin.S3ObjectUrl(), "OrbitURL": *orbitBin.S3ObjectUrl(),
 		"JoinTagKey": joinTagKey, "ServerTag": serverTag,
@@ -144,6 +154,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 		})
 		nomadBin.GrantRead(role)
 		orbitBin.GrantRead(role)
+		grantHostMetrics(role, hostNamespace(s), true)
 		// go-discover lists instances to find the servers' addresses.
 		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions: jsii.Strings("ec2:DescribeInstances"), Resources: jsii.Strings("*"),
@@ -204,12 +215,14 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 		Description:     jsii.String("Orbit machine and remote Docker VMs: Session Manager only"),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore"))},
 	})
+	grantHostMetrics(fl.vmRole, vmNamespace(s), false)
 	vmProfile := awsiam.NewInstanceProfile(st, jsii.String("VmProfile"), &awsiam.InstanceProfileProps{Role: fl.vmRole})
 	// The VM pool's launch template (nomadbridge/vmpool/ec2pool): the pool
-	// sets the AMI, instance type, subnet, user data and tags per lease.
+	// sets the AMI, instance type, subnet, user data and tags per lease, and
+	// the security groups on the VM's network interface (a template's own
+	// groups would conflict with them).
 	fl.vmTemplate = awsec2.NewLaunchTemplate(st, jsii.String("VmTemplate"), &awsec2.LaunchTemplateProps{
 		LaunchTemplateName: jsii.String(vmTemplateName(s)),
-		SecurityGroup:      fl.vmSG,
 		InstanceProfile:    vmProfile,
 		RequireImdsv2:      jsii.Bool(true),
 		DetailedMonitoring: jsii.Bool(true),
@@ -225,7 +238,11 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	env[EnvRunnerURL] = jsii.String(*f.url + "/runner/v1")
 	env[EnvNomadAddr] = jsii.String(fmt.Sprintf("http://127.0.0.1:%d", nomadHTTP))
 	env[EnvAgentPath] = jsii.String("/usr/local/bin/orbit")
-	env[EnvVMSubnets] = awscdk.Fn_Join(jsii.String(","), subnetIDs(fl.vpc))
+	env[EnvVMSubnets] = awscdk.Fn_Join(jsii.String(","), vmSubnetIDs(s, fl.vpc))
+	env[EnvVMHostMetrics] = jsii.String(vmNamespace(s))
+	if s.VM.PublicAccess {
+		env[EnvVMSSHGroup] = fl.vmSG.SecurityGroupId()
+	}
 	env[EnvVMSecGroup] = fl.vmSG.SecurityGroupId()
 	env[EnvVMProfile] = vmProfile.InstanceProfileArn()
 	env[EnvVMAMI] = jsii.String(s.VM.AMI)
@@ -254,6 +271,15 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 // vmTemplateName names the VM pool's launch template.
 func vmTemplateName(s Settings) string { return s.Name + "-vm" }
 
+// vmSubnetIDs are where VMs start: public subnets when they are public
+// (vmPublicAccess) in a VPC this stack made, else the private ones.
+func vmSubnetIDs(s Settings, vpc awsec2.IVpc) *[]*string {
+	if s.VM.PublicAccess && s.VpcID == "" {
+		return vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}).SubnetIds
+	}
+	return subnetIDs(vpc)
+}
+
 func subnetIDs(vpc awsec2.IVpc) *[]*string {
 	return vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}).SubnetIds
 }
@@ -274,7 +300,7 @@ func grantBridge(st awscdk.Stack, s Settings, d *data, fl *fleet) {
 	}))
 	tag := "aws:ResourceTag/orbit:installation"
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("ec2:RunInstances", "ec2:CreateVolume", "ec2:CreateTags"),
+		Actions:    jsii.Strings("ec2:RunInstances", "ec2:CreateVolume", "ec2:CreateNetworkInterface", "ec2:CreateTags"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/orbit:installation": s.Name}},
 	}))
@@ -294,7 +320,8 @@ func grantBridge(st awscdk.Stack, s Settings, d *data, fl *fleet) {
 		// its task's user data, attach the project's DLC volume, terminate;
 		// only on resources that carry this installation's tag.
 		Actions: jsii.Strings("ec2:TerminateInstances", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:StopInstances",
-			"ec2:StartInstances", "ec2:ModifyInstanceAttribute", "ec2:DescribeInstanceAttribute", "ec2:CreateTags", "ec2:DeleteTags"),
+			"ec2:StartInstances", "ec2:ModifyInstanceAttribute", "ec2:DescribeInstanceAttribute", "ec2:CreateTags", "ec2:DeleteTags",
+			"ec2:DeleteNetworkInterface"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{tag: s.Name}},
 	}))
@@ -303,7 +330,17 @@ func grantBridge(st awscdk.Stack, s Settings, d *data, fl *fleet) {
 		Resources: jsii.Strings(*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("launch-template"), ResourceName: fl.vmTemplate.LaunchTemplateId()})),
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeInstanceStatus"),
+		// A remote Docker engine's interface is made before its VM
+		// (ec2pool/remotedocker.go), in a VM subnet with the VMs' group.
+		Actions: jsii.Strings("ec2:CreateNetworkInterface"),
+		Resources: jsii.Strings(
+			*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("subnet"), ResourceName: jsii.String("*")}),
+			*st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("security-group"), ResourceName: fl.vmSG.SecurityGroupId()}),
+		),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeInstanceStatus",
+			"ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"),
 		Resources: jsii.Strings("*"), // Describe* take no resource-level permissions
 	}))
 	fl.vmRole.GrantPassRole(role)

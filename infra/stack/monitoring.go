@@ -117,6 +117,8 @@ func newMonitoring(st awscdk.Stack, s Settings, o *Stack, topic awssns.ITopic) {
 		alarm(fn.id+"LambdaThrottles", "The "+fn.id+" Lambda was throttled: raise the account's concurrency limit.", fn.fn.MetricThrottles(sum), 1, 1, notMissing)
 	}
 
+	hosts := hostAlarms(s, o.fleet, alarm)
+
 	dash := awscloudwatch.NewDashboard(st, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String(s.Name),
 	})
@@ -139,6 +141,7 @@ func newMonitoring(st awscdk.Stack, s Settings, o *Stack, topic awssns.ITopic) {
 	dash.AddWidgets(
 		graph("VMs", orbit(metricVMInUse, "Maximum"), orbit(metricVMWarm, "Maximum"), orbit(metricVMStaleFound, "Sum")),
 		graph("DLC volumes", orbit(metricVMVolumes, "Maximum")),
+		graph("Hosts (%): Nomad clients and VMs, CPU, memory, disk", hosts...),
 	)
 	dash.AddWidgets(
 		graph("Executions started", m.pipeline.MetricStarted(nil), m.workflow.MetricStarted(nil), m.job.MetricStarted(nil)),

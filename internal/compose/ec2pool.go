@@ -46,8 +46,15 @@ type VMConfig struct {
 	// ($ORBIT_VM_PREALLOCATED_MACHINE, $ORBIT_VM_PREALLOCATED_REMOTE_DOCKER;
 	// default 0; DLC needs 0, as in the seed).
 	PreallocatedMachine, PreallocatedRemoteDocker int
-	// PublicAccess gives VMs a public address ($ORBIT_VM_PUBLIC_ACCESS=true).
-	PublicAccess bool
+	// PublicAccess gives VMs a public address ($ORBIT_VM_PUBLIC_ACCESS=true)
+	// and SSH access for reruns with SSH, through SSHSecurityGroupID
+	// ($ORBIT_VM_SSH_SECURITY_GROUP_ID, the CDK app's group admitting
+	// vmpool.SSHPort; default: the pool makes one open to 0.0.0.0/0).
+	PublicAccess       bool
+	SSHSecurityGroupID string
+	// HostMetricsNamespace has the VMs run the CloudWatch agent with host
+	// metrics there ($ORBIT_VM_HOST_METRICS_NAMESPACE; default none).
+	HostMetricsNamespace string
 	// MaxVMs bounds the VMs leased at once ($ORBIT_VM_MAX; default 50).
 	MaxVMs int
 	// MaxAge is vm-gc's limit on a VM's life ($ORBIT_VM_MAX_AGE; default 6h).
@@ -85,6 +92,8 @@ func vmFromEnv(getenv func(string) string, c *Config) error {
 	v.LaunchTemplate = getenv("ORBIT_VM_LAUNCH_TEMPLATE")
 	v.InstanceType = getenv("ORBIT_VM_INSTANCE_TYPE")
 	v.PublicAccess = getenv("ORBIT_VM_PUBLIC_ACCESS") == "true"
+	v.SSHSecurityGroupID = getenv("ORBIT_VM_SSH_SECURITY_GROUP_ID")
+	v.HostMetricsNamespace = getenv("ORBIT_VM_HOST_METRICS_NAMESPACE")
 	var err error
 	for _, n := range []struct {
 		name string
@@ -153,7 +162,8 @@ func ec2PoolConfig(c Config) ec2pool.Config {
 	return ec2pool.Config{
 		Installation: v.Installation, Region: c.AWS.Region, Pools: append(machine, docker...),
 		SubnetIDs: v.SubnetIDs, SecurityGroupIDs: groups, InstanceProfileARN: v.InstanceProfileARN,
-		PublicIP: v.PublicAccess, MaxVMs: v.MaxVMs,
-		DLC: ec2pool.DLCConfig{Retention: v.DLCRetention, MaxPerProject: v.DLCMaxPerProject},
+		PublicIP: v.PublicAccess, SSHSecurityGroupID: v.SSHSecurityGroupID, HostMetricsNamespace: v.HostMetricsNamespace,
+		MaxVMs: v.MaxVMs,
+		DLC:    ec2pool.DLCConfig{Retention: v.DLCRetention, MaxPerProject: v.DLCMaxPerProject},
 	}
 }

@@ -118,6 +118,9 @@ type Config struct {
 	// port "ssh"), and SSHHost the host its ssh line names (default: the
 	// listener's address). Empty: the job cannot be rerun with SSH here.
 	SSHAddr, SSHHost string
+	// RemoteDocker is the job's remote Docker engine, leased by the bridge
+	// (nil: setup_remote_docker says there is none).
+	RemoteDocker *RemoteDocker
 }
 
 // Outcome is how a task ended, as far as the agent knows.
@@ -227,6 +230,7 @@ func fromEnv(getenv func(string) string, log *slog.Logger) (Config, error) {
 	}
 	sshAddr, sshHost := sshAddrFromEnv(getenv)
 	return Config{
+		RemoteDocker:  remoteDockerFromEnv(getenv),
 		SSHAddr:       sshAddr,
 		SSHHost:       sshHost,
 		ChunkInterval: interval,

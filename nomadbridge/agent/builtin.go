@@ -157,11 +157,3 @@ func humanSize(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
-
-// setupRemoteDocker is the setup_remote_docker step: remote Docker engines
-// come from the VM pool, which this Orbit does not have yet.
-func (r *taskRun) setupRemoteDocker(_ int, _ runner.Step, out io.Writer) error {
-	_, err := fmt.Fprintln(out, "setup_remote_docker: this Orbit has no VM pool, so no remote Docker engine was created.\n"+
-		"The step does nothing: docker commands in later steps reach the Docker engine of the machine the job runs on, if it has one.")
-	return err
-}

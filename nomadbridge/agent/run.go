@@ -55,6 +55,10 @@ type taskRun struct {
 	// caEnv points the steps' TLS clients at the CA bundle (CACertDir).
 	caEnv []runner.EnvVar
 
+	// dockerEnv points the steps after setup_remote_docker at the remote
+	// engine (remotedocker.go; r.mu).
+	dockerEnv []runner.EnvVar
+
 	ssh *sshd.Server // a rerun with SSH, between enable_ssh and wait_for_ssh (sshaccess.go)
 
 	bgCtx  context.Context // background steps; ended after the last step
@@ -421,7 +425,10 @@ func (r *taskRun) prepare(i int, st runner.Step) (prepared, error) {
 // the CA bundle's variables, the job's environment, then extra layers.
 func (r *taskRun) stepEnv(extra ...[]runner.EnvVar) []string {
 	base := slices.Concat(r.cfg.BaseEnv, []string{"HOME=" + r.home})
-	return mergeEnv(base, append([][]runner.EnvVar{r.caEnv, r.spec.Environment}, extra...)...)
+	r.mu.Lock()
+	docker := r.dockerEnv
+	r.mu.Unlock()
+	return mergeEnv(base, append([][]runner.EnvVar{r.caEnv, r.spec.Environment, docker}, extra...)...)
 }
 
 func (r *taskRun) writeScript(i int, body string) (string, error) {

@@ -29,12 +29,22 @@ const (
 	defaultSSHMax  = 2 * time.Hour
 )
 
+// Environment variables of a rerun with SSH on a VM (the bridge's lease,
+// ec2pool's user data), where no Nomad port exists.
+const (
+	// EnvSSHAddr is where the agent listens (":54782", vmpool.SSHPort).
+	EnvSSHAddr = "ORBIT_SSH_ADDR"
+	// EnvSSHHost is the host the ssh line names (the VM's public address,
+	// from its instance metadata).
+	EnvSSHHost = "ORBIT_SSH_HOST"
+)
+
 // sshAddrFromEnv is the SSH listen address and the host to print, from the
-// port Nomad allocated ("" when it allocated none).
+// port Nomad allocated, else a VM's ORBIT_SSH_ADDR ("" when there is none).
 func sshAddrFromEnv(getenv func(string) string) (addr, host string) {
 	ip, port := getenv("NOMAD_IP_ssh"), getenv("NOMAD_PORT_ssh")
 	if ip == "" || port == "" {
-		return "", ""
+		return getenv(EnvSSHAddr), getenv(EnvSSHHost)
 	}
 	return net.JoinHostPort(ip, port), ip
 }

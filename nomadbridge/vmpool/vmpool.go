@@ -48,6 +48,11 @@
 //     serves one lease at a time and only leases of its project; a
 //     released lease's volume is reused by the project's next lease once
 //     it is detached, and a new volume is made when none is free.
+//   - Remote Docker TLS (Request.DockerTLS): the lease's Env holds the
+//     engine's material, a server certificate of the request's authority
+//     for the host of Lease.Address; a lease found again by TaskID keeps
+//     the material it was made with (the caller compares the authority
+//     and releases a lease whose authority it no longer holds).
 //   - Every method is safe for concurrent use.
 package vmpool
 
@@ -55,6 +60,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/dockertls"
 )
 
 // Errors of Lease.
@@ -79,6 +86,10 @@ const (
 	RemoteDocker Purpose = "remote_docker"
 )
 
+// SSHPort is where the build agent of a machine VM listens for a rerun
+// with SSH (CircleCI's VM SSH port); a pool that makes VMs public opens it.
+const SSHPort = 54782
+
 // Request asks for a VM.
 type Request struct {
 	// TaskID makes Lease idempotent.
@@ -98,6 +109,13 @@ type Request struct {
 	// Meta labels the VM with the task's ids (the bridge's log attributes;
 	// EC2 tags). Not secret.
 	Meta map[string]string
+	// DockerTLS is a RemoteDocker request's certificate authority: the
+	// pool issues the engine's server certificate with it for the VM's
+	// address (known only once the pool places the VM) and gives the VM
+	// that certificate, its key and the authority's certificate in Env
+	// (dockertls.EnvServerCA, …), never the authority's key. Not kept:
+	// Leases returns it nil, the VM's material in Env.
+	DockerTLS *dockertls.CA
 }
 
 // State is what a leased VM is doing.

@@ -111,12 +111,31 @@ type TaskPlacement struct {
 	ResourceClass string  `json:"resource_class,omitempty"`
 	// SSH asks for a port for SSH into the job (a rerun with SSH).
 	SSH bool `json:"ssh,omitempty"`
+	// RemoteDocker is set when the job's steps have a setup_remote_docker:
+	// the bridge leases the job a remote Docker engine before it starts.
+	RemoteDocker *RemoteDocker `json:"remote_docker,omitempty"`
+}
+
+// RemoteDocker is what a job's (first) setup_remote_docker step asks for.
+type RemoteDocker struct {
+	// Version is the step's Docker version ("" for the default).
+	Version string `json:"version,omitempty"`
+	// DockerLayerCaching keeps the engine's layers between the project's
+	// jobs.
+	DockerLayerCaching bool `json:"docker_layer_caching,omitempty"`
 }
 
 // Placement is the spec's placement.
 func (s TaskSpec) Placement() TaskPlacement {
-	return TaskPlacement{Executor: s.Executor, Image: s.Image, Images: s.Images, ResourceClass: s.ResourceClass,
+	p := TaskPlacement{Executor: s.Executor, Image: s.Image, Images: s.Images, ResourceClass: s.ResourceClass,
 		SSH: s.SSH != nil}
+	for _, st := range s.Steps {
+		if st.Type == StepSetupRemoteDocker {
+			p.RemoteDocker = &RemoteDocker{Version: st.Version, DockerLayerCaching: st.DockerLayerCaching}
+			break
+		}
+	}
+	return p
 }
 
 // Image is one container of a docker executor: the plan's, as compiled.

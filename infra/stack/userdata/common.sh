@@ -51,6 +51,23 @@ TasksMax=infinity
 [Install]
 WantedBy=multi-user.target
 UNIT
+
+# Host metrics (shared/hostmetrics; infra/stack/hostmetrics.go): the
+# CloudWatch agent with CPU, memory, disk, disk I/O and network metrics.
+dnf install -y amazon-cloudwatch-agent
+mkdir -p "$(dirname {{.HostMetricsPath}})"
+cat >{{.HostMetricsPath}} <<'CWAGENT'
+{{.HostMetricsConfig}}
+CWAGENT
+{{if .HTTPProxy}}
+cat >/opt/aws/amazon-cloudwatch-agent/etc/common-config.toml <<'TOML'
+[proxy]
+http_proxy = "{{.HTTPProxy}}"
+https_proxy = "{{.HTTPProxy}}"
+no_proxy = "{{.NoProxy}}"
+TOML
+{{end}}
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{{.HostMetricsPath}}
 {{if .HTTPProxy}}
 printf 'HTTP_PROXY=%s\nHTTPS_PROXY=%s\nNO_PROXY=%s\n' '{{.HTTPProxy}}' '{{.HTTPProxy}}' '{{.NoProxy}}' >/etc/orbit/proxy.env
 {{end}}

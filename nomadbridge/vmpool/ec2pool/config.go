@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -27,6 +28,14 @@ type EC2 interface {
 	DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput, opts ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error)
 	AttachVolume(ctx context.Context, in *ec2.AttachVolumeInput, opts ...func(*ec2.Options)) (*ec2.AttachVolumeOutput, error)
 	DeleteVolume(ctx context.Context, in *ec2.DeleteVolumeInput, opts ...func(*ec2.Options)) (*ec2.DeleteVolumeOutput, error)
+	DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkInterfaceInput, opts ...func(*ec2.Options)) (*ec2.CreateNetworkInterfaceOutput, error)
+	DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, opts ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error)
+	DeleteNetworkInterface(ctx context.Context, in *ec2.DeleteNetworkInterfaceInput, opts ...func(*ec2.Options)) (*ec2.DeleteNetworkInterfaceOutput, error)
+	DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, opts ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
+	DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
+	CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurityGroupInput, opts ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error)
+	AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.AuthorizeSecurityGroupIngressInput, opts ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
 }
 
 var _ EC2 = (*ec2.Client)(nil)
@@ -57,7 +66,22 @@ type Config struct {
 	InstanceProfileARN string
 	// PublicIP gives VMs a public address, used as Lease.Address (the
 	// seed's "Allowing Access to VM Service Instances"; default private).
+	// Remote Docker engines with TLS are reached on their private address
+	// all the same (remotedocker.go). Public VMs also get the pool's SSH
+	// security group (access.go).
 	PublicIP bool
+	// SSHCIDRs are the networks the SSH security group admits to
+	// vmpool.SSHPort when PublicIP is set (default 0.0.0.0/0, as the
+	// seed's checkbox opens it; narrow it to your offices' ranges).
+	SSHCIDRs []string
+	// SSHSecurityGroupID is a group that already admits SSH to
+	// vmpool.SSHPort (the CDK app's): public VMs get it, and the pool
+	// makes no group of its own ("" to let the pool make one).
+	SSHSecurityGroupID string
+	// HostMetricsNamespace, when set, has every task VM run the CloudWatch
+	// agent with CPU, memory, disk and network metrics in this namespace
+	// (shared/hostmetrics; the VMs' role must allow PutMetricData there).
+	HostMetricsNamespace string
 	// AgentPath is the orbit binary on the image (default
 	// /usr/local/bin/orbit).
 	AgentPath string
@@ -195,6 +219,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if len(cfg.Pools) == 0 {
 		errs = append(errs, errors.New("Pools: at least one pool is required"))
+	}
+	if cfg.PublicIP && len(cfg.SSHCIDRs) == 0 {
+		cfg.SSHCIDRs = []string{"0.0.0.0/0"}
+	}
+	for i, c := range cfg.SSHCIDRs {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			errs = append(errs, fmt.Errorf("SSHCIDRs[%d] %q: want a CIDR block such as 203.0.113.0/24", i, c))
+		}
 	}
 	if cfg.AgentPath == "" {
 		cfg.AgentPath = "/usr/local/bin/orbit"

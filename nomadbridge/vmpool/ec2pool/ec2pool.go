@@ -54,6 +54,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/shared/hostmetrics"
 )
 
 // Tag keys.
@@ -86,12 +87,14 @@ const (
 
 // Pool is the EC2 pool. Create it with New.
 type Pool struct {
-	cfg   Config
-	api   EC2
-	pools map[string]PoolConfig // by poolKey
+	cfg    Config
+	api    EC2
+	pools  map[string]PoolConfig // by poolKey
+	script script
 
 	mu     sync.Mutex // serializes Lease, Release and the collector's writes
 	subnet int        // next subnet, round robin
+	sshSG  string     // the SSH security group, once made (access.go)
 	envs   sync.Map   // instance ID → map[string]string, read once from user data
 }
 
@@ -106,7 +109,13 @@ func New(cfg Config, api EC2) (*Pool, error) {
 	if api == nil {
 		return nil, errors.New("ec2pool: no EC2 client")
 	}
-	p := &Pool{cfg: cfg, api: api, pools: map[string]PoolConfig{}}
+	p := &Pool{cfg: cfg, api: api, pools: map[string]PoolConfig{}, script: script{agentPath: cfg.AgentPath}}
+	if cfg.HostMetricsNamespace != "" {
+		if p.script.metrics, err = hostmetrics.AgentConfig(hostmetrics.Options{Namespace: cfg.HostMetricsNamespace,
+			DiskPaths: []string{"/", "/var/lib/docker"}}); err != nil {
+			return nil, err
+		}
+	}
 	for _, pc := range cfg.Pools {
 		p.pools[poolKey(pc.Purpose, pc.Image, pc.ResourceClass)] = pc
 	}
@@ -250,7 +259,7 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 	}
 	if mine := set.held(r.TaskID); len(mine) > 0 {
 		in := mine[0]
-		if err := p.finishClaim(ctx, pc, &in, r); err != nil {
+		if err := p.finishClaim(ctx, pc, &in, &r); err != nil {
 			return vmpool.Lease{}, err
 		}
 		return p.lease(ctx, in)
@@ -261,10 +270,10 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 	r.Env, r.Meta = maps.Clone(r.Env), maps.Clone(r.Meta)
 	var in instance
 	if pc.Preallocated > 0 {
-		in, err = p.claimWarm(ctx, pc, r)
+		in, err = p.claimWarm(ctx, pc, &r)
 	}
 	if err == nil && in.InstanceId == nil {
-		in, err = p.launch(ctx, pc, r, set)
+		in, err = p.launch(ctx, pc, &r, set)
 	}
 	if err != nil {
 		return vmpool.Lease{}, err
@@ -310,12 +319,12 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // launch starts an on-demand instance for r; set is the installation's
-// leases as Lease found them.
-func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set leaseSet) (instance, error) {
-	env := maps.Clone(r.Env)
+// leases as Lease found them. r.Env gains what the pool adds for the VM
+// (a remote Docker engine's TLS material).
+func (p *Pool) launch(ctx context.Context, pc PoolConfig, r *vmpool.Request, set leaseSet) (instance, error) {
 	var vol *volume
 	var err error
-	subnet := p.nextSubnet("")
+	subnet, zone := p.nextSubnet(""), p.cfg.Zone
 	// The number of the task's earlier instances keeps the ClientTokens of a
 	// new lease after a release distinct from the released one's.
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", p.cfg.Installation, r.TaskID, set.count(r.TaskID)))
@@ -324,26 +333,41 @@ func (p *Pool) launch(ctx context.Context, pc PoolConfig, r vmpool.Request, set 
 		if vol, err = p.volumeFor(ctx, r.ProjectSlug, set.held(""), token+"-dlc"); err != nil {
 			return instance{}, err
 		}
-		subnet = p.nextSubnet(vol.zone)
+		subnet, zone = p.nextSubnet(vol.zone), vol.zone
+	}
+	ni := ""
+	if needsInterface(pc, r) {
+		if ni, err = p.engineInterface(ctx, r, subnet, zone, token+"-eni"); err != nil {
+			return instance{}, err
+		}
+	}
+	env := maps.Clone(r.Env)
+	if vol != nil {
 		if env == nil {
 			env = map[string]string{}
 		}
 		env[EnvDLCDevice] = p.cfg.DLC.Device
 	}
-	ud, err := userData(p.cfg.AgentPath, string(pc.Purpose), env)
+	ud, err := p.script.userData(string(pc.Purpose), env)
 	if err != nil {
 		return instance{}, fmt.Errorf("ec2pool: user data for task %s: %w", r.TaskID, err)
+	}
+	if _, err := p.sshGroup(ctx); err != nil {
+		return instance{}, err
 	}
 	expires := p.cfg.Now().Add(p.cfg.LeaseDuration)
 	volID := ""
 	if vol != nil {
 		volID = vol.id
 	}
-	tags := p.requestTags(pc, r, expires, volID)
+	tags := p.requestTags(pc, *r, expires, volID)
 	in := p.runInput(pc, subnet, ud, tags, types.ShutdownBehaviorTerminate)
 	in.ClientToken = aws.String(token)
 	if vol != nil {
 		in.Placement = &types.Placement{AvailabilityZone: aws.String(vol.zone)}
+	}
+	if ni != "" {
+		onInterface(in, ni)
 	}
 	out, err := p.api.RunInstances(ctx, in)
 	if err != nil {
@@ -407,19 +431,15 @@ func (p *Pool) runInput(pc PoolConfig, subnet, ud string, tags map[string]string
 	if p.cfg.InstanceProfileARN != "" {
 		in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: aws.String(p.cfg.InstanceProfileARN)}
 	}
-	if p.cfg.PublicIP {
-		ni := types.InstanceNetworkInterfaceSpecification{DeviceIndex: aws.Int32(0), AssociatePublicIpAddress: aws.Bool(true),
-			Groups: p.cfg.SecurityGroupIDs}
-		if subnet != "" {
-			ni.SubnetId = aws.String(subnet)
-		}
-		in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{ni}
-		return in
-	}
-	in.SecurityGroupIds = p.cfg.SecurityGroupIDs
+	// Always on an interface spec that says whether to give a public
+	// address: a default subnet gives one unless told not to, and VMs are
+	// private unless PublicIP (access.go).
+	ni := types.InstanceNetworkInterfaceSpecification{DeviceIndex: aws.Int32(0),
+		AssociatePublicIpAddress: aws.Bool(p.cfg.PublicIP), Groups: p.vmGroups()}
 	if subnet != "" {
-		in.SubnetId = aws.String(subnet)
+		ni.SubnetId = aws.String(subnet)
 	}
+	in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{ni}
 	return in
 }
 

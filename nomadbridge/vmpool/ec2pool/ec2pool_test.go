@@ -60,7 +60,7 @@ func suitePools(cfg vmpooltest.Config) []ec2pool.PoolConfig {
 			pools[i].Preallocated = 1
 		}
 	}
-	return pools
+	return append(pools, ec2pool.MachinePools(vmpool.RemoteDocker, nil, nil)...)
 }
 
 func TestConformance(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 //	DLC volumes: free ones unused past DLC.Retention, and free ones of a
 //	  project with more than DLC.MaxPerProject volumes (least recently
 //	  used first) ─▶ deleted
+//	network interfaces of remote Docker engines no live VM uses ─▶ deleted
 //	metrics (no dimension but pool): pool sizes, VMs in use, warm VMs,
 //	  stale VMs found and stopped, DLC volumes
 //
@@ -103,6 +104,9 @@ type Report struct {
 	Launched int
 	// VolumesDeleted are DLC volumes deleted.
 	VolumesDeleted []string
+	// Interfaces are network interfaces deleted (remote Docker engines'
+	// left by their VMs: remotedocker.go).
+	Interfaces []string
 }
 
 // Run runs a cycle every Interval until ctx ends; a failed cycle is logged
@@ -124,7 +128,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // could run did.
 func (c *Collector) Collect(ctx context.Context) (Report, error) {
 	rep := Report{Stale: map[string]string{}}
-	errs := []error{c.leases(ctx, &rep), c.warm(ctx, &rep), c.volumes(ctx, &rep)}
+	errs := []error{c.leases(ctx, &rep), c.warm(ctx, &rep), c.volumes(ctx, &rep), c.interfaces(ctx, &rep)}
 	return rep, errors.Join(errs...)
 }
 

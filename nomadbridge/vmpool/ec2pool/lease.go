@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/nomadbridge/vmpool/dockertls"
 )
 
 // lease makes the port's view of an instance.
@@ -36,7 +37,7 @@ func (p *Pool) lease(ctx context.Context, in instance) (vmpool.Lease, error) {
 	l.Cache = t[TagDLC]
 	l.ExpiresAt, _ = time.Parse(time.RFC3339, t[TagExpiresAt])
 	l.Address = aws.ToString(in.PrivateIpAddress)
-	if p.cfg.PublicIP && aws.ToString(in.PublicIpAddress) != "" {
+	if _, tls := dockertls.ServerFromEnv(env); p.cfg.PublicIP && aws.ToString(in.PublicIpAddress) != "" && !tls {
 		l.Address = aws.ToString(in.PublicIpAddress)
 	}
 	if r.Purpose == vmpool.RemoteDocker && l.Address != "" {

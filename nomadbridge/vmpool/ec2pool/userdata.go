@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/shared/hostmetrics"
 )
 
 // A VM's user data is a MIME multipart document for cloud-init: a
@@ -18,7 +19,10 @@ import (
 // Leases reads it back (DescribeInstanceAttribute userData) so a restarted
 // bridge re-learns its tasks. It never goes into tags or logs.
 //
+//	every task VM: start the CloudWatch agent in the background when the
+//	               pool has HostMetricsNamespace (shared/hostmetrics)
 //	machine:       mount the DLC volume (if any) at /var/lib/docker,
+//	               (rerun with SSH: find the VM's address for the ssh line)
 //	               run `orbit agent` with the env, power off
 //	remote docker: mount the DLC volume, start dockerd on :2376 with the
 //	               env's TLS material (DOCKER_TLS_*), stay up until released
@@ -42,9 +46,25 @@ const (
 	EnvPurpose = "ORBIT_VM_PURPOSE"
 )
 
+// script is what every VM's user data shares.
+type script struct {
+	agentPath string
+	// metrics is the CloudWatch agent's configuration (shared/hostmetrics;
+	// "" for no host metrics).
+	metrics string
+}
+
 // userData renders the user data of a VM for r (r.Env may be empty for a
-// warm VM: purpose "warm").
+// warm VM: purpose "warm"), without host metrics.
 func userData(agentPath string, purpose string, env map[string]string) (string, error) {
+	return script{agentPath: agentPath}.userData(purpose, env)
+}
+
+// cwEnd closes the CloudWatch agent's configuration in the script.
+const cwEnd = "ORBIT_CW_END"
+
+func (sc script) userData(purpose string, env map[string]string) (string, error) {
+	agentPath := sc.agentPath
 	var b strings.Builder
 	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\nMIME-Version: 1.0\n\n", boundary)
 	fmt.Fprintf(&b, "--%s\nContent-Type: text/cloud-config; charset=\"us-ascii\"\n\n#cloud-config\ncloud_final_modules:\n- [scripts-user, always]\n\n", boundary)
@@ -69,6 +89,11 @@ func userData(agentPath string, purpose string, env map[string]string) (string, 
 	}
 	b.WriteString(strings.TrimPrefix(envEnd, "\n"))
 	b.WriteString(". /run/orbit/agent.env\n")
+	b.WriteString(`imds() {
+  t=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token) &&
+    curl -fsS -H "X-aws-ec2-metadata-token: $t" "http://169.254.169.254/latest/meta-data/$1"
+}
+`)
 	b.WriteString(`if [ -n "${ORBIT_DLC_DEVICE:-}" ]; then
   for i in $(seq 300); do [ -e "$ORBIT_DLC_DEVICE" ] && break; sleep 1; done
   blkid "$ORBIT_DLC_DEVICE" >/dev/null 2>&1 || mkfs.ext4 -q "$ORBIT_DLC_DEVICE"
@@ -77,6 +102,29 @@ func userData(agentPath string, purpose string, env map[string]string) (string, 
   systemctl start docker || true
 fi
 `)
+	if sc.metrics != "" {
+		if strings.Contains(sc.metrics, cwEnd) {
+			return "", errors.New("host metrics configuration holds the script's end marker")
+		}
+		// In the background: the job does not wait for the agent.
+		fmt.Fprintf(&b, `# Host metrics (shared/hostmetrics): the CloudWatch agent, in the background.
+(
+  set +e
+  ctl=/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl
+  if [ ! -x "$ctl" ]; then
+    region=$(imds placement/region)
+    curl -fsS -o /tmp/amazon-cloudwatch-agent.deb \
+      "https://amazoncloudwatch-agent-$region.s3.$region.amazonaws.com/ubuntu/$(dpkg --print-architecture)/latest/amazon-cloudwatch-agent.deb" &&
+      dpkg -i -E /tmp/amazon-cloudwatch-agent.deb
+  fi
+  mkdir -p "$(dirname %[1]s)"
+  cat > %[1]s <<'%[2]s'
+%[3]s
+%[2]s
+  "$ctl" -a fetch-config -m ec2 -s -c file:%[1]s
+) >/var/log/orbit-host-metrics.log 2>&1 &
+`, hostmetrics.ConfigPath, cwEnd, sc.metrics)
+	}
 	switch vmpool.Purpose(purpose) {
 	case vmpool.RemoteDocker:
 		fmt.Fprintf(&b, `install -d -m 0700 /etc/docker/orbit
@@ -88,6 +136,13 @@ exec dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:%d --tlsverify \
   --tlscacert /etc/docker/orbit/ca.pem --tlscert /etc/docker/orbit/cert.pem --tlskey /etc/docker/orbit/key.pem
 `, DockerPort)
 	default:
+		// A rerun with SSH: the ssh line names the VM's public address (its
+		// private one when it has none), from the instance metadata.
+		b.WriteString(`if [ -n "${ORBIT_SSH_ADDR:-}" ] && [ -z "${ORBIT_SSH_HOST:-}" ]; then
+  ORBIT_SSH_HOST=$(imds public-ipv4 || imds local-ipv4 || true)
+  export ORBIT_SSH_HOST
+fi
+`)
 		b.WriteString("status=0\n" + shellQuote(agentPath) + " agent || status=$?\necho \"orbit agent exited with $status\"\nshutdown -h now\n")
 	}
 	fmt.Fprintf(&b, "--%s--\n", boundary)

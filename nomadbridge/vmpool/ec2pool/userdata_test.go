@@ -1,6 +1,7 @@
 package ec2pool
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/shared/hostmetrics"
 )
 
 func TestUserDataCarriesTheEnvironmentBack(t *testing.T) {
@@ -49,5 +51,36 @@ func TestUserDataRefusesWhatItCannotCarry(t *testing.T) {
 	_, err = userData("x", "machine", map[string]string{"V": "a\nORBIT_ENV_END\nb"})
 	assert.ErrorContains(t, err, "environment variable V: its value holds the block's end marker")
 	_, err = ParseEnv(envBegin + "export A='x")
+	assert.Error(t, err)
+}
+
+// TestUserDataHostMetrics: with a namespace, a task VM starts the
+// CloudWatch agent in the background with shared/hostmetrics'
+// configuration; a warm VM does not; every script is valid bash.
+func TestUserDataHostMetrics(t *testing.T) {
+	cfg, err := hostmetrics.AgentConfig(hostmetrics.Options{Namespace: "Orbit/vms"})
+	require.NoError(t, err)
+	sc := script{agentPath: "/usr/local/bin/orbit", metrics: cfg}
+	env := map[string]string{"ORBIT_TASK_TOKEN": "t", "ORBIT_SSH_ADDR": ":54782"}
+	for _, purpose := range []string{string(vmpool.Machine), string(vmpool.RemoteDocker), "warm"} {
+		ud, err := sc.userData(purpose, env)
+		require.NoError(t, err)
+		if purpose == "warm" {
+			assert.NotContains(t, ud, "amazon-cloudwatch-agent", "a warm VM powers off at once")
+		} else {
+			assert.Contains(t, ud, cfg, purpose)
+			assert.Contains(t, ud, "amazon-cloudwatch-agent-ctl\n", purpose)
+			assert.Contains(t, ud, ") >/var/log/orbit-host-metrics.log 2>&1 &", "in the background")
+		}
+		_, sh, ok := strings.Cut(ud, "Content-Type: text/x-shellscript; charset=\"us-ascii\"\n\n")
+		require.True(t, ok)
+		sh, _, _ = strings.Cut(sh, "--"+boundary+"--")
+		out, err := exec.Command("bash", "-n", "-c", sh).CombinedOutput()
+		assert.NoError(t, err, "%s script: %s", purpose, out)
+	}
+	plain, err := userData("/usr/local/bin/orbit", string(vmpool.Machine), env)
+	require.NoError(t, err)
+	assert.NotContains(t, plain, "amazon-cloudwatch-agent", "no namespace, no agent")
+	_, err = script{metrics: "x\n" + cwEnd + "\n"}.userData(string(vmpool.Machine), env)
 	assert.Error(t, err)
 }

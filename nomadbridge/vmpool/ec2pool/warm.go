@@ -52,7 +52,7 @@ func (p *Pool) warm(ctx context.Context, pc PoolConfig) ([]instance, error) {
 
 // claimWarm claims a stopped warm instance of pc for r; a zero instance
 // when none is ready. p.mu is held.
-func (p *Pool) claimWarm(ctx context.Context, pc PoolConfig, r vmpool.Request) (instance, error) {
+func (p *Pool) claimWarm(ctx context.Context, pc PoolConfig, r *vmpool.Request) (instance, error) {
 	ws, err := p.warm(ctx, pc)
 	if err != nil {
 		return instance{}, err
@@ -61,7 +61,7 @@ func (p *Pool) claimWarm(ctx context.Context, pc PoolConfig, r vmpool.Request) (
 		if in.state() != types.InstanceStateNameStopped {
 			continue // still warming up
 		}
-		tags := p.requestTags(pc, r, p.cfg.Now().Add(p.cfg.LeaseDuration), "")
+		tags := p.requestTags(pc, *r, p.cfg.Now().Add(p.cfg.LeaseDuration), "")
 		tags[TagState], tags[TagLeaseID] = stateClaimed, in.id()
 		if _, err := p.api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{in.id()}, Tags: ec2Tags(tags)}); err != nil {
 			return instance{}, fmt.Errorf("ec2pool: claim warm VM %s: %w", in.id(), err)
@@ -80,11 +80,18 @@ func (p *Pool) claimWarm(ctx context.Context, pc PoolConfig, r vmpool.Request) (
 
 // finishClaim gives a claimed warm instance its task's user data and
 // starts it; a no-op for an instance already started or launched on demand.
-func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in *instance, r vmpool.Request) error {
+// r.Env gains what the pool adds for the VM (a remote Docker engine's TLS
+// material, for the address the stopped VM keeps).
+func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in *instance, r *vmpool.Request) error {
 	if in.tags[TagState] != stateClaimed {
 		return nil
 	}
-	ud, err := userData(p.cfg.AgentPath, string(pc.Purpose), r.Env)
+	if pc.Purpose == vmpool.RemoteDocker && r.DockerTLS != nil {
+		if err := serverMaterial(r, aws.ToString(in.PrivateIpAddress)); err != nil {
+			return err
+		}
+	}
+	ud, err := p.script.userData(string(pc.Purpose), r.Env)
 	if err != nil {
 		return fmt.Errorf("ec2pool: user data for task %s: %w", r.TaskID, err)
 	}
@@ -115,8 +122,11 @@ func (p *Pool) finishClaim(ctx context.Context, pc PoolConfig, in *instance, r v
 
 // launchWarm launches one warm instance of pc.
 func (p *Pool) launchWarm(ctx context.Context, pc PoolConfig) (instance, error) {
-	ud, err := userData(p.cfg.AgentPath, "warm", nil)
+	ud, err := p.script.userData("warm", nil)
 	if err != nil {
+		return instance{}, err
+	}
+	if _, err := p.sshGroup(ctx); err != nil {
 		return instance{}, err
 	}
 	tags := map[string]string{TagInstallation: p.cfg.Installation, TagPool: pc.Name, TagPurpose: string(pc.Purpose), TagState: stateWarm}

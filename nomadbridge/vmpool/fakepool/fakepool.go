@@ -126,8 +126,21 @@ func (p *Pool) Lease(ctx context.Context, r vmpool.Request) (vmpool.Lease, error
 		cache = p.volumeFor(r.ProjectSlug, id)
 	}
 	r.Env, r.Meta = maps.Clone(r.Env), maps.Clone(r.Meta)
+	host := id + ".fakepool.invalid"
+	if r.Purpose == vmpool.RemoteDocker && r.DockerTLS != nil {
+		// As a real pool: the engine's certificate names the VM's address.
+		m, err := r.DockerTLS.Server(host)
+		if err != nil {
+			return vmpool.Lease{}, fmt.Errorf("fakepool: %w", err)
+		}
+		if r.Env == nil {
+			r.Env = map[string]string{}
+		}
+		maps.Copy(r.Env, m.ServerEnv())
+	}
+	r.DockerTLS = nil // not kept, as the contract says
 	v := &vm{
-		lease: vmpool.Lease{ID: id, Address: id + ".fakepool.invalid", Cache: cache, ExpiresAt: p.cfg.Now().Add(p.cfg.LeaseDuration),
+		lease: vmpool.Lease{ID: id, Address: host, Cache: cache, ExpiresAt: p.cfg.Now().Add(p.cfg.LeaseDuration),
 			State: vmpool.Running, Request: r},
 		done: make(chan struct{}),
 	}

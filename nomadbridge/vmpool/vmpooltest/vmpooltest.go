@@ -85,6 +85,7 @@ func Run(t *testing.T, newPool NewPool) {
 		{"DLCVolumeServesOneLeaseAtATime", testDLCOneAtATime},
 		{"DLCVolumeNeverCrossesProjects", testDLCProjects},
 		{"DLCRefusedOnPreallocatedPools", testDLCPreallocated},
+		{"RemoteDockerEngineCertificateNamesTheVM", testRemoteDockerTLS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

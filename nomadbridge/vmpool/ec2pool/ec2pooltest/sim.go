@@ -38,11 +38,22 @@ type API interface {
 // ctx ends (the VM was terminated).
 type Boot func(ctx context.Context, purpose vmpool.Purpose, env map[string]string) error
 
+// VM is what a booting instance knows of itself (its instance metadata).
+type VM struct {
+	ID      string
+	Purpose vmpool.Purpose
+	// PrivateIP and PublicIP are its addresses (PublicIP "" for none).
+	PrivateIP, PublicIP string
+}
+
+// BootVM is a Boot that also gets the VM's metadata.
+type BootVM func(ctx context.Context, vm VM, env map[string]string) error
+
 // Simulator runs the VMs of one installation. Create it with Start.
 type Simulator struct {
 	api          API
 	installation string
-	boot         Boot
+	boot         BootVM
 	cancel       context.CancelFunc
 	done         chan struct{}
 
@@ -63,6 +74,13 @@ type vm struct {
 
 // Start starts simulating; Stop ends it.
 func Start(api API, installation string, boot Boot) *Simulator {
+	return StartVM(api, installation, func(ctx context.Context, vm VM, env map[string]string) error {
+		return boot(ctx, vm.Purpose, env)
+	})
+}
+
+// StartVM is Start with a boot that gets the VM's metadata.
+func StartVM(api API, installation string, boot BootVM) *Simulator {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{api: api, installation: installation, boot: boot, cancel: cancel, done: make(chan struct{}),
 		running: map[string]*vm{}, booted: map[string]bool{}}
@@ -206,7 +224,9 @@ func (s *Simulator) start(ctx context.Context, wg *sync.WaitGroup, in types.Inst
 			cancel()
 		}()
 		if env != nil {
-			_ = s.boot(vctx, vmpool.Purpose(tags[ec2pool.TagPurpose]), env)
+			vm := VM{ID: id, Purpose: vmpool.Purpose(tags[ec2pool.TagPurpose]),
+				PrivateIP: aws.ToString(in.PrivateIpAddress), PublicIP: aws.ToString(in.PublicIpAddress)}
+			_ = s.boot(vctx, vm, env)
 		}
 		if vctx.Err() != nil {
 			return // terminated under it: nothing left to power off

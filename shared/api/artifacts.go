@@ -22,7 +22,7 @@ import (
 type JobFiles interface {
 	Artifacts(ctx context.Context, slug string, jobNumber int64) ([]taskfiles.Artifact, error)
 	OpenArtifact(ctx context.Context, slug string, jobNumber int64, node int, path string) (io.ReadCloser, blob.Info, error)
-	Tests(ctx context.Context, slug string, jobNumber int64, attempt int) ([]junit.Test, error)
+	TestsPage(ctx context.Context, slug string, jobNumber int64, attempt int, token string, limits taskfiles.TestsPageLimits) ([]junit.Test, string, error)
 }
 
 var _ JobFiles = (*taskfiles.Service)(nil)
@@ -44,7 +44,7 @@ type artifactJSON struct {
 // routeJobFiles adds the artifact and test routes:
 //
 //	GET /api/v2/project/{slug}/{number}/artifacts               {items: [{path, node_index, url}]}
-//	GET /api/v2/project/{slug}/{number}/tests                   {items: [{message, source, run_time, file, result, name, classname}]}
+//	GET /api/v2/project/{slug}/{number}/tests                   {items: [{message, source, run_time, file, result, name, classname}], next_page_token} (page-token)
 //	GET /api/v2/project/{slug}/{number}/artifacts/{node}/{path} the artifact (Orbit: where url points)
 //
 // CircleCI's routes put the job number right after the slug, which

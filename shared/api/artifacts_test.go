@@ -22,6 +22,13 @@ import (
 // seeded build job (two tasks) stored.
 func filesEnv(t *testing.T, allowUnsafe bool) (*env, seeded) {
 	t.Helper()
+	e, s, _ := filesEnvService(t, allowUnsafe)
+	return e, s
+}
+
+// filesEnvService is filesEnv with its taskfiles service.
+func filesEnvService(t *testing.T, allowUnsafe bool) (*env, seeded, *taskfiles.Service) {
+	t.Helper()
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
 	files, err := taskfilestest.New(t.TempDir(), srv.URL)
@@ -50,7 +57,7 @@ func filesEnv(t *testing.T, allowUnsafe bool) (*env, seeded) {
 		{Name: "TestA", Classname: "pkg", File: "a_test.go", RunTime: 0.25, Result: "success", Source: "go"},
 		{Name: "TestB", Classname: "pkg", File: "b_test.go", RunTime: 1, Result: "failure", Message: "boom", Source: "go"},
 	}}))
-	return e, s
+	return e, s, files.Service
 }
 
 func TestArtifactsAPI(t *testing.T) {

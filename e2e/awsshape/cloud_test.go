@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/internal/compose"
+	"github.com/orbit-ci/orbit/shared/blob/s3blob/s3blobtest"
 	"github.com/orbit-ci/orbit/shared/kv/dynamokv"
 	"github.com/orbit-ci/orbit/shared/testenv"
 	"github.com/orbit-ci/orbit/statemachines/local"
@@ -31,7 +32,8 @@ import (
 
 // counter is a reverse proxy in front of moto_server that counts the AWS
 // requests of every process (the Lambdas, the bridge, the agents' presigned
-// transfers) by service and operation.
+// transfers) by service and operation. Presigned GETs get S3's response-*
+// overrides there (s3blobtest.ResponseOverrides), which moto 5.2.1 ignores.
 type counter struct {
 	mu     sync.Mutex
 	counts map[string]int
@@ -104,7 +106,7 @@ func newCloud(t testing.TB, conductor *functionRef) *cloud {
 	target, err := url.Parse(moto)
 	require.NoError(t, err)
 	c := &cloud{t: t, aws: &counter{counts: map[string]int{}}, started: make(chan string, 1000)}
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy := s3blobtest.ResponseOverrides(httputil.NewSingleHostReverseProxy(target))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.aws.count(r)
 		proxy.ServeHTTP(w, r)

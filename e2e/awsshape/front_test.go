@@ -35,6 +35,20 @@ func (f *front) requestsTo(path string) int {
 	return f.byPath[path]
 }
 
+// requestsWhere counts the requests the front passed for the URL paths
+// match accepts.
+func (f *front) requestsWhere(match func(path string) bool) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for p, c := range f.byPath {
+		if match(p) {
+			n += c
+		}
+	}
+	return n
+}
+
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
 	f.mu.Lock()

@@ -33,7 +33,7 @@ jobs:
     docker: [{image: cimg/base:stable}]
     steps:
       - attach_workspace: {at: ws}
-      - run: cat ws/app.txt && echo "key=$CLOUD_KEY" && mkdir -p rep && echo report > rep/report.txt && head -c 7000000 /dev/urandom > rep/big.bin
+      - run: cat ws/app.txt && echo "key=$CLOUD_KEY" && mkdir -p rep && echo report > rep/report.txt && head -c 7000000 /dev/urandom > rep/big.bin && awk 'BEGIN { for (i = 0; i < 200000; i++) print "<script>alert(1)</script>" }' > rep/page.html
       - store_artifacts: {path: rep}
   test-b:
     docker: [{image: cimg/base:stable}]
@@ -41,6 +41,18 @@ jobs:
       - checkout
       - restore_cache: {keys: ['deps-{{ checksum "README.md" }}']}
       - run: cat deps/lib.txt
+  unit:
+    docker: [{image: cimg/base:stable}]
+    steps:
+      - run: |
+          mkdir -p results/go
+          {
+            echo '<testsuite name="unit">'
+            for i in $(seq 1 2500); do echo "<testcase classname=\"pkg\" name=\"Test$i\" time=\"0.01\"/>"; done
+            echo '<testcase classname="pkg" name="TestFails" time="0.5"><failure message="boom">want 1</failure></testcase>'
+            echo '</testsuite>'
+          } > results/go/report.xml
+      - store_test_results: {path: results}
   hold:
     type: approval
   deploy:
@@ -53,7 +65,8 @@ workflows:
       - build
       - test-a: {requires: [build], context: [cloud]}
       - test-b: {requires: [build]}
-      - hold: {type: approval, requires: [test-a, test-b]}
+      - unit: {requires: [build]}
+      - hold: {type: approval, requires: [test-a, test-b, unit]}
       - deploy: {requires: [hold]}
 `
 
@@ -143,9 +156,10 @@ func (s *shape) workflowStatus(t testing.TB, pid string) (string, string) {
 }
 
 // TestPipelineOnTheAWSShape: fan-out/fan-in, an approval, a context secret
-// (KMS), a cache, a workspace and an artifact (S3) go green on the aws
-// shape, the output readable through the API; the AWS requests it made are
-// logged (docs/COST.md).
+// (KMS), a cache, a workspace, artifacts (S3) and test results go green on
+// the aws shape, the output readable through the API, the tests page by
+// page, a large HTML artifact served from S3 as plain text; the AWS
+// requests it made are logged (docs/COST.md).
 func TestPipelineOnTheAWSShape(t *testing.T) {
 	s := startShape(t, 3, 3)
 	s.startBridge(t)
@@ -165,7 +179,7 @@ func TestPipelineOnTheAWSShape(t *testing.T) {
 		2*time.Minute, 200*time.Millisecond, "workflow on hold")
 	require.Equal(t, "on_hold", st, "%+v", s.jobs(t, wid))
 	jobs := s.jobs(t, wid)
-	for _, n := range []string{"build", "test-a", "test-b"} {
+	for _, n := range []string{"build", "test-a", "test-b", "unit"} {
 		assert.Equal(t, "success", jobs[n].Status, n)
 	}
 	require.Equal(t, 202, s.do(t, "POST", "/api/v2/workflow/"+wid+"/approve/"+jobs["hold"].ApprovalRequestID, nil, nil))
@@ -182,11 +196,14 @@ func TestPipelineOnTheAWSShape(t *testing.T) {
 
 	var arts struct{ Items []struct{ Path, URL string } }
 	require.Equal(t, 200, s.do(t, "GET", fmt.Sprintf("/api/v2/project/%s/%d/artifacts", proj.Slug, jobs["test-a"].JobNumber), nil, &arts))
-	require.Len(t, arts.Items, 2)
-	var big string
+	require.Len(t, arts.Items, 3)
+	var big, page string
 	for _, a := range arts.Items {
-		if a.Path == "rep/big.bin" {
+		switch a.Path {
+		case "rep/big.bin":
 			big = a.URL
+		case "rep/page.html":
+			page = a.URL
 		}
 	}
 	require.NotEmpty(t, big, "%+v", arts.Items)
@@ -206,7 +223,66 @@ func TestPipelineOnTheAWSShape(t *testing.T) {
 	assert.EqualValues(t, 7000000, n)
 	assert.Equal(t, before+1, s.front.requestsTo(bigURL.Path), "one API request, then S3")
 
-	s.report(t, 4) // four jobs ran on Nomad
+	// HTML over the response budget comes from S3 too, as plain text: the
+	// presigned URL carries the artifact policy's type (moto ignores
+	// response-content-type; the cloud's proxy applies it as S3 does).
+	resp, err = s.client.Get(page)
+	require.NoError(t, err)
+	html, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Len(t, html, 200000*26)
+	assert.NotEqual(t, resp.Request.URL.Host, strings.TrimPrefix(s.url, "http://"), "served by S3, not the api Lambda")
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), "HTML is served as plain text from S3")
+
+	s.assertTestPages(t, proj.Slug, jobs["unit"].JobNumber)
+	s.report(t, 5) // five jobs ran on Nomad
+}
+
+// assertTestPages: the unit job's 2,501 results went through the api
+// Lambda in batches, and come back through it page by page
+// (next_page_token ↔ page-token), each test once.
+func (s *shape) assertTestPages(t *testing.T, slug string, num int64) {
+	t.Helper()
+	assert.Equal(t, 2, s.front.requestsWhere(func(p string) bool {
+		return strings.HasPrefix(p, "/runner/v1/task/steps/") && strings.HasSuffix(p, "/tests")
+	}), "2,501 results in two batches through the front")
+	path := fmt.Sprintf("/api/v2/project/%s/%d/tests", slug, num)
+	before := s.front.requestsTo(path)
+	seen := map[string]string{}
+	var sizes []int
+	token := ""
+	for len(sizes) < 10 {
+		var pg struct {
+			Items []struct {
+				Name, Result, Message, Source string
+			}
+			NextPageToken *string `json:"next_page_token"`
+			Message       string
+		}
+		q := path
+		if token != "" {
+			q += "?page-token=" + url.QueryEscape(token)
+		}
+		require.Equal(t, 200, s.do(t, "GET", q, nil, &pg), pg.Message)
+		sizes = append(sizes, len(pg.Items))
+		for _, it := range pg.Items {
+			_, dup := seen[it.Name]
+			assert.False(t, dup, "%s listed once", it.Name)
+			seen[it.Name] = it.Result
+			assert.Equal(t, "go", it.Source)
+		}
+		if pg.NextPageToken == nil {
+			break
+		}
+		token = *pg.NextPageToken
+	}
+	assert.Equal(t, []int{1000, 1000, 501}, sizes, "pages of 1,000")
+	assert.Len(t, seen, 2501)
+	assert.Equal(t, "failure", seen["TestFails"])
+	assert.Equal(t, "success", seen["Test2500"])
+	assert.Equal(t, before+3, s.front.requestsTo(path), "each page one request through the api Lambda")
 }
 
 func terminal(st string) bool {

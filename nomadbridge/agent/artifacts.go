@@ -19,9 +19,6 @@ import (
 // listedUploads is how many uploaded files a step names before summing up.
 const listedUploads = 100
 
-// testBatch is how many tests go in one POST.
-const testBatch = 2000
-
 // localFile is a file to upload and its name in the API.
 type localFile struct {
 	src, name string
@@ -184,11 +181,9 @@ func (r *taskRun) storeTestResults(i int, st runner.Step, out io.Writer) error {
 		_, err := fmt.Fprintf(out, "No test result files (*.xml) found at %s\n", r.displayPath(src))
 		return err
 	}
-	for seq := 0; seq*testBatch < len(tests) || seq == 0; seq++ {
-		batch := tests[seq*testBatch : min((seq+1)*testBatch, len(tests))]
-		if err := r.files.StoreTests(r.ctx, i, seq, runner.TestBatch{Tests: batch}); err != nil {
-			return fmt.Errorf("store_test_results: %w", err)
-		}
+	warn := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
+	if err := r.sendTests(i, tests, warn); err != nil {
+		return fmt.Errorf("store_test_results: %w", err)
 	}
 	failed, skipped := 0, 0
 	for _, t := range tests {

@@ -22,14 +22,15 @@ import (
 type JobFiles interface {
 	Artifacts(ctx context.Context, slug string, jobNumber int64) ([]taskfiles.Artifact, error)
 	OpenArtifact(ctx context.Context, slug string, jobNumber int64, node int, path string) (io.ReadCloser, blob.Info, error)
-	Tests(ctx context.Context, slug string, jobNumber int64, attempt int) ([]junit.Test, error)
+	TestsPage(ctx context.Context, slug string, jobNumber int64, attempt int, token string, limits taskfiles.TestsPageLimits) ([]junit.Test, string, error)
 }
 
 var _ JobFiles = (*taskfiles.Service)(nil)
 
-// artifactLinker presigns an artifact's GET; *taskfiles.Service does.
+// artifactLinker presigns an artifact's GET answering with the headers h;
+// *taskfiles.Service does.
 type artifactLinker interface {
-	ArtifactURL(ctx context.Context, slug string, jobNumber int64, node int, path string) (string, error)
+	ArtifactURL(ctx context.Context, slug string, jobNumber int64, node int, path string, h blob.ResponseHeaders) (string, error)
 }
 
 var _ artifactLinker = (*taskfiles.Service)(nil)
@@ -44,7 +45,7 @@ type artifactJSON struct {
 // routeJobFiles adds the artifact and test routes:
 //
 //	GET /api/v2/project/{slug}/{number}/artifacts               {items: [{path, node_index, url}]}
-//	GET /api/v2/project/{slug}/{number}/tests                   {items: [{message, source, run_time, file, result, name, classname}]}
+//	GET /api/v2/project/{slug}/{number}/tests                   {items: [{message, source, run_time, file, result, name, classname}], next_page_token} (page-token)
 //	GET /api/v2/project/{slug}/{number}/artifacts/{node}/{path} the artifact (Orbit: where url points)
 //
 // CircleCI's routes put the job number right after the slug, which
@@ -119,11 +120,14 @@ func (s *server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
+	served := taskfiles.ServedHeaders(info.ContentType, s.cfg.AllowUnsafeArtifacts, p)
 	// A large artifact is a redirect to its presigned URL: through the api
-	// Lambda a response is capped at 6 MB. The bucket is another origin
-	// than the API, so what it serves cannot act on the API's session.
+	// Lambda a response is capped at 6 MB. The URL makes the store answer
+	// with the served type and disposition, not the uploader's type, so
+	// the policy holds there too; and the bucket is another origin than
+	// the API, so what it serves cannot act on the API's session.
 	if l, ok := s.cfg.Files.(artifactLinker); ok && info.Size > MaxOutputResponse {
-		u, err := l.ArtifactURL(r.Context(), j.ProjectSlug, j.Number, node, p)
+		u, err := l.ArtifactURL(r.Context(), j.ProjectSlug, j.Number, node, p, served)
 		if err != nil {
 			return err
 		}
@@ -131,15 +135,13 @@ func (s *server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
 		return nil
 	}
-	ct, download := taskfiles.ServedContentType(info.ContentType, s.cfg.AllowUnsafeArtifacts)
 	h := w.Header()
-	h.Set("Content-Type", ct)
+	h.Set("Content-Type", served.ContentType)
 	h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", "private, no-cache")
-	if download {
-		name := p[strings.LastIndexByte(p, '/')+1:]
-		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	if served.ContentDisposition != "" {
+		h.Set("Content-Disposition", served.ContentDisposition)
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, rc) // the client went away: nothing to do

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,6 +22,13 @@ import (
 // filesEnv is the API with a real taskfiles service holding what the
 // seeded build job (two tasks) stored.
 func filesEnv(t *testing.T, allowUnsafe bool) (*env, seeded) {
+	t.Helper()
+	e, s, _ := filesEnvService(t, allowUnsafe)
+	return e, s
+}
+
+// filesEnvService is filesEnv with its taskfiles service.
+func filesEnvService(t *testing.T, allowUnsafe bool) (*env, seeded, *taskfiles.Service) {
 	t.Helper()
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
@@ -50,7 +58,7 @@ func filesEnv(t *testing.T, allowUnsafe bool) (*env, seeded) {
 		{Name: "TestA", Classname: "pkg", File: "a_test.go", RunTime: 0.25, Result: "success", Source: "go"},
 		{Name: "TestB", Classname: "pkg", File: "b_test.go", RunTime: 1, Result: "failure", Message: "boom", Source: "go"},
 	}}))
-	return e, s
+	return e, s, files.Service
 }
 
 func TestArtifactsAPI(t *testing.T) {
@@ -115,4 +123,41 @@ func TestTestsAPIAndMetrics(t *testing.T) {
 
 	rec = e.do("GET", "/metrics", "")
 	assert.Equal(t, "m 1\n", rec.Body.String())
+}
+
+// TestLargeArtifactRedirectKeepsPolicy: an artifact over the api Lambda's
+// response budget is a redirect to its presigned URL, and what the store
+// serves there follows the content-type policy too: HTML as plain text,
+// an unknown type as a download with its name.
+func TestLargeArtifactRedirectKeepsPolicy(t *testing.T) {
+	e, s, files := filesEnvService(t, false)
+	ctx := context.Background()
+	c := runner.NewClient("http://unused", "unused", nil)
+	big := strings.Repeat("<p>report</p>\n", api.MaxOutputResponse/14+1)
+	tests := []struct {
+		name, path, stored, contentType, disposition string
+	}{
+		{"html as plain text", "site/report.html", "text/html; charset=utf-8", "text/plain; charset=utf-8", ""},
+		{"unknown as a download", "out/disk.img", "application/x-raw-disk-image", "application/octet-stream", `attachment; filename=disk.img`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := files.StoreArtifacts(ctx, s.task0, runner.ArtifactsRequest{Files: []runner.ArtifactFile{{Path: tc.path, ContentType: tc.stored}}})
+			require.NoError(t, err)
+			require.NoError(t, c.PutObject(ctx, res.Uploads[0], strings.NewReader(big), int64(len(big))))
+
+			rec := e.do("GET", fmt.Sprintf("/api/v2/project/%s/%d/artifacts/0/%s", s.project.Slug, s.build.Number, tc.path), "")
+			require.Equal(t, http.StatusTemporaryRedirect, rec.Code, rec.Body.String())
+			resp, err := http.Get(rec.Header().Get("Location"))
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, resp.Body.Close())
+			require.NoError(t, err)
+			require.Equal(t, 200, resp.StatusCode, string(body))
+			assert.Equal(t, len(big), len(body))
+			assert.Equal(t, tc.contentType, resp.Header.Get("Content-Type"), "the store serves the policy's type, not the stored %s", tc.stored)
+			assert.Equal(t, tc.disposition, resp.Header.Get("Content-Disposition"))
+			assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+		})
+	}
 }

@@ -79,7 +79,7 @@ var operationDocs = map[string][]opDoc{
 	"POST /api/v2/jobs/{job_id}/cancel":                           {{ID: "cancelJobByJobID", Tag: "Job", Summary: "Cancel a job.", Body: message{}}},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/{number}/{resource}": {
 		{ID: "getJobArtifacts", Tag: "Job", Summary: "A job's artifacts.", Body: listJSON[artifactJSON]{}, Literal: "artifacts"},
-		{ID: "getTests", Tag: "Job", Summary: "A job's test results.", Body: listJSON[testJSON]{}, Literal: "tests"},
+		{ID: "getTests", Tag: "Job", Summary: "A job's test results.", Body: listJSON[testJSON]{}, Literal: "tests", Paged: true},
 	},
 	"GET /api/v2/project/{vcs}/{org}/{repo}/{number}/artifacts/{node}/{path...}": {{ID: "getArtifact", Tag: "Orbit",
 		Summary: "An artifact's content.", Media: "*/*", Extension: true}},

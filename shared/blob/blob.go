@@ -22,6 +22,15 @@
 //     SigV4 query signing in AWS; in the embedded shape an HMAC-signed URL
 //     served by the API (see dirblob). It does not check that the object
 //     exists; fetching a missing one answers 404.
+//   - PresignGetWith is PresignGet whose answer carries the given
+//     ResponseHeaders instead of the stored ones (S3's response-content-type
+//     and response-content-disposition): the overrides are covered by the
+//     signature, so whoever holds the URL cannot change them. This is how a
+//     caller serves an object under another type than the uploader stored
+//     (an HTML artifact as text/plain) while the bytes go straight from the
+//     store. A value that is no valid header value is an error; empty
+//     fields keep the stored type and send no Content-Disposition. Ranges
+//     and expiry work as for PresignGet.
 //   - Keys are 1..1024 bytes of UTF-8, must not start with "/" and must not
 //     contain "..", NUL or backslashes; other keys return ErrInvalidKey from
 //     every method that takes a key. List's prefix and startAfter are plain
@@ -70,6 +79,17 @@ type PutOptions struct {
 	ContentType string
 }
 
+// ResponseHeaders override the headers of the answer to a presigned GET
+// (PresignGetWith).
+type ResponseHeaders struct {
+	// ContentType replaces the stored content type in the answer ("" keeps
+	// it). It must be printable ASCII, as PutOptions.ContentType.
+	ContentType string
+	// ContentDisposition is sent as the answer's Content-Disposition, e.g.
+	// `attachment; filename="app.bin"` ("" sends none). Printable ASCII.
+	ContentDisposition string
+}
+
 // ListPage is one page of List.
 type ListPage struct {
 	// Objects are in key order.
@@ -89,4 +109,5 @@ type Store interface {
 	List(ctx context.Context, prefix, startAfter string, limit int) (ListPage, error)
 	Delete(ctx context.Context, key string) error
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	PresignGetWith(ctx context.Context, key string, ttl time.Duration, h ResponseHeaders) (string, error)
 }

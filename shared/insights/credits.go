@@ -11,11 +11,17 @@ import "encoding/json"
 //
 // (per second, not rounded up to whole minutes as CircleCI bills; the
 // figures Insights answers are rounded to integers only at the end). A
-// workflow's credits are the sum of its jobs'. The rates are CircleCI's
-// published per-minute credit prices (circleci.com/pricing/price-list/,
-// "Docker" and "Linux VM" tables, as of 2024); a class not in the table
-// costs its executor's default class (docker medium, machine medium,
-// macos m2pro.medium); approval jobs cost nothing.
+// workflow's credits are the sum of its jobs'. The rates are CircleCI
+// cloud's per-minute credit prices for each resource class, and all but
+// one are estimates: only docker (and Linux machine) medium's 10 credits a
+// minute was checked, against stored copies of circleci.com/pricing/ and
+// CircleCI's support article on partial minutes (copies without a capture
+// date). The others are CircleCI's price list (circleci.com/pricing/
+// price-list/, "Docker", "Linux VM" and "macOS" tables) as the authors
+// knew it in 2024–2025, not re-read since: CircleCI changes them, so treat
+// a credits figure as an estimate in CircleCI's unit, not a bill. A class
+// not in the table costs its executor's default class (docker medium,
+// machine medium, macos m2pro.medium); approval jobs cost nothing.
 var creditRates = map[string]map[string]float64{
 	"docker": {
 		"small": 5, "medium": 10, "medium+": 15, "large": 20, "xlarge": 40, "2xlarge": 80, "2xlarge+": 100,

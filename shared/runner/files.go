@@ -33,8 +33,9 @@ import (
 //	POST /task/artifacts           ArtifactsRequest → ArtifactsUpload (one Upload
 //	                               per file, same order); PUT each file
 //	POST /task/steps/{n}/tests?seq=K   TestBatch → 204; batch K of step n's
-//	                               parsed JUnit results; the same seq again
-//	                               replaces it (retries are harmless)
+//	                               parsed JUnit results (at most MaxTestBatch
+//	                               tests, MaxTestBatchBytes of JSON); the same
+//	                               seq again replaces it (retries are harmless)
 //	GET  /task/timings             → Timings of the last run of this job on the
 //	                               branch (else the default branch), for
 //	                               `circleci tests split --split-by=timings`
@@ -198,6 +199,13 @@ type TestBatch struct {
 
 // MaxTestBatch bounds the tests of one TestBatch.
 const MaxTestBatch = 5000
+
+// MaxTestBatchBytes bounds the JSON body of one TestBatch, in both shapes:
+// in AWS the runner API is the api Lambda, whose request event is capped at
+// 6 MB and may carry the body base64-encoded (4/3 of it) with the
+// headers, so 3 MiB of JSON (4 MiB encoded) always passes. Agents split
+// their results into batches under both bounds.
+const MaxTestBatchBytes = 3 << 20
 
 // Timings are the run times, in seconds, of the tests of one earlier run of
 // the job, summed by file, by class name and by test name.

@@ -3,12 +3,11 @@ package runner
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 )
-
-// maxTestBatchBody bounds the body of POST /task/steps/{n}/tests.
-const maxTestBatchBody = 16 << 20
 
 // maxFilesBody bounds the JSON bodies of the other files routes.
 const maxFilesBody = 1 << 20
@@ -135,9 +134,16 @@ func (h *handler) storeTests(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil || seq < 0 {
 		return errors.Join(ErrBadRequest, errors.New("seq must be a non-negative integer"))
 	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxTestBatchBytes+1))
+	if err != nil {
+		return fmt.Errorf("read test batch: %w", err)
+	}
+	if len(body) > MaxTestBatchBytes {
+		return errors.Join(ErrBadRequest, fmt.Errorf("test batch larger than %d bytes: split it", MaxTestBatchBytes))
+	}
 	var b TestBatch
-	if err := decodeLimit(r, &b, maxTestBatchBody); err != nil {
-		return err
+	if err := json.Unmarshal(body, &b); err != nil {
+		return errors.Join(ErrBadRequest, fmt.Errorf("test batch: %w", err))
 	}
 	if len(b.Tests) > MaxTestBatch {
 		return errors.Join(ErrBadRequest, errors.New("too many tests in one batch"))

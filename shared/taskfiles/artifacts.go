@@ -107,12 +107,15 @@ func (s *Service) OpenArtifact(ctx context.Context, slug string, jobNumber int64
 }
 
 // ArtifactURL is a presigned GET of one artifact, valid for the service's
-// URL lifetime: the API answers a large artifact with a redirect there, so
-// its bytes never pass through the api Lambda (6 MB response limit).
-func (s *Service) ArtifactURL(ctx context.Context, slug string, jobNumber int64, node int, p string) (string, error) {
+// URL lifetime, whose answer carries the headers h (ServedHeaders) instead
+// of the stored type: the API answers a large artifact with a redirect
+// there, so its bytes never pass through the api Lambda (6 MB response
+// limit), and the store serves them under the same content-type policy as
+// the API.
+func (s *Service) ArtifactURL(ctx context.Context, slug string, jobNumber int64, node int, p string, h blob.ResponseHeaders) (string, error) {
 	c, err := CleanArtifactPath(p)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", blob.ErrNotFound, err)
 	}
-	return s.cfg.Blobs.PresignGet(ctx, artifactsPrefix(slug, jobNumber)+strconv.Itoa(node)+"/"+c, s.cfg.URLTTL)
+	return s.cfg.Blobs.PresignGetWith(ctx, artifactsPrefix(slug, jobNumber)+strconv.Itoa(node)+"/"+c, s.cfg.URLTTL, h)
 }

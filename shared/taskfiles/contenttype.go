@@ -3,6 +3,8 @@ package taskfiles
 import (
 	"mime"
 	"strings"
+
+	"github.com/orbit-ci/orbit/shared/blob"
 )
 
 // The seed's artifact content-type policy: only whitelisted types are
@@ -53,4 +55,23 @@ func ServedContentType(stored string, allowUnsafe bool) (contentType string, dow
 		return mt, false
 	}
 	return "application/octet-stream", true
+}
+
+// ServedHeaders are the Content-Type and Content-Disposition an artifact at
+// path (its API path), stored with the given type, is served with: the
+// API's own answer and the overrides of its presigned URL
+// (blob.Store.PresignGetWith), so the policy holds whichever serves the
+// bytes. A download is "attachment" with the file's name, RFC 2231-encoded
+// when it is not ASCII, so the value is always a valid header value.
+func ServedHeaders(stored string, allowUnsafe bool, path string) blob.ResponseHeaders {
+	ct, download := ServedContentType(stored, allowUnsafe)
+	h := blob.ResponseHeaders{ContentType: ct}
+	if download {
+		name := path[strings.LastIndexByte(path, '/')+1:]
+		h.ContentDisposition = mime.FormatMediaType("attachment", map[string]string{"filename": name})
+		if h.ContentDisposition == "" { // a name mime cannot encode
+			h.ContentDisposition = "attachment"
+		}
+	}
+	return h
 }

@@ -128,27 +128,53 @@ func (s *Service) Timings(ctx context.Context, taskID string) (runner.Timings, e
 // Tests returns the test results of one attempt of a job, by node, step
 // and batch.
 func (s *Service) Tests(ctx context.Context, slug string, jobNumber int64, attempt int) ([]junit.Test, error) {
+	objs, err := s.testBatches(ctx, slug, jobNumber, attempt)
+	if err != nil {
+		return nil, err
+	}
+	out := []junit.Test{}
+	for _, o := range objs {
+		tests, err := s.readBatch(ctx, o.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tests...)
+	}
+	return out, nil
+}
+
+// testBatches lists the batches of one attempt in the order Tests reads
+// them: by node (numerically, as keys sort nodes as text), then step and
+// batch.
+func (s *Service) testBatches(ctx context.Context, slug string, jobNumber int64, attempt int) ([]blob.Info, error) {
 	prefix := testsPrefix(slug, jobNumber, attempt)
 	objs, err := s.list(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
-	// Keys sort by node as text; order nodes numerically.
+	for i := range objs {
+		objs[i].Key = strings.TrimPrefix(objs[i].Key, prefix)
+	}
 	slices.SortStableFunc(objs, func(a, b blob.Info) int {
-		na, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(a.Key, prefix), "/", 2)[0])
-		nb, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(b.Key, prefix), "/", 2)[0])
+		na, _ := strconv.Atoi(strings.SplitN(a.Key, "/", 2)[0])
+		nb, _ := strconv.Atoi(strings.SplitN(b.Key, "/", 2)[0])
 		return na - nb
 	})
-	out := []junit.Test{}
-	for _, o := range objs {
-		var b runner.TestBatch
-		if err := s.getJSON(ctx, o.Key, &b); err != nil {
-			if errors.Is(err, blob.ErrNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		out = append(out, b.Tests...)
+	for i := range objs {
+		objs[i].Key = prefix + objs[i].Key
 	}
-	return out, nil
+	return objs, nil
+}
+
+// readBatch reads one stored batch; one deleted since it was listed is
+// empty.
+func (s *Service) readBatch(ctx context.Context, key string) ([]junit.Test, error) {
+	var b runner.TestBatch
+	if err := s.getJSON(ctx, key, &b); err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return b.Tests, nil
 }

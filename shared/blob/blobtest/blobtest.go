@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"InvalidKeys", testInvalidKeys},
 		{"PresignedURL", testPresign},
 		{"PresignedURLExpires", testPresignExpires},
+		{"PresignedURLWithResponseHeaders", testPresignWith},
 		{"ConcurrentPutGet", testConcurrentPutGet},
 	}
 	for _, tc := range tests {
@@ -424,6 +426,75 @@ func testPresign(t *testing.T, s blob.Store) {
 		_, err := s.PresignGet(ctx, "k", ttl)
 		assert.Error(t, err, "ttl %s", ttl)
 	}
+}
+
+// testPresignWith: a presigned GET answers with the URL's content type and
+// disposition instead of the stored type, ranges included; the overrides
+// are signed (a URL whose override was changed is refused), and values
+// that are no header values are refused when presigning.
+func testPresignWith(t *testing.T, s blob.Store) {
+	ctx := testContext(t)
+	const key, content = "projects/gh/acme/api/7/artifacts/0/site/index.html", "<script>alert(1)</script>"
+	put(ctx, t, s, key, content, "text/html; charset=utf-8")
+
+	tests := []struct {
+		name        string
+		h           blob.ResponseHeaders
+		contentType string
+	}{
+		{"type", blob.ResponseHeaders{ContentType: "text/plain; charset=utf-8"}, "text/plain; charset=utf-8"},
+		{"type and disposition", blob.ResponseHeaders{ContentType: "application/octet-stream",
+			ContentDisposition: `attachment; filename="index.html"`}, "application/octet-stream"},
+		{"disposition only", blob.ResponseHeaders{ContentDisposition: "attachment"}, "text/html; charset=utf-8"},
+		{"none", blob.ResponseHeaders{}, "text/html; charset=utf-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := s.PresignGetWith(ctx, key, time.Hour, tc.h)
+			require.NoError(t, err)
+			resp, body := fetch(t, u, nil)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", u, body)
+			assert.Equal(t, content, body)
+			assert.Equal(t, tc.contentType, resp.Header.Get("Content-Type"))
+			assert.Equal(t, tc.h.ContentDisposition, resp.Header.Get("Content-Disposition"))
+
+			resp, body = fetch(t, u, http.Header{"Range": {"bytes=1-6"}})
+			require.Equal(t, http.StatusPartialContent, resp.StatusCode, "ranged GET: %s", body)
+			assert.Equal(t, "script", body)
+			assert.Equal(t, tc.contentType, resp.Header.Get("Content-Type"))
+		})
+	}
+
+	// Whoever holds the URL cannot choose another type: the override is signed.
+	u, err := s.PresignGetWith(ctx, key, time.Hour, blob.ResponseHeaders{ContentType: "text/plain"})
+	require.NoError(t, err)
+	parsed, err := neturl.Parse(u)
+	require.NoError(t, err)
+	q, changed := parsed.Query(), false
+	for k, vs := range q {
+		if len(vs) == 1 && vs[0] == "text/plain" {
+			q.Set(k, "text/html")
+			changed = true
+		}
+	}
+	require.True(t, changed, "the URL carries its content type: %s", u)
+	parsed.RawQuery = q.Encode()
+	resp, body := fetch(t, parsed.String(), nil)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a changed override is refused: %s", body)
+	assert.NotContains(t, body, content)
+
+	for _, h := range []blob.ResponseHeaders{
+		{ContentType: "text/plain\r\nX-Evil: 1"},
+		{ContentDisposition: "attachment\nX-Evil: 1"},
+		{ContentDisposition: strings.Repeat("a", 2000)},
+	} {
+		_, err := s.PresignGetWith(ctx, key, time.Hour, h)
+		assert.Error(t, err, "%+v is no header value", h)
+	}
+	_, err = s.PresignGetWith(ctx, "/bad", time.Hour, blob.ResponseHeaders{ContentType: "text/plain"})
+	assert.ErrorIs(t, err, blob.ErrInvalidKey)
+	_, err = s.PresignGetWith(ctx, key, 0, blob.ResponseHeaders{ContentType: "text/plain"})
+	assert.Error(t, err, "ttl 0")
 }
 
 func testPresignExpires(t *testing.T, s blob.Store) {

@@ -26,10 +26,25 @@ import (
 // with the key's segments path-escaped. The URL is valid until expires,
 // which is ttl from now rounded up to the second.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	return s.PresignGetWith(ctx, key, ttl, blob.ResponseHeaders{})
+}
+
+// PresignGetWith implements blob.Store: PresignGet's URL, plus "ct" and
+// "cd" query parameters with the overrides when either is set, and then
+// the signature covers them too:
+//
+//	HMAC-SHA256(Secret, "v2" NUL key NUL expires NUL ct NUL cd)
+//
+// Keys and header values contain no NUL, and a message without overrides
+// (PresignGet's) contains none, so no URL's signature fits another's.
+func (s *Store) PresignGetWith(ctx context.Context, key string, ttl time.Duration, h blob.ResponseHeaders) (string, error) {
 	if err := blobrules.CheckKey(key); err != nil {
 		return "", fmt.Errorf("presign: %w", err)
 	}
 	if err := blobrules.CheckTTL(ttl); err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	if err := blobrules.ResponseHeaders(h); err != nil {
 		return "", fmt.Errorf("presign %s: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -40,15 +55,28 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 	if exp.Nanosecond() > 0 {
 		expires++
 	}
-	q := url.Values{"expires": {strconv.FormatInt(expires, 10)}, "sig": {s.sign(key, expires)}}
+	q := url.Values{"expires": {strconv.FormatInt(expires, 10)}, "sig": {s.sign(key, expires, h)}}
+	if h.ContentType != "" {
+		q.Set("ct", h.ContentType)
+	}
+	if h.ContentDisposition != "" {
+		q.Set("cd", h.ContentDisposition)
+	}
 	return s.baseURL + "/" + escapeKey(key) + "?" + q.Encode(), nil
 }
 
-// sign returns the hex HMAC of key|expires. The expiry never contains "|",
-// so the message names one key and one expiry.
-func (s *Store) sign(key string, expires int64) string {
+// sign returns the hex HMAC of a URL's key, expiry and overrides. Without
+// overrides the message is key|expires (the expiry never contains "|", so
+// it names one key and one expiry); with them, NUL-separated fields after
+// "v2".
+func (s *Store) sign(key string, expires int64, h blob.ResponseHeaders) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(key + "|" + strconv.FormatInt(expires, 10)))
+	exp := strconv.FormatInt(expires, 10)
+	if h == (blob.ResponseHeaders{}) {
+		m.Write([]byte(key + "|" + exp))
+	} else {
+		m.Write([]byte("v2\x00" + key + "\x00" + exp + "\x00" + h.ContentType + "\x00" + h.ContentDisposition))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -66,7 +94,8 @@ func escapeKey(key string) string {
 //
 // It answers 403 for a missing, wrong or expired signature, 404 for a
 // missing object (errors as JSON {"message": "..."}), and serves the object
-// with its stored content type, Last-Modified and Range support. Every
+// with its stored content type (or the URL's signed override, with its
+// Content-Disposition), Last-Modified and Range support. Every
 // answer carries X-Content-Type-Options: nosniff, so browsers trust the
 // stored type and never guess a more dangerous one; which types are safe to
 // store for artifacts is the caller's decision.
@@ -86,8 +115,10 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, ok := s.keyOf(r.URL)
-	expires, err := strconv.ParseInt(r.URL.Query().Get("expires"), 10, 64)
-	if !ok || err != nil || !s.validSignature(key, expires, r.URL.Query().Get("sig")) {
+	q := r.URL.Query()
+	expires, err := strconv.ParseInt(q.Get("expires"), 10, 64)
+	h := blob.ResponseHeaders{ContentType: q.Get("ct"), ContentDisposition: q.Get("cd")}
+	if !ok || err != nil || blobrules.ResponseHeaders(h) != nil || !s.validSignature(key, expires, h, q.Get("sig")) {
 		writeError(w, http.StatusForbidden, "invalid signature")
 		return
 	}
@@ -106,6 +137,12 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = o.f.Close() }() // read-only: nothing to lose
 	w.Header().Set("Content-Type", o.info.ContentType)
+	if h.ContentType != "" {
+		w.Header().Set("Content-Type", h.ContentType)
+	}
+	if h.ContentDisposition != "" {
+		w.Header().Set("Content-Disposition", h.ContentDisposition)
+	}
 	w.Header().Set("Cache-Control", "private, no-cache")
 	http.ServeContent(w, r, "", o.info.LastModified, io.NewSectionReader(o.f, o.dataOff, o.info.Size))
 }
@@ -129,12 +166,12 @@ func (s *Store) keyOf(u *url.URL) (string, bool) {
 
 // validSignature compares in constant time, so timing tells nothing about
 // how much of a forged signature was right.
-func (s *Store) validSignature(key string, expires int64, sig string) bool {
+func (s *Store) validSignature(key string, expires int64, h blob.ResponseHeaders, sig string) bool {
 	got, err := hex.DecodeString(sig)
 	if err != nil {
 		return false
 	}
-	want, err := hex.DecodeString(s.sign(key, expires))
+	want, err := hex.DecodeString(s.sign(key, expires, h))
 	if err != nil {
 		return false
 	}

@@ -280,15 +280,32 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // PresignGet implements blob.Store with SigV4 query signing.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	return s.PresignGetWith(ctx, key, ttl, blob.ResponseHeaders{})
+}
+
+// PresignGetWith implements blob.Store: the overrides are GetObject's
+// ResponseContentType and ResponseContentDisposition, query parameters
+// (response-content-type, response-content-disposition) that SigV4 signs
+// with the rest of the query; S3 answers with them instead of the stored
+// headers.
+func (s *Store) PresignGetWith(ctx context.Context, key string, ttl time.Duration, h blob.ResponseHeaders) (string, error) {
 	if err := blobrules.CheckKey(key); err != nil {
 		return "", fmt.Errorf("presign: %w", err)
 	}
 	if err := blobrules.CheckTTL(ttl); err != nil {
 		return "", fmt.Errorf("presign %s: %w", key, err)
 	}
-	req, err := s.presigner.PresignGetObject(ctx,
-		&s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)},
-		s3.WithPresignExpires(ttl))
+	if err := blobrules.ResponseHeaders(h); err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}
+	if h.ContentType != "" {
+		in.ResponseContentType = aws.String(h.ContentType)
+	}
+	if h.ContentDisposition != "" {
+		in.ResponseContentDisposition = aws.String(h.ContentDisposition)
+	}
+	req, err := s.presigner.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign %s: %w", key, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/blob/blobtest"
 	"github.com/orbit-ci/orbit/shared/blob/s3blob"
 	"github.com/orbit-ci/orbit/shared/blob/s3blob/s3blobtest"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // newStore serves a fresh in-memory S3 and returns a store on a bucket in
@@ -87,4 +88,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	assert.Error(t, err)
 	_, err = s3blob.New(client, p, "")
 	assert.Error(t, err)
+}
+
+// TestConformanceMoto runs the suite against moto_server, a second S3
+// implementation, behind s3blobtest's presigned-URL check and response
+// overrides (moto 5.2.1 checks no query signature and ignores response-*
+// parameters: s3blobtest.NewMotoServer says which).
+func TestConformanceMoto(t *testing.T) {
+	endpoint := testenv.Need(t, "ORBIT_MOTO_ENDPOINT", "start moto_server (make test does)")
+	srv := s3blobtest.NewMotoServer(t, endpoint)
+	blobtest.Run(t, func(t *testing.T) blob.Store { return srv.NewStore(t) })
 }

@@ -58,15 +58,32 @@ func ContentType(ct string) (string, error) {
 	if ct == "" {
 		return DefaultContentType, nil
 	}
-	if len(ct) > MaxContentTypeBytes {
-		return "", fmt.Errorf("content type is %d bytes, more than %d", len(ct), MaxContentTypeBytes)
-	}
-	for i := 0; i < len(ct); i++ {
-		if c := ct[i]; c < 0x20 || c > 0x7e {
-			return "", fmt.Errorf("content type %q has a byte outside printable ASCII", ct)
-		}
+	if err := headerValue("content type", ct); err != nil {
+		return "", err
 	}
 	return ct, nil
+}
+
+// headerValue checks that v can travel as an HTTP header value.
+func headerValue(what, v string) error {
+	if len(v) > MaxContentTypeBytes {
+		return fmt.Errorf("%s is %d bytes, more than %d", what, len(v), MaxContentTypeBytes)
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e {
+			return fmt.Errorf("%s %q has a byte outside printable ASCII", what, v)
+		}
+	}
+	return nil
+}
+
+// ResponseHeaders checks the overrides of a presigned GET: each set field
+// must be a header value of printable ASCII, at most MaxContentTypeBytes.
+func ResponseHeaders(h blob.ResponseHeaders) error {
+	if err := headerValue("response content type", h.ContentType); err != nil {
+		return err
+	}
+	return headerValue("response content disposition", h.ContentDisposition)
 }
 
 // CheckTTL checks a presign lifetime.

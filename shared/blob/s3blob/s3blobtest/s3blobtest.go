@@ -14,6 +14,16 @@
 // that signer and checker share, but catches a URL that does not cover what
 // it should and a client that does not send what was signed. Requests
 // signed in an Authorization header (the SDK's own calls) pass unchecked.
+//
+// NewMotoServer puts the same check in front of moto_server, with
+// ResponseOverrides: moto 5.2.1 verifies no query signature either, and
+// ignores GetObject's response-* parameters (its s3/responses.py reads
+// none), which S3 and gofakes3 apply. It also sends moto one PUT of a key
+// at a time: two concurrent PutObjects of one key make moto 5.2.1 answer
+// 500 (the first's ETag is read from a buffer the second closed:
+// "ValueError: I/O operation on closed file" in s3/models.py), a moto bug
+// S3 does not have. GETs stay concurrent with the PUTs, so the suite's
+// torn-read check still runs against moto.
 package s3blobtest
 
 import (
@@ -23,9 +33,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,12 +72,114 @@ type Server struct {
 // NewServer serves a fresh, empty S3 until the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
+	return serve(t, gofakes3.New(s3mem.New()).Server())
+}
+
+// NewMotoServer serves moto_server at endpoint (ORBIT_MOTO_ENDPOINT) behind
+// the presigned-URL check and ResponseOverrides, until the test ends, so
+// that moto answers presigned GETs as S3 does. Its buckets outlive the
+// test, as moto does.
+func NewMotoServer(t testing.TB, endpoint string) *Server {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	require.NoError(t, err, "moto endpoint")
+	return serve(t, onePutPerKey(ResponseOverrides(httputil.NewSingleHostReverseProxy(target))))
+}
+
+// onePutPerKey serialises PUTs of one URL path (one object).
+func onePutPerKey(next http.Handler) http.Handler {
+	var mu sync.Mutex
+	locks := map[string]*sync.Mutex{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		l, ok := locks[r.URL.Path]
+		if !ok {
+			l = &sync.Mutex{}
+			locks[r.URL.Path] = l
+		}
+		mu.Unlock()
+		l.Lock()
+		defer l.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func serve(t testing.TB, backend http.Handler) *Server {
+	t.Helper()
 	s := &Server{}
-	srv := httptest.NewServer(s.checkPresigned(gofakes3.New(s3mem.New()).Server()))
+	srv := httptest.NewServer(s.checkPresigned(backend))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	s.Client = NewClient(srv.URL)
 	return s
+}
+
+// responseParams are GetObject's query parameters that replace a header of
+// a successful answer, as S3 documents them.
+var responseParams = map[string]string{
+	"response-content-type":        "Content-Type",
+	"response-content-disposition": "Content-Disposition",
+	"response-content-language":    "Content-Language",
+	"response-content-encoding":    "Content-Encoding",
+	"response-cache-control":       "Cache-Control",
+	"response-expires":             "Expires",
+}
+
+// ResponseOverrides applies the response-* parameters of a query-signed GET
+// or HEAD to a successful (2xx) answer of next, as S3 does, for S3
+// emulators that ignore them (moto 5.2.1). It checks no signature: put it
+// behind a check that does (NewMotoServer) or where only the header
+// matters.
+func ResponseOverrides(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !q.Has("X-Amz-Signature") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		set := http.Header{}
+		for param, header := range responseParams {
+			if v := q.Get(param); v != "" {
+				set.Set(header, v)
+			}
+		}
+		next.ServeHTTP(&overriding{ResponseWriter: w, set: set}, r)
+	})
+}
+
+// overriding replaces headers of a 2xx answer as it is written.
+type overriding struct {
+	http.ResponseWriter
+	set   http.Header
+	wrote bool
+}
+
+func (o *overriding) WriteHeader(code int) {
+	if !o.wrote && code >= 200 && code < 300 {
+		for k, v := range o.set {
+			o.Header()[k] = v
+		}
+	}
+	o.wrote = true
+	o.ResponseWriter.WriteHeader(code)
+}
+
+func (o *overriding) Write(b []byte) (int, error) {
+	if !o.wrote {
+		o.WriteHeader(http.StatusOK)
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// Flush passes on streaming.
+func (o *overriding) Flush() {
+	if f, ok := o.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // NewClient returns a client of the S3 at endpoint (Server, or moto_server)

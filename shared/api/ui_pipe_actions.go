@@ -134,14 +134,16 @@ func (s *server) uiUnfollow(r *http.Request) (string, string, error) {
 func (s *server) uiTrigger(r *http.Request) (string, string, error) {
 	params := map[string]any{}
 	declared := map[string]string{}
-	if recent, _, err := s.st.ListPipelines(r.Context(), slugOf(r), "", 1); err == nil && len(recent) > 0 {
-		ps, err := s.declaredParams(r.Context(), recent[0].ID)
-		if err != nil {
-			return "", "", err
-		}
-		for _, p := range ps {
-			declared[p.Name] = p.Type
-		}
+	recent, _, err := s.st.ListPipelines(r.Context(), slugOf(r), "", paramsLookback)
+	if err != nil {
+		return "", "", err
+	}
+	ps, err := s.declaredParams(r.Context(), recent)
+	if err != nil {
+		return "", "", err
+	}
+	for _, p := range ps {
+		declared[p.Name] = p.Type
 	}
 	for key, vals := range r.PostForm {
 		name, ok := strings.CutPrefix(key, "param.")

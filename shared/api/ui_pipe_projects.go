@@ -93,10 +93,8 @@ func (s *server) uiProject(r *http.Request) (string, uiPage, error) {
 			page.Branches = append(page.Branches, pl.VCS.Branch)
 		}
 	}
-	if len(recent) > 0 {
-		if page.Params, err = s.declaredParams(ctx, recent[0].ID); err != nil {
-			return "", nil, err
-		}
+	if page.Params, err = s.declaredParams(ctx, recent); err != nil {
+		return "", nil, err
 	}
 	page.List, err = s.listPipes(ctx, []string{p.Slug}, pipeFilter{Branch: page.Branch}, r.URL.Query().Get("page"), pageLink(r.URL))
 	if err != nil {
@@ -108,16 +106,24 @@ func (s *server) uiProject(r *http.Request) (string, uiPage, error) {
 	return "project", page, nil
 }
 
-// declaredParams are the pipeline parameters the config of pipeline id
-// (the project's latest) declares, by name. A config that does not parse
-// declares none: the form still takes name/value rows.
-func (s *server) declaredParams(ctx context.Context, id string) ([]pipeParam, error) {
-	c, err := s.st.GetPipelineConfig(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
+// paramsLookback is how many of the newest pipelines declaredParams tries
+// for a config (the newest may not have read theirs yet).
+const paramsLookback = 5
+
+// declaredParams are the pipeline parameters declared by the config of the
+// newest of recent (newest first) that has one, by name. A config that
+// does not parse declares none: the form still takes name/value rows.
+func (s *server) declaredParams(ctx context.Context, recent []store.Pipeline) ([]pipeParam, error) {
+	var c store.PipelineConfig
+	for _, p := range recent[:min(len(recent), paramsLookback)] {
+		var err error
+		c, err = s.st.GetPipelineConfig(ctx, p.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if c.Source != "" {
+			break
+		}
 	}
 	var doc struct {
 		Parameters map[string]struct {

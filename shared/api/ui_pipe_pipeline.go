@@ -42,10 +42,10 @@ type pipeWorkflowPage struct {
 // pipeWorkflow is one workflow as the "pipe-workflow" partial shows it.
 type pipeWorkflow struct {
 	ID, Name, Status, Duration, Slug string
-	PipelineID, RerunOf               string
-	CreatedAt                         string
-	Graph                             template.HTML
-	Jobs                              []pipeJob
+	PipelineID, RerunOf              string
+	CreatedAt                        string
+	Graph                            template.HTML
+	Jobs                             []pipeJob
 	// Controls: the user may approve, cancel and rerun (write access and
 	// a conductor); the buttons shown are those the status allows.
 	Controls, CanCancel, CanRerun, CanRerunFailed bool

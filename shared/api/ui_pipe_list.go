@@ -26,8 +26,10 @@ const (
 	pipePageSize = 20
 	// pipeScanLimit bounds the pipelines a filtered page reads.
 	pipeScanLimit = 400
-	// pipeChunk is how many pipelines one store read fetches per project.
-	pipeChunk = 25
+	// pipeChunk is how many pipelines one store read fetches per project
+	// (always the same, so a page token's skip counts within the same
+	// store page).
+	pipeChunk = 50
 )
 
 // pipeFilter narrows a listing (the dashboard's GET form).
@@ -74,7 +76,7 @@ type pipeCell struct{ ID, Name, Status string }
 type pipeStream struct {
 	slug   string
 	cursor string // the store page the buffer came from
-	skip   int    // how many of that page were consumed
+	skip   int    // how many of that page were consumed (< pipeChunk)
 	buf    []store.Pipeline
 	next   string // the store page after the buffer's
 	loaded bool
@@ -84,7 +86,7 @@ type pipeStream struct {
 func (st *pipeStream) peek(ctx context.Context, s *server) (*store.Pipeline, error) {
 	for !st.done {
 		if !st.loaded {
-			ps, next, err := s.st.ListPipelines(ctx, st.slug, st.cursor, st.skip+pipeChunk)
+			ps, next, err := s.st.ListPipelines(ctx, st.slug, st.cursor, pipeChunk)
 			if err != nil {
 				return nil, err
 			}

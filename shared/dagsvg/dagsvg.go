@@ -167,7 +167,9 @@ func node(b *strings.Builder, n Node, x, y int) {
 		label = n.Name + " (approval), " + strings.ReplaceAll(n.Status, "_", " ")
 	}
 	if n.Href != "" {
-		fmt.Fprintf(b, `<a href="%s" aria-label="%s">`, html.EscapeString(n.Href), html.EscapeString(label))
+		// The link's name is its visible text (name and status), as WCAG
+		// wants; the title is the tooltip with the full name.
+		fmt.Fprintf(b, `<a href="%s">`, html.EscapeString(n.Href))
 	} else {
 		fmt.Fprintf(b, `<g role="img" aria-label="%s">`, html.EscapeString(label))
 	}
@@ -177,7 +179,7 @@ func node(b *strings.Builder, n Node, x, y int) {
 	}
 	fmt.Fprintf(b, `<g class="%s"><title>%s</title>`, class, html.EscapeString(label))
 	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" rx="%d"/>`, x, y, nodeW, nodeH, rx)
-	fmt.Fprintf(b, `<text class="dag-glyph" x="%d" y="%d">%s</text>`, x+14, y+nodeH/2+5, glyphs[n.Class])
+	fmt.Fprintf(b, `<text class="dag-glyph" x="%d" y="%d" aria-hidden="true">%s</text>`, x+14, y+nodeH/2+5, glyphs[n.Class])
 	fmt.Fprintf(b, `<text class="dag-name" x="%d" y="%d">%s</text>`, x+30, y+17, html.EscapeString(truncate(n.Name)))
 	sub := strings.ReplaceAll(n.Status, "_", " ")
 	if n.Approval {

@@ -46,7 +46,7 @@ func TestRender(t *testing.T) {
 		{Name: "<script>deploy-to-production-cluster</script>", Status: "not_run", Class: "idle", NotRun: true, Requires: []string{"hold"}},
 	}))
 	assert.True(t, strings.HasPrefix(out, `<svg xmlns="http://www.w3.org/2000/svg" class="dag" role="group" aria-label="graph of &lt;wf&gt;" viewBox="0 0 `))
-	assert.Contains(t, out, `<a href="/ui/project/local/a/b/job/1" aria-label="build, success">`)
+	assert.Contains(t, out, `<a href="/ui/project/local/a/b/job/1"><g class="dag-node s-ok"><title>build, success</title>`)
 	assert.Contains(t, out, `<g class="dag-node s-ok">`)
 	assert.Contains(t, out, `<g class="dag-node s-hold approval">`)
 	assert.Contains(t, out, `rx="20"`, "approval jobs are pills")

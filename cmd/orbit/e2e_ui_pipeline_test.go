@@ -120,15 +120,16 @@ func TestUIPipelineFlow(t *testing.T) {
 	b.Screenshot("dashboard")
 }
 
-// TestUIQueuedJobSaysWhy: a job asks for a resource class no Nomad client
-// can offer; the pipeline page says so while it waits.
+// TestUIQueuedJobSaysWhy: a job asks for a GPU resource class, which no
+// client of the test's Nomad agent offers; the pipeline page says so while
+// the job waits.
 func TestUIQueuedJobSaysWhy(t *testing.T) {
 	p := startOrbit(t, t.TempDir(), freeAddr(t))
 	repo := gitRepo(t, map[string]string{".circleci/config.yml": `version: 2.1
 jobs:
   big:
     docker: [{image: cimg/base:stable}]
-    resource_class: 2xlarge+
+    resource_class: gpu.nvidia.small
     steps:
       - run: echo never placed
 workflows:
@@ -139,7 +140,7 @@ workflows:
 	pid := p.trigger(slug, "main")
 	b := signInBrowser(t, p)
 	b.Open(p.url+"/ui/pipeline/"+pid, "main h1")
-	b.WaitText("#workflows .waiting", "resource class 2xlarge+", 2*time.Minute)
+	b.WaitText("#workflows .waiting", "no client offers resource class gpu.nvidia.small", 2*time.Minute)
 	assert.Contains(t, b.Text("#workflows"), "queued")
 	b.Axe("the pipeline page of a waiting job")
 	wf := p.firstWorkflow(pid)

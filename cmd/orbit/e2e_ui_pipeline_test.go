@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/testenv/browser"
 )
 
 // uiFlowConfig: build fails until the file the "marker" parameter names
@@ -88,11 +91,11 @@ func TestUIPipelineFlow(t *testing.T) {
 
 	// Fix the cause, rerun from failed, approve, deploy runs.
 	require.NoError(t, os.WriteFile(marker, []byte("ok"), 0o644))
-	b.Do("rerun from failed", chromedp.Click(chromedp.CSS(`form[action$="/rerun"] input[name=from_failed] ~ button`)))
+	clickNow(t, b, `form[action$="/rerun"] input[name=from_failed] ~ button`)
 	b.WaitText(".notice", "rerun from failed", 30*time.Second)
 	b.WaitText("#workflows", "Approve hold", 3*time.Minute)
 	b.Axe("the pipeline page with a hold")
-	b.Do("approve", chromedp.Click(chromedp.CSS(`form[action*="/approve/"] button`)))
+	clickNow(t, b, `form[action*="/approve/"] button`)
 	b.WaitText(".notice", "Approved", 30*time.Second)
 	waitFor(t, 3*time.Minute, "deploy of the rerun to succeed", func() bool {
 		for _, w := range p.workflows(pid) {
@@ -118,6 +121,16 @@ func TestUIPipelineFlow(t *testing.T) {
 	assert.Contains(t, b.Text("table.pipes"), "admin", "the trigger's actor")
 	b.Axe("the dashboard with a filter")
 	b.Screenshot("dashboard")
+}
+
+// clickNow clicks the button sel in one script turn: a live region swapped
+// between a mouse press and its release (the page refreshes its workflows
+// every 2 s while they run) would swallow a mouse click.
+func clickNow(t *testing.T, b *browser.Browser, sel string) {
+	t.Helper()
+	ok := browser.Get(b, "click "+sel, chromedp.Evaluate[bool](
+		`(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (!e) return false; e.click(); return true })()`))
+	require.True(t, ok, "no %s on the page", sel)
 }
 
 // TestUIQueuedJobSaysWhy: a job asks for a GPU resource class, which no

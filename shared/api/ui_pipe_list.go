@@ -212,11 +212,7 @@ func (s *server) pipeRowOf(p store.Pipeline, wfs []store.Workflow) (pipeRow, boo
 			stopped = wf.StoppedAt
 		}
 	}
-	if active || stopped == nil {
-		now := s.st.Now()
-		stopped = &now
-	}
-	if len(wfs) > 0 {
+	if !active { // a running pipeline shows no ticking duration (see pipeWorkflowOf)
 		row.Duration = formatDuration(&p.CreatedAt, stopped)
 	}
 	return row, active

@@ -147,13 +147,11 @@ func (s *server) pipeWorkflowOf(ctx context.Context, wf store.Workflow, page str
 		return pipeWorkflow{}, err
 	}
 	sortJobs(jobs)
-	stopped := wf.StoppedAt
-	if stopped == nil {
-		now := s.st.Now()
-		stopped = &now
-	}
+	// A running workflow shows no ticking duration: its live region then
+	// changes only when something happens, and a swap does not take a
+	// button away under the user's pointer every refresh.
 	pw := pipeWorkflow{ID: wf.ID, Name: wf.Name, Status: string(wf.Status), Slug: wf.ProjectSlug, PipelineID: wf.PipelineID,
-		RerunOf: wf.RerunOf, CreatedAt: formatTime(wf.CreatedAt), Duration: formatDuration(&wf.CreatedAt, stopped), Page: page, Base: base}
+		RerunOf: wf.RerunOf, CreatedAt: formatTime(wf.CreatedAt), Duration: formatDuration(&wf.CreatedAt, wf.StoppedAt), Page: page, Base: base}
 	write, err := s.can(ctx, wf.ProjectSlug, accounts.Write)
 	if err != nil {
 		return pipeWorkflow{}, err

@@ -256,7 +256,7 @@ func New(cfg Config) (*Handler, error) {
 	const project = "/api/v2/project/{vcs}/{org}/{repo}"
 	read, write := func(of ProjectOf) Access { return onProject(accounts.Read, of) }, func(of ProjectOf) Access { return onProject(accounts.Write, of) }
 	s.route(mux, "GET /api/v2/projects", signedIn, s.api(s.listProjects))
-	s.route(mux, "POST /api/v2/project", signedIn, s.api(s.audited(audit.ProjectAdd, projectTarget, s.audited(audit.ProjectFollow, projectTarget, s.followProject))))
+	s.route(mux, "POST /api/v2/project", signedIn, s.api(s.followLocal()))
 	s.route(mux, "GET "+project, read(BySlug), s.api(s.getProject))
 	s.route(mux, "POST "+project+"/pipeline", write(BySlug), s.api(s.triggerPipeline))
 	s.route(mux, "GET "+project+"/pipeline", read(BySlug), s.api(s.listPipelines))
@@ -310,8 +310,7 @@ func New(cfg Config) (*Handler, error) {
 	}))
 
 	s.route(mux, "GET /ui/static/", public, http.HandlerFunc(s.serveAsset))
-	s.route(mux, "GET /{$}", signedIn, s.html(s.uiIndex))
-	s.route(mux, "GET /ui/pipeline/{id}", read(ByPipeline), s.html(s.uiPipeline))
+	s.routeUIPipelines(mux)
 	if cfg.Vault != nil {
 		s.route(mux, "GET /ui/project/{vcs}/{org}/{repo}/settings", read(BySlug), s.html(s.uiSettings))
 	}

@@ -49,8 +49,6 @@ const (
 	// refreshSeconds is the live-update period of pages with unfinished
 	// work (a script re-fetches the page; without script, a meta refresh).
 	refreshSeconds = 2
-	// recentPipelines is how many pipelines the home page shows per project.
-	recentPipelines = 5
 	// uiOutputLimit bounds the output shown per step; the raw output link
 	// has all of it.
 	uiOutputLimit = 256 << 10

@@ -2,65 +2,50 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/orbit-ci/orbit/shared/status"
 )
 
-// --- the home page ---
+// --- the dashboard (GET /) ---
 
-type indexPage struct {
+// dashboardStatuses are the dashboard's status filter choices (pipeline
+// and workflow statuses as CircleCI names them).
+var dashboardStatuses = []string{"running", "on_hold", "failing", "failed", "success", "canceled", "errored", "not_run"}
+
+type dashboardPage struct {
 	uiBase
-	Projects []indexProject
-	// Settings links each project's settings page (served with a vault).
-	Settings bool
-}
-
-type indexProject struct {
-	Slug, RepoURL, DefaultBranch string
-	Pipelines                    []indexPipeline
-}
-
-type indexPipeline struct {
-	ID, State, Branch, Tag, Revision string
-	Number                           int64
-	CreatedAt                        time.Time
-	Workflows                        []nameStatus
+	Filter   pipeFilter
+	Projects []string
+	Statuses []string
+	List     pipeList
+	// NoProjects: nothing is followed (or visible) yet.
+	NoProjects bool
 }
 
 type nameStatus struct{ Name, Status string }
 
-func (s *server) uiIndex(r *http.Request) (string, uiPage, error) {
+func (s *server) uiDashboard(r *http.Request) (string, uiPage, error) {
 	ctx := r.Context()
 	ps, err := s.visibleProjects(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	page := &indexPage{uiBase: uiBase{Title: "Projects", Nav: "dashboard"}, Settings: s.cfg.Vault != nil}
-	active := false
+	f := pipeFilterOf(r)
+	page := &dashboardPage{uiBase: uiBase{Title: "Dashboard", Nav: "dashboard"}, Filter: f, Statuses: dashboardStatuses,
+		NoProjects: len(ps) == 0}
+	var slugs []string
 	for _, p := range ps {
-		ip := indexProject{Slug: p.Slug, RepoURL: p.RepoURL, DefaultBranch: p.DefaultBranch}
-		pls, _, err := s.st.ListPipelines(ctx, p.Slug, "", recentPipelines)
-		if err != nil {
-			return "", nil, err
+		page.Projects = append(page.Projects, p.Slug)
+		if f.Project == "" || f.Project == p.Slug {
+			slugs = append(slugs, p.Slug)
 		}
-		for _, pl := range pls {
-			wfs, err := s.st.ListWorkflows(ctx, pl.ID)
-			if err != nil {
-				return "", nil, err
-			}
-			row := indexPipeline{ID: pl.ID, Number: pl.Number, State: string(pl.State), Branch: pl.VCS.Branch,
-				Tag: pl.VCS.Tag, Revision: pl.VCS.Revision, CreatedAt: pl.CreatedAt}
-			active = active || pipelineActive(pl.State)
-			for _, wf := range wfs {
-				row.Workflows = append(row.Workflows, nameStatus{Name: wf.Name, Status: string(wf.Status)})
-				active = active || !wf.Status.Terminal()
-			}
-			ip.Pipelines = append(ip.Pipelines, row)
-		}
-		page.Projects = append(page.Projects, ip)
 	}
-	if active {
+	page.List, err = s.listPipes(ctx, slugs, f, r.URL.Query().Get("page"), pageLink(r.URL))
+	if err != nil {
+		return "", nil, err
+	}
+	page.List.ShowProject = true
+	if page.List.Active {
 		page.Refresh = refreshSeconds
 	}
 	return "index", page, nil

@@ -3,28 +3,13 @@ package api
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
 )
 
-// --- the pipeline page ---
-
-type pipelinePage struct {
-	uiBase
-	Pipeline  pipelineJSON
-	Workflows []uiWorkflow
-}
-
-type uiWorkflow struct {
-	ID, Name, Status     string
-	CreatedAt, StoppedAt *time.Time
-	Jobs                 []uiJob
-}
-
+// uiJob is a job with its steps and their output (the job page's data).
 type uiJob struct {
 	ID, Name, Type, Status, Message string
 	// Waiting is why the queued job waits ("" when unknown).
@@ -50,47 +35,6 @@ type uiRun struct {
 	Status, ExitCode, Duration  string
 	Output, OutputURL           string
 	Truncated, Open, ShowTaskNo bool
-}
-
-func (s *server) uiPipeline(r *http.Request) (string, uiPage, error) {
-	ctx := r.Context()
-	p, err := s.st.GetPipeline(ctx, r.PathValue("id"))
-	if err != nil {
-		return "", nil, err
-	}
-	wfs, err := s.st.ListWorkflows(ctx, p.ID)
-	if err != nil {
-		return "", nil, err
-	}
-	page := &pipelinePage{
-		uiBase:   uiBase{Title: fmt.Sprintf("%s #%d", p.ProjectSlug, p.Number), Nav: "projects"},
-		Pipeline: pipelineView(p),
-	}
-	active := pipelineActive(p.State)
-	for _, wf := range wfs {
-		uw := uiWorkflow{ID: wf.ID, Name: wf.Name, Status: string(wf.Status), StoppedAt: wf.StoppedAt}
-		created := wf.CreatedAt
-		uw.CreatedAt = &created
-		active = active || !wf.Status.Terminal()
-		jobs, err := s.st.ListJobs(ctx, wf.ID)
-		if err != nil {
-			return "", nil, err
-		}
-		sortJobs(jobs)
-		for _, j := range jobs {
-			active = active || !j.Status.Terminal()
-			uj, err := s.uiJob(ctx, j)
-			if err != nil {
-				return "", nil, err
-			}
-			uw.Jobs = append(uw.Jobs, uj)
-		}
-		page.Workflows = append(page.Workflows, uw)
-	}
-	if active {
-		page.Refresh = refreshSeconds
-	}
-	return "pipeline", page, nil
 }
 
 func (s *server) uiJob(ctx context.Context, j store.Job) (uiJob, error) {

@@ -180,6 +180,6 @@ func TestSettingsPage(t *testing.T) {
 	}
 	assert.NotContains(t, page, secretValue)
 	assert.NotContains(t, page, "PRIVATE")
-	assert.Contains(t, e.do(http.MethodGet, "/", "").Body.String(), `href="/ui/project/local/acme/api/settings"`)
+	assert.Contains(t, e.do(http.MethodGet, "/ui/project/local/acme/api", "").Body.String(), `href="/ui/project/local/acme/api/settings"`)
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/ui/project/local/acme/nope/settings", "").Code)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +20,7 @@ import (
 
 // uiJobConfig: "live" prints a green line, waits for the test to open a
 // gate (a file: the embedded shape runs jobs on the host), prints a second
-// line; "tests" stores JUnit results with one failure among passes and an
+// line ($CIRCLE_BUILD_NUM tells the runs apart); "tests" stores JUnit results with one failure among passes and an
 // HTML artifact.
 const uiJobConfig = `version: 2.1
 jobs:
@@ -28,7 +31,7 @@ jobs:
           name: Two lines
           command: |
             printf '\033[32mline 1\033[0m of the live step\n'
-            i=0; while [ ! -f %[1]q ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+            i=0; while [ ! -f "%[1]s/gate-$CIRCLE_BUILD_NUM" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
             echo "line 2 of the live step"
   tests:
     docker: [{image: cimg/base:stable}]
@@ -57,38 +60,14 @@ workflows:
 // a coloured span, lists the failing test first and opens an artifact as
 // plain text, never as HTML.
 func TestUIJobPage(t *testing.T) {
-	gate := filepath.Join(t.TempDir(), "gate")
+	gates := t.TempDir()
 	p := startOrbit(t, t.TempDir(), freeAddr(t))
-	repo := gitRepo(t, map[string]string{".circleci/config.yml": fmt.Sprintf(uiJobConfig, gate)})
+	repo := gitRepo(t, map[string]string{".circleci/config.yml": fmt.Sprintf(uiJobConfig, gates)})
 	slug := p.follow(repo, "acme", "jobpage")
 	pid := p.trigger(slug, "main")
-	var live, tests e2eJob
-	waitFor(t, 2*time.Minute, "both jobs numbered", func() bool {
-		wfs := p.workflows(pid)
-		if len(wfs) != 1 {
-			return false
-		}
-		jobs := p.jobs(wfs[0].ID)
-		live, tests = jobs["live"], jobs["tests"]
-		return live.JobNumber > 0 && tests.JobNumber > 0
-	})
+	live, tests := uiJobNumbers(t, p, pid)
 	b := signInBrowser(t, p)
-
-	// Line 1 shows while line 2 does not exist yet.
-	b.Open(fmt.Sprintf("%s/ui/project/%s/job/%d", p.url, slug, live.JobNumber), "#job-steps")
-	b.Do("mark the page", chromedp.Evaluate[chromedp.Void](`window.orbitMark = "same page"`))
-	b.WaitText("#job-steps", "line 1 of the live step", 2*time.Minute)
-	out := browser.Get(b, "read the output", chromedp.Evaluate[string](`document.getElementById("job-steps").textContent`))
-	assert.NotContains(t, out, "line 2", "the step has not printed line 2 yet")
-	green := browser.Get(b, "find the green span", chromedp.Evaluate[string](`(() => {
-		const s = [...document.querySelectorAll("#job-steps .a-f2")].find(e => e.textContent.includes("line 1"));
-		return s ? getComputedStyle(s).color : "" })()`))
-	assert.Equal(t, "rgb(74, 222, 128)", green, "ANSI green is a coloured span")
-
-	require.NoError(t, os.WriteFile(gate, nil, 0o644))
-	b.WaitText("#job-steps", "line 2 of the live step", 2*time.Minute)
-	assert.Equal(t, "same page", browser.Get(b, "read the mark", chromedp.Evaluate[string](`String(window.orbitMark)`)),
-		"line 2 arrived without a reload")
+	watchLive(t, p, b, slug, live, gates)
 	assert.True(t, browser.Get(b, "look for the event stream", chromedp.Evaluate[bool](
 		`performance.getEntriesByType("resource").some(e => e.name.includes("/events?"))`)), "output came by the event stream")
 	b.WaitText("#job-status", "success", 2*time.Minute)
@@ -119,4 +98,52 @@ func TestUIJobPage(t *testing.T) {
 	ct := browser.Get(b, "read its content type", chromedp.Evaluate[string](`document.contentType`))
 	assert.Equal(t, "text/plain", ct, "an HTML artifact is served as text")
 	assert.Equal(t, 0, b.Count("#pwned"), "its markup is not rendered")
+
+	// Where the event stream cannot be had, the page polls the output
+	// endpoint: the same scenario in a browser without EventSource.
+	b.Do("take EventSource away", chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.EventSource"})
+		return chromedp.Void{}, err
+	}))
+	pid = p.trigger(slug, "main")
+	live, _ = uiJobNumbers(t, p, pid)
+	watchLive(t, p, b, slug, live, gates)
+	assert.False(t, browser.Get(b, "look for an event stream", chromedp.Evaluate[bool](
+		`performance.getEntriesByType("resource").some(e => e.name.includes("/events?"))`)), "no event stream")
+	assert.True(t, browser.Get(b, "look for polls", chromedp.Evaluate[bool](
+		`performance.getEntriesByType("resource").some(e => e.name.includes("/output?") && e.name.includes("from="))`)), "output came by polling")
+}
+
+// uiJobNumbers waits until the pipeline's jobs live and tests have numbers.
+func uiJobNumbers(t *testing.T, p *orbitProc, pid string) (live, tests e2eJob) {
+	waitFor(t, 2*time.Minute, "both jobs numbered", func() bool {
+		wfs := p.workflows(pid)
+		if len(wfs) != 1 {
+			return false
+		}
+		jobs := p.jobs(wfs[0].ID)
+		live, tests = jobs["live"], jobs["tests"]
+		return live.JobNumber > 0 && tests.JobNumber > 0
+	})
+	return live, tests
+}
+
+// watchLive opens the live job's page: line 1 shows, coloured, while line
+// 2 does not exist yet; the gate opens and line 2 arrives without a reload.
+func watchLive(t *testing.T, p *orbitProc, b *browser.Browser, slug string, live e2eJob, gates string) {
+	t.Helper()
+	b.Open(fmt.Sprintf("%s/ui/project/%s/job/%d", p.url, slug, live.JobNumber), "#job-steps")
+	b.Do("mark the page", chromedp.Evaluate[chromedp.Void](`window.orbitMark = "same page"`))
+	b.WaitText("#job-steps", "line 1 of the live step", 2*time.Minute)
+	out := browser.Get(b, "read the output", chromedp.Evaluate[string](`document.getElementById("job-steps").textContent`))
+	assert.NotContains(t, out, "line 2", "the step has not printed line 2 yet")
+	green := browser.Get(b, "find the green span", chromedp.Evaluate[string](`(() => {
+		const s = [...document.querySelectorAll("#job-steps .a-f2")].find(e => e.textContent.includes("line 1"));
+		return s ? getComputedStyle(s).color : "" })()`))
+	assert.Equal(t, "rgb(74, 222, 128)", green, "ANSI green is a coloured span")
+
+	require.NoError(t, os.WriteFile(filepath.Join(gates, fmt.Sprintf("gate-%d", live.JobNumber)), nil, 0o644))
+	b.WaitText("#job-steps", "line 2 of the live step", 2*time.Minute)
+	assert.Equal(t, "same page", browser.Get(b, "read the mark", chromedp.Evaluate[string](`String(window.orbitMark)`)),
+		"line 2 arrived without a reload")
 }

@@ -193,6 +193,7 @@
       got = true;
       var d = JSON.parse(e.data);
       append(run, d.text, d.at || "");
+      run.dataset.via = "events"; // how live output came (the browser tests read it)
       if (e.lastEventId) run.dataset.next = e.lastEventId;
     });
     es.addEventListener("status", function (e) {
@@ -230,7 +231,10 @@
         var next = r.headers.get("X-Orbit-Next-Seq");
         return r.arrayBuffer().then(function (b) {
           var moved = next && next !== run.dataset.next;
-          if (b.byteLength) append(run, o.decoder ? o.decoder.decode(b, { stream: true }) : String.fromCharCode.apply(null, new Uint8Array(b)), utcNow());
+          if (b.byteLength) {
+            append(run, o.decoder ? o.decoder.decode(b, { stream: true }) : String.fromCharCode.apply(null, new Uint8Array(b)), utcNow());
+            run.dataset.via = "poll";
+          }
           if (next) run.dataset.next = next;
           return moved;
         });

@@ -664,6 +664,8 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 		cfg.Blobs = a.dirblobs.Handler()
 		// The embedded bridge runs every job on the host executor.
 		cfg.HostExecutor = true
+		// orbit up answers long responses: the job page streams output.
+		cfg.StreamOutput = true
 	}
 	return api.New(cfg)
 }

@@ -166,6 +166,10 @@ type Config struct {
 	// shape): the UI then says, on each job, that its image or VM was not
 	// used.
 	HostExecutor bool
+	// StreamOutput: the job page follows running output by server-sent
+	// events (a long response; the embedded shape). False where responses
+	// cannot stream (the api Lambda behind API Gateway): the page polls.
+	StreamOutput bool
 	// Bridge serves nomadbridge's /status and /health-check, mounted at
 	// /bridge/ with that prefix stripped (embedded shape). Nil leaves it out.
 	Bridge http.Handler
@@ -311,6 +315,7 @@ func New(cfg Config) (*Handler, error) {
 
 	s.route(mux, "GET /ui/static/", public, http.HandlerFunc(s.serveAsset))
 	s.routeUIPipelines(mux)
+	s.routeUIJob(mux)
 	if cfg.Vault != nil {
 		s.route(mux, "GET /ui/project/{vcs}/{org}/{repo}/settings", read(BySlug), s.html(s.uiSettings))
 	}

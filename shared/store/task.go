@@ -51,6 +51,9 @@ type Step struct {
 type OutputChunk struct {
 	Seq  int    `json:"seq"`
 	Data []byte `json:"data"`
+	// At is when the chunk was stored (zero on chunks stored before
+	// chunks carried a time); the job page shows it per line.
+	At time.Time `json:"at,omitzero"`
 }
 
 // CreateTask stores a task unless it exists (idempotent).
@@ -118,7 +121,7 @@ func (s *Store) ListSteps(ctx context.Context, taskID string) ([]Step, error) {
 // AppendOutput stores chunk seq of step n's output; storing the same seq
 // twice keeps the first (agents retry uploads).
 func (s *Store) AppendOutput(ctx context.Context, taskID string, n, seq int, data []byte) error {
-	it, err := item("TASK#"+taskID, fmt.Sprintf("OUT#%04d#%08d", n, seq), OutputChunk{Seq: seq, Data: data})
+	it, err := item("TASK#"+taskID, fmt.Sprintf("OUT#%04d#%08d", n, seq), OutputChunk{Seq: seq, Data: data, At: s.Now()})
 	if err != nil {
 		return err
 	}

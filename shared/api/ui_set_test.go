@@ -302,7 +302,9 @@ func TestUILoginNamesGitHubEnterprise(t *testing.T) {
 // oauthStub is a GitHub sign-in the login page only names.
 type oauthStub struct{}
 
-func (oauthStub) AuthorizeURL(state string) string { return "https://github.invalid/authorize?state=" + state }
+func (oauthStub) AuthorizeURL(state string) string {
+	return "https://github.invalid/authorize?state=" + state
+}
 func (oauthStub) Exchange(context.Context, string) (string, error) {
 	return "", errors.New("the stub exchanges nothing")
 }

@@ -75,7 +75,8 @@ type insightsPage struct {
 	Runs                             int
 	Duration, Success, Queue, Counts template.HTML
 	// RecentRuns (a workflow's page) is a bar per run, newest last;
-	// Tests its slowest tests; Flaky the project's flakiest.
+	// Tests its slowest tests; Flaky the project's flakiest (empty
+	// without tests: the page says so in words).
 	RecentRuns, Tests, Flaky template.HTML
 	// Groups are the workflows (project page) or jobs (workflow page).
 	Groups []insightsGroup
@@ -169,7 +170,9 @@ func (s *server) uiInsightsProject(r *http.Request) (string, uiPage, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		page.Flaky = template.HTML(svg.FlakiestTests("ins-flaky", flaky))
+		if len(flaky) > 0 {
+			page.Flaky = template.HTML(svg.FlakiestTests("ins-flaky", flaky))
+		}
 		return "insights-project", page, nil
 	}
 	for _, g := range insights.Group(jobs, nil, sum.Days, func(run insights.Run) (string, string) { return run.Job, "" }) {
@@ -181,7 +184,9 @@ func (s *server) uiInsightsProject(r *http.Request) (string, uiPage, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	page.Tests = template.HTML(svg.SlowestTests("ins-slowest", tm.SlowestTests))
+	if len(tm.SlowestTests) > 0 {
+		page.Tests = template.HTML(svg.SlowestTests("ins-slowest", tm.SlowestTests))
+	}
 	return "insights-project", page, nil
 }
 

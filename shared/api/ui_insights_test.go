@@ -54,6 +54,7 @@ func TestUIInsightsPages(t *testing.T) {
 	assert.Equal(t, 3, strings.Count(runs, `<g class="bar">`), "a bar per run")
 	assert.Contains(t, runs, "failed")
 	assert.Contains(t, wf, "Slowest tests")
+	assert.Contains(t, proj, "No flaky tests")
 	assert.Contains(t, wf, "<td>test</td>", "the workflow's jobs")
 
 	main := get("/ui/insights/gh/acme/api/workflows/build?window=last-7-days&branch=main")

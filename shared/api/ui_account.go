@@ -16,6 +16,7 @@ import (
 //	POST /ui/account/token/{id}/revoke
 //	POST /ui/account/ssh-key              {key}: an authorized_keys line to add
 //	POST /ui/account/ssh-key/delete       {index}: the key to remove
+//	POST /ui/account/notifications        {email, enabled}: workflow mails (with Config.Notifications)
 //
 // The forms run the API's handlers of /api/v2/me (me.go) through callAPI.
 func (s *server) routeUIAccount(mux *http.ServeMux) {
@@ -40,6 +41,23 @@ func (s *server) routeUIAccount(mux *http.ServeMux) {
 		}
 		return s.accountSetKeys(r, slices.Delete(keys, i, i+1), "SSH key removed.")
 	}))
+	if s.cfg.Notifications != nil {
+		s.route(mux, "POST /ui/account/notifications", signedIn, s.formAction(back, s.accountNotifications))
+	}
+}
+
+// accountNotifications sets the user's workflow mails.
+func (s *server) accountNotifications(r *http.Request) (string, string, error) {
+	on := r.PostFormValue("enabled") != ""
+	_, err := s.callAPI(r, s.setUserNotifications, map[string]any{"email": formValue(r, "email"), "enabled": on},
+		"login", me(r).Login)
+	if err != nil {
+		return "", "", err
+	}
+	if on {
+		return "/ui/account", "Workflow emails go to " + formValue(r, "email") + ".", nil
+	}
+	return "/ui/account", "Workflow emails turned off.", nil
 }
 
 func (s *server) accountSetKeys(r *http.Request, keys []string, notice string) (string, string, error) {
@@ -59,6 +77,8 @@ type accountPage struct {
 	// connect it when they signed in otherwise.
 	GitHub     bool
 	GitHubName string
+	// Notifications: the workflow mails form.
+	Notifications bool
 }
 
 func (s *server) accountData(r *http.Request) (*accountPage, error) {
@@ -68,7 +88,8 @@ func (s *server) accountData(r *http.Request) (*accountPage, error) {
 		return nil, err
 	}
 	return &accountPage{uiBase: uiBase{Title: "Account", Nav: "account"}, Account: u, Tokens: ts,
-		GitHub: s.cfg.SignIn.GitHub != nil, GitHubName: s.cfg.SignIn.gitHubName()}, nil
+		GitHub: s.cfg.SignIn.GitHub != nil, GitHubName: s.cfg.SignIn.gitHubName(),
+		Notifications: s.cfg.Notifications != nil}, nil
 }
 
 func (s *server) uiAccount(r *http.Request) (string, uiPage, error) {

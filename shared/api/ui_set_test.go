@@ -22,6 +22,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/blob/dirblob"
 	"github.com/orbit-ci/orbit/shared/ids"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
+	"github.com/orbit-ci/orbit/shared/notify"
 	"github.com/orbit-ci/orbit/shared/store"
 )
 
@@ -310,4 +311,39 @@ func (oauthStub) Exchange(context.Context, string) (string, error) {
 }
 func (oauthStub) SignIn(context.Context, string) (accounts.Identity, error) {
 	return accounts.Identity{}, errors.New("the stub signs no one in")
+}
+
+// notifySettings records what the notification forms set.
+type notifySettings struct {
+	users    map[string]notify.UserSetting
+	projects map[string]notify.ProjectSetting
+}
+
+func (n *notifySettings) SetUser(_ context.Context, login string, s notify.UserSetting) error {
+	n.users[login] = s
+	return nil
+}
+
+func (n *notifySettings) SetProject(_ context.Context, slug string, s notify.ProjectSetting) error {
+	n.projects[slug] = s
+	return nil
+}
+
+func TestUINotificationForms(t *testing.T) {
+	n := &notifySettings{users: map[string]notify.UserSetting{}, projects: map[string]notify.ProjectSetting{}}
+	e := vaultEnv(t, func(c *api.Config) { c.Notifications = n })
+	b := signInLink(t, e, e.admin)
+	got := b.follow(b.post("/ui/project/local/acme/api/settings/notifications", url.Values{"enabled": {"false"}}, true))
+	assert.Contains(t, got, "Workflow emails turned off for this project.")
+	assert.Equal(t, notify.ProjectSetting{Enabled: false}, n.projects["local/acme/api"])
+	b.follow(b.post("/ui/project/local/acme/api/settings/notifications", url.Values{"enabled": {"true"}}, true))
+	assert.Equal(t, notify.ProjectSetting{Enabled: true}, n.projects["local/acme/api"])
+
+	reader := signInLink(t, e, localUser(t, e, "rita", "read"))
+	assert.Equal(t, http.StatusForbidden, reader.post("/ui/project/local/acme/api/settings/notifications", url.Values{"enabled": {"false"}}, true).Code)
+	got = reader.follow(reader.post("/ui/account/notifications", url.Values{"email": {"rita@example.com"}, "enabled": {"1"}}, true))
+	assert.Contains(t, got, "Workflow emails go to rita@example.com.")
+	assert.Equal(t, notify.UserSetting{Email: "rita@example.com", Enabled: true}, n.users["rita"])
+	assert.Equal(t, http.StatusForbidden, reader.post("/ui/account/notifications", url.Values{"email": {"x@example.com"}}, false).Code)
+	assert.Equal(t, true, n.projects["local/acme/api"].Enabled, "the reader changed nothing")
 }

@@ -28,6 +28,7 @@ import (
 //	POST …/settings/schedule/{id}/delete
 //	POST …/settings/webhook                 {name, url, events, signing_secret, verify_tls}
 //	POST …/settings/webhook/{webhook_id}/delete
+//	POST …/settings/notifications           {enabled}: the project's workflow mails on or off
 //
 // Seeing the page needs read access; every form admin access (the route's
 // rule), and each runs the API's handler (callAPI) with its audit.
@@ -50,6 +51,21 @@ func (s *server) routeUISettings(mux *http.ServeMux) {
 		post("/webhook", s.settingsAddWebhook)
 		post("/webhook/{webhook_id}/delete", s.settingsDelete(s.deleteWebhook, "Webhook deleted.", ""))
 	}
+	if s.cfg.Notifications != nil {
+		post("/notifications", s.settingsNotifications)
+	}
+}
+
+// settingsNotifications turns the project's workflow mails on or off.
+func (s *server) settingsNotifications(r *http.Request) (string, string, error) {
+	on := r.PostFormValue("enabled") == "true"
+	if _, err := s.callAPI(r, s.audited(projectSettingsUpdate, projectTarget, s.setProjectNotifications), map[string]bool{"enabled": on}); err != nil {
+		return "", "", err
+	}
+	if on {
+		return settingsURL(r), "Workflow emails turned on for this project.", nil
+	}
+	return settingsURL(r), "Workflow emails turned off for this project.", nil
 }
 
 // settingsURL is the settings page of the request's project.
@@ -71,6 +87,8 @@ type settingsPage struct {
 	WebhookEvents []string
 	// Weekdays are the schedule form's days (CircleCI's names).
 	Weekdays []string
+	// Notifications: the project's workflow mails can be turned on and off.
+	Notifications bool
 }
 
 type settingsContext struct {
@@ -123,6 +141,7 @@ func (s *server) uiSettings(r *http.Request) (string, uiPage, error) {
 		}
 	}
 	page.Advanced = advancedRows(proj)
+	page.Notifications = s.cfg.Notifications != nil
 	cs, err := s.st.ListContexts(ctx, page.Owner)
 	if err != nil {
 		return "", nil, err

@@ -59,7 +59,7 @@ func (a *Assembly) signIn() (api.SignIn, accounts.Permissions, api.GitHubFollowe
 		return in, accounts.Permissions{}, nil, err
 	}
 	sealer := secrets.NewSealer(a.keysSvc)
-	in.GitHub = d
+	in.GitHub, in.GitHubURL = d, a.cfg.GitHub.BaseURL
 	in.SealToken = func(ctx context.Context, userID string, tok []byte) ([]byte, error) {
 		return sealer.Seal(ctx, tok, tokenAAD(userID))
 	}

@@ -87,8 +87,8 @@
 //	GET  /status         version and every dependency's state ("ok" or the error); 500 if any is bad
 //	GET  /               projects and their recent pipelines (HTML)
 //	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
-//	GET  /ui/project/{slug}/settings  variables (masked), keys and contexts (HTML, read-only;
-//	     when Config.Vault is set)
+//	GET  /ui/project/{slug}/settings  project settings and their forms (ui_settings.go; also /ui/account,
+//	     /ui/contexts, /ui/insights: ui_set.go)
 //	     /runner/v1/...  Config.Runner, with the prefix stripped
 //	     /blob/...       Config.Blobs, with the full path (when set)
 //	POST /webhooks/github  GitHub's deliveries (Config.GitHubWebhooks, when set)
@@ -316,9 +316,7 @@ func New(cfg Config) (*Handler, error) {
 	s.route(mux, "GET /ui/static/", public, http.HandlerFunc(s.serveAsset))
 	s.routeUIPipelines(mux)
 	s.routeUIJob(mux)
-	if cfg.Vault != nil {
-		s.route(mux, "GET /ui/project/{vcs}/{org}/{repo}/settings", read(BySlug), s.html(s.uiSettings))
-	}
+	s.routeUISet(mux)
 
 	if cfg.Runner != nil {
 		s.route(mux, "/runner/v1/", ownAuth, http.StripPrefix("/runner/v1", cfg.Runner))

@@ -56,6 +56,10 @@ type SignIn struct {
 	// GitHub signs users in with GitHub or GitHub Enterprise; nil leaves it
 	// out.
 	GitHub GitHubOAuth
+	// GitHubURL is GitHub's web URL: a host other than github.com is
+	// GitHub Enterprise, and the sign-in page names it so (with the
+	// host). Empty is github.com.
+	GitHubURL string
 	// SealToken seals a user's GitHub token for their record; required with
 	// GitHub.
 	SealToken func(ctx context.Context, userID string, token []byte) ([]byte, error)
@@ -67,6 +71,15 @@ type SignIn struct {
 	// Attempts is how many sign-in attempts a client address may make a
 	// minute; 0 means 10.
 	Attempts int
+}
+
+// gitHubName is how the pages name the GitHub users sign in with.
+func (in SignIn) gitHubName() string {
+	u, err := url.Parse(in.GitHubURL)
+	if in.GitHubURL == "" || err != nil || u.Host == "" || u.Hostname() == "github.com" || u.Hostname() == "www.github.com" {
+		return "GitHub"
+	}
+	return "GitHub Enterprise (" + u.Host + ")"
 }
 
 func (s *server) routeSignIn(mux *http.ServeMux) {
@@ -88,11 +101,17 @@ func (s *server) routeSignIn(mux *http.ServeMux) {
 
 type loginPage struct {
 	uiBase
-	Banner   string
-	GitHub   bool
+	Banner string
+	// GitHub: the GitHub sign-in button, named GitHubName.
+	GitHub     bool
+	GitHubName string
+	// Password: the LDAP form.
 	Password bool
-	Next     string
-	Error    string
+	// Local: no other way to sign in, so the page tells how the local
+	// admin signs in (the link `orbit up` prints).
+	Local bool
+	Next  string
+	Error string
 }
 
 func (s *server) uiLogin(r *http.Request) (string, uiPage, error) {
@@ -100,9 +119,10 @@ func (s *server) uiLogin(r *http.Request) (string, uiPage, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return "login", &loginPage{uiBase: uiBase{Title: "Sign in"}, Banner: set.LoginBanner, GitHub: s.cfg.SignIn.GitHub != nil,
-		Password: s.cfg.SignIn.Password != nil, Next: safeNext(r.URL.Query().Get("next")),
-		Error: r.URL.Query().Get("error")}, nil
+	in := s.cfg.SignIn
+	return "login", &loginPage{uiBase: uiBase{Title: "Sign in"}, Banner: set.LoginBanner, GitHub: in.GitHub != nil,
+		GitHubName: in.gitHubName(), Password: in.Password != nil, Local: in.GitHub == nil && in.Password == nil,
+		Next: safeNext(r.URL.Query().Get("next")), Error: r.URL.Query().Get("error")}, nil
 }
 
 // safeNext keeps a post-sign-in redirect on this site: a path, never

@@ -1,12 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -55,46 +52,10 @@ func (s *server) followLocal() apiFunc {
 	return s.audited(audit.ProjectAdd, projectTarget, s.audited(audit.ProjectFollow, projectTarget, s.followProject))
 }
 
-// apiRecorder keeps an API handler's answer for callAPI.
-type apiRecorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (a *apiRecorder) Header() http.Header         { return a.header }
-func (a *apiRecorder) Write(b []byte) (int, error) { return a.body.Write(b) }
-func (a *apiRecorder) WriteHeader(code int)        { a.code = code }
-
-// callAPI runs API handler h for a form action: body is its JSON request,
-// out (if not nil) receives its JSON answer, and path sets path values
-// (name, value pairs) beside the action route's own.
-func (s *server) callAPI(r *http.Request, h apiFunc, body, out any, path ...string) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req := r.Clone(r.Context())
-	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.URL = &url.URL{Path: r.URL.Path} // the API reads options from the query; a form gives none
-	for i := 0; i+1 < len(path); i += 2 {
-		req.SetPathValue(path[i], path[i+1])
-	}
-	rec := &apiRecorder{header: http.Header{}}
-	if err := h(rec, req); err != nil {
-		return err
-	}
-	if out != nil {
-		return json.Unmarshal(rec.body.Bytes(), out)
-	}
-	return nil
-}
-
 func (s *server) uiFollowLocal(r *http.Request) (string, string, error) {
 	var p projectJSON
 	req := followRequest{Path: r.PostFormValue("path"), Org: r.PostFormValue("org"), Name: r.PostFormValue("name")}
-	if err := s.callAPI(r, s.followLocal(), req, &p); err != nil {
+	if err := s.callAPIInto(r, s.followLocal(), req, &p); err != nil {
 		return "", "", err
 	}
 	return "/ui/project/" + p.Slug, "Following " + p.Slug + ".", nil
@@ -110,7 +71,7 @@ func (s *server) uiFollowGitHub(r *http.Request) (string, string, error) {
 		return "", "", err
 	}
 	var p projectJSON
-	if err := s.callAPI(r, s.audited(audit.ProjectFollow, projectTarget, s.followGitHub), nil, &p,
+	if err := s.callAPIInto(r, s.audited(audit.ProjectFollow, projectTarget, s.followGitHub), nil, &p,
 		"vcs", "gh", "org", org, "repo", repo); err != nil {
 		return "", "", err
 	}
@@ -122,7 +83,7 @@ func (s *server) uiUnfollow(r *http.Request) (string, string, error) {
 	if v := r.PathValue("vcs"); s.cfg.GitHub != nil && (v == "gh" || v == "github") {
 		h = s.audited(audit.ProjectUnfollow, projectTarget, s.unfollowGitHub)
 	}
-	if err := s.callAPI(r, h, nil, nil); err != nil {
+	if err := s.callAPIInto(r, h, nil, nil); err != nil {
 		return "", "", err
 	}
 	return "/ui/projects", "Stopped following " + slugOf(r) + ".", nil
@@ -177,7 +138,7 @@ func (s *server) uiTrigger(r *http.Request) (string, string, error) {
 		req.Parameters = params
 	}
 	var created pipelineCreationJSON
-	if err := s.callAPI(r, s.triggerPipeline, req, &created); err != nil {
+	if err := s.callAPIInto(r, s.triggerPipeline, req, &created); err != nil {
 		return "", "", err
 	}
 	return "/ui/pipeline/" + created.ID, fmt.Sprintf("Pipeline #%d triggered.", created.Number), nil
@@ -210,14 +171,14 @@ func formParam(name, value, typ string) (any, error) {
 }
 
 func (s *server) uiApprove(r *http.Request) (string, string, error) {
-	if err := s.callAPI(r, s.audited(audit.JobApprove, workflowTarget, s.approve), nil, nil); err != nil {
+	if err := s.callAPIInto(r, s.audited(audit.JobApprove, workflowTarget, s.approve), nil, nil); err != nil {
 		return "", "", err
 	}
 	return s.workflowPipelinePage(r, r.PathValue("id")), "Approved.", nil
 }
 
 func (s *server) uiCancel(r *http.Request) (string, string, error) {
-	if err := s.callAPI(r, s.cancelWorkflow, nil, nil); err != nil {
+	if err := s.callAPIInto(r, s.cancelWorkflow, nil, nil); err != nil {
 		return "", "", err
 	}
 	return s.workflowPipelinePage(r, r.PathValue("id")), "Workflow canceled.", nil
@@ -226,7 +187,7 @@ func (s *server) uiCancel(r *http.Request) (string, string, error) {
 func (s *server) uiRerun(r *http.Request) (string, string, error) {
 	fromFailed := r.PostFormValue("from_failed") == "true"
 	var out rerunJSON
-	if err := s.callAPI(r, s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow), rerunRequest{FromFailed: fromFailed}, &out); err != nil {
+	if err := s.callAPIInto(r, s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow), rerunRequest{FromFailed: fromFailed}, &out); err != nil {
 		return "", "", err
 	}
 	notice := "Workflow rerun from the start."

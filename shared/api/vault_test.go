@@ -24,11 +24,11 @@ import (
 
 const secretValue = "hunter2-super-SECRET-7q9z"
 
-func vaultEnv(t *testing.T) *env {
+func vaultEnv(t *testing.T, opts ...func(*api.Config)) *env {
 	t.Helper()
 	keys, err := keyfile.New(keyfile.Config{Path: filepath.Join(t.TempDir(), "master.keys")})
 	require.NoError(t, err)
-	e := newEnv(t, func(c *api.Config) { c.Vault = vault.New(c.Store, secrets.NewSealer(keys)) })
+	e := newEnv(t, append([]func(*api.Config){func(c *api.Config) { c.Vault = vault.New(c.Store, secrets.NewSealer(keys)) }}, opts...)...)
 	_, err = e.st.CreateProject(context.Background(), store.Project{Slug: "local/acme/api", Name: "api", VCS: "local"})
 	require.NoError(t, err)
 	return e

@@ -199,6 +199,9 @@ type Config struct {
 	GitHub GitHubFollower
 	// SignIn configures the sign-in methods (signin.go).
 	SignIn SignIn
+	// Nodes administers the Nomad clients (the admin nodes page,
+	// ui_admin_nodes.go). Nil leaves that page out.
+	Nodes NodeAdmin
 	// Integrations serve the webhook, usage export, OIDC and other newer
 	// operations (integrations.go).
 	Integrations Integrations
@@ -313,6 +316,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Vault != nil {
 		s.route(mux, "GET /ui/project/{vcs}/{org}/{repo}/settings", read(BySlug), s.html(s.uiSettings))
 	}
+	s.routeUIAdmin(mux)
 
 	if cfg.Runner != nil {
 		s.route(mux, "/runner/v1/", ownAuth, http.StripPrefix("/runner/v1", cfg.Runner))

@@ -131,7 +131,7 @@ func (s *server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
 		return nil
 	}
-	ct, download := taskfiles.ServedContentType(info.ContentType, s.cfg.AllowUnsafeArtifacts)
+	ct, download := taskfiles.ServedContentType(info.ContentType, s.unsafeArtifacts(r.Context()))
 	h := w.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.FormatInt(info.Size, 10))

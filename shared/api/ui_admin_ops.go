@@ -92,9 +92,9 @@ type adminAuditPage struct {
 }
 
 type adminAuditRow struct {
-	At                                     time.Time
+	At                                    time.Time
 	Action, Actor, Target, Scope, Request string
-	Success                                bool
+	Success                               bool
 }
 
 func entityName(e audit.Entity) string {
@@ -187,7 +187,7 @@ func (s *server) uiAdminQueues(r *http.Request) (string, uiPage, error) {
 	p := &adminQueuesPage{adminBase: s.adminBase("Queues · Admin", "queues"),
 		Queued: counts[status.JobQueued], Blocked: counts[status.JobBlocked], Running: counts[status.JobRunning]}
 	byClass := map[string]int{} // index in p.Classes
-	for _, j := range jobs { // oldest first: a class's first job is its oldest
+	for _, j := range jobs {    // oldest first: a class's first job is its oldest
 		i, ok := byClass[j.ResourceClass]
 		if !ok {
 			i = len(p.Classes)

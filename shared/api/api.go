@@ -88,6 +88,8 @@
 //	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
 //	GET  /ui/project/{slug}/settings  variables (masked), keys and contexts (HTML, read-only;
 //	     when Config.Vault is set)
+//	GET  /ui/admin…      the admin pages (instance admins: users, settings, audit log, usage,
+//	     queues, Nomad nodes, health; ui_admin.go)
 //	     /runner/v1/...  Config.Runner, with the prefix stripped
 //	     /blob/...       Config.Blobs, with the full path (when set)
 //	POST /webhooks/github  GitHub's deliveries (Config.GitHubWebhooks, when set)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -429,4 +430,17 @@ func TestUIAdminWithoutOptionalParts(t *testing.T) {
 	assert.NotContains(t, body, `href="/ui/admin/audit"`)
 	assert.Equal(t, http.StatusNotFound, b.do(http.MethodGet, "/ui/admin/nodes", "").Code)
 	assert.NotContains(t, b.do(http.MethodGet, "/ui/admin/settings", "").Body.String(), `id="ldap-test"`)
+}
+
+// TestUIAdminUnsafeArtifactsSetting: the setting serves an HTML artifact
+// as HTML (in its sandbox) from the next request on, without a restart.
+func TestUIAdminUnsafeArtifactsSetting(t *testing.T) {
+	e, s := filesEnv(t, false)
+	path := "/api/v2/project/" + s.project.Slug + "/" + strconv.FormatInt(s.build.Number, 10) + "/artifacts/0/site/index.html"
+	assert.Equal(t, "text/plain; charset=utf-8", e.do(http.MethodGet, path, "").Header().Get("Content-Type"))
+	admin := signInLink(t, e, e.admin)
+	require.Equal(t, http.StatusSeeOther, e.post(admin, "/ui/admin/settings", url.Values{"serve_unsafe_artifacts": {"on"}}).StatusCode)
+	rec := e.do(http.MethodGet, path, "")
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "default-src 'none'; sandbox", rec.Header().Get("Content-Security-Policy"))
 }

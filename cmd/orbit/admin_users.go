@@ -20,6 +20,7 @@ const adminUsersUsage = `usage: orbit admin users [list]
        orbit admin users delete-by-login <login>
        orbit admin token [--user LOGIN] [--label TEXT]
        orbit admin settings [--suspend-new-users true|false] [--required-orgs a,b] [--login-banner TEXT]
+                            [--serve-unsafe-artifacts true|false]
        orbit admin ldap-test
        orbit admin bootstrap [--label TEXT]
 
@@ -27,7 +28,7 @@ const adminUsersUsage = `usage: orbit admin users [list]
             and last sign-in), suspend / activate, make or remove an admin, the local organization's role
   token     print a new API token for a user (default: yourself), for scripts and CI
   settings  show or change the account settings: Suspend New Users, the Required Org Membership
-            List and the login banner
+            List, the login banner and Serve Artifacts with Unsafe Content-Types
   ldap-test the seed's LDAP "test" action (ORBIT_AUTH=ldap): says which stage fails
   bootstrap a token of the local admin straight from the store (no running Orbit needed; the
             first administrator of an installation without GitHub)
@@ -144,11 +145,12 @@ func adminToken(ctx context.Context, c *apiClient, args []string) error {
 }
 
 func adminSettings(ctx context.Context, c *apiClient, args []string) error {
-	var suspendNew, orgs, banner string
+	var suspendNew, orgs, banner, unsafe string
 	fs, err := adminFlags("settings", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&suspendNew, "suspend-new-users", "", "")
 		fs.StringVar(&orgs, "required-orgs", "", "")
 		fs.StringVar(&banner, "login-banner", "", "")
+		fs.StringVar(&unsafe, "serve-unsafe-artifacts", "", "")
 	})
 	if err != nil {
 		return err
@@ -173,6 +175,8 @@ func adminSettings(ctx context.Context, c *apiClient, args []string) error {
 			set["required_orgs"] = list
 		case "login-banner":
 			set["login_banner"] = banner
+		case "serve-unsafe-artifacts":
+			set["serve_unsafe_artifacts"] = unsafe == "true"
 		}
 	})
 	if changed {

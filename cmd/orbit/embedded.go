@@ -55,6 +55,16 @@ func startEmbedded(ctx context.Context, cfg compose.Config, listenAddr string, l
 		a.SetBaseURL("http://" + listenAddr)
 	}
 
+	nomadAddr, stopNomad, err := nomadAgent(ctx, cfg, e.dataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	e.nomadAddr = nomadAddr
+	e.closers = append(e.closers, stopNomad)
+	if err := a.UseNomadNodes(nomadAddr); err != nil { // the admin nodes page
+		return nil, err
+	}
+
 	var bridge *nomadbridge.Bridge // set below; /bridge/status asks it
 	api, err := a.API(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if bridge == nil {
@@ -95,12 +105,6 @@ func startEmbedded(ctx context.Context, cfg compose.Config, listenAddr string, l
 		return nil, err
 	}
 
-	nomadAddr, stopNomad, err := nomadAgent(ctx, cfg, e.dataDir, log)
-	if err != nil {
-		return nil, err
-	}
-	e.nomadAddr = nomadAddr
-	e.closers = append(e.closers, stopNomad)
 	if bridge, err = a.Bridge(nomadAddr, a.Config().BaseURL+compose.WarmPath); err != nil {
 		return nil, err
 	}

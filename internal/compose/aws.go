@@ -85,15 +85,24 @@ func (a *Assembly) cloudWatch() (*cwmetrics.Sink, error) {
 // nomadClient connects to the Nomad agent at addr, trusting the extra CA
 // certificates of caDir.
 func nomadClient(addr, caDir string) (nomadbridge.Nomad, error) {
-	tr, err := cacerts.Transport(caDir)
+	client, err := nomadAPIClient(addr, caDir)
 	if err != nil {
 		return nomadbridge.Nomad{}, err
 	}
+	return nomadbridge.NomadFromClient(client), nil
+}
+
+// nomadAPIClient is a Nomad API client for addr trusting caDir's CAs too.
+func nomadAPIClient(addr, caDir string) (*nomad.Client, error) {
+	tr, err := cacerts.Transport(caDir)
+	if err != nil {
+		return nil, err
+	}
 	client, err := nomad.NewClient(&nomad.Config{Address: addr, HttpClient: &http.Client{Transport: tr}})
 	if err != nil {
-		return nomadbridge.Nomad{}, fmt.Errorf("nomad client for %s: %w", addr, err)
+		return nil, fmt.Errorf("nomad client for %s: %w", addr, err)
 	}
-	return nomadbridge.NomadFromClient(client), nil
+	return client, nil
 }
 
 // signingSecret reads the installation secret from Secrets Manager: once

@@ -120,6 +120,7 @@ type Assembly struct {
 	webhooks   *outhook.Service   // integrations.go
 	oidc       *oidc.Issuer       // integrations.go
 	insights   *insights.Insights // insights.go
+	nodes      api.NodeAdmin      // nodes.go
 }
 
 // New starts an assembly: for the embedded shape it opens the data
@@ -641,6 +642,7 @@ func (a *Assembly) API(bridgeStatus http.Handler, bridgeHealth func(context.Cont
 		Audit:         rec,
 		Notifications: notifier,
 		Integrations:  integrations,
+		Nodes:         a.nodes,
 		Store:         st,
 		Trigger:       cond,
 		Controls:      cond,

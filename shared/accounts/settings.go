@@ -19,6 +19,11 @@ type Settings struct {
 	// LoginBanner is shown on the sign-in page (the seed's
 	// LOGIN_BANNER_MESSAGE); empty shows none.
 	LoginBanner string `json:"login_banner,omitempty"`
+	// UnsafeArtifacts is the seed's "Serve Artifacts with Unsafe
+	// Content-Types": artifacts are served with their stored content type
+	// instead of the safe list's (what the server's configuration may
+	// also turn on for good).
+	UnsafeArtifacts bool `json:"serve_unsafe_artifacts,omitempty"`
 }
 
 // ParseOrgList splits the seed's comma-separated organization list.

@@ -56,13 +56,51 @@ func (s *server) adminAuditLog(w http.ResponseWriter, r *http.Request) error {
 			*dst = t
 		}
 	}
+	return s.exportAudit(w, r, auditQuery{From: from, To: to})
+}
+
+// auditQuery selects audit events: occurred in [From, To) (zero: open),
+// and, when set, of Action (a prefix: "user." is every user action) and by
+// Actor (id or name).
+type auditQuery struct {
+	From, To      time.Time
+	Action, Actor string
+}
+
+func (q auditQuery) keep(e audit.Event) bool {
+	return strings.HasPrefix(e.Action, q.Action) &&
+		(q.Actor == "" || e.Actor.ID == q.Actor || strings.EqualFold(e.Actor.Name, q.Actor))
+}
+
+// auditEvents reads the events q selects, oldest first.
+func (s *server) auditEvents(ctx context.Context, q auditQuery) ([]audit.Event, error) {
+	events, err := s.cfg.Audit.Events(ctx, q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	out := events[:0]
+	for _, e := range events {
+		if q.keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// exportAudit downloads the events q selects as CSV, recording the export
+// (admin.audit_log.export): the API's download and the admin page's.
+func (s *server) exportAudit(w http.ResponseWriter, r *http.Request, q auditQuery) error {
 	ctx := audit.WithRequest(r.Context(), requestOf(r))
-	events, err := s.cfg.Audit.Events(ctx, from, to)
+	events, err := s.auditEvents(ctx, q)
 	if err != nil {
 		return err
 	}
+	payload := map[string]any{"from": r.URL.Query().Get("from"), "to": r.URL.Query().Get("to"), "events": len(events)}
+	if q.Action != "" || q.Actor != "" {
+		payload["action"], payload["actor"] = q.Action, q.Actor
+	}
 	s.cfg.Audit.Must(ctx, audit.Event{Action: audit.AdminAuditExport, Target: audit.Entity{ID: "audit_log", Type: "audit_log"},
-		Payload: map[string]any{"from": r.URL.Query().Get("from"), "to": r.URL.Query().Get("to"), "events": len(events)}, Success: true})
+		Payload: payload, Success: true})
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audit-log.csv"`)
 	return audit.WriteCSV(w, events)
@@ -76,6 +114,8 @@ type queuedView struct {
 	ID          string     `json:"id"`
 	WorkflowID  string     `json:"workflow_id"`
 	QueuedAt    *time.Time `json:"queued_at"`
+	// ResourceClass is the class the job waits for (an Orbit addition).
+	ResourceClass string `json:"resource_class"`
 }
 
 // queued returns the queued jobs, oldest first, and counts by status.
@@ -86,7 +126,8 @@ func (s *server) queued(ctx context.Context, base string) ([]queuedView, map[sta
 		counts[j.Status]++
 		if j.Status == status.JobQueued {
 			out = append(out, queuedView{URL: fmt.Sprintf("%s/%s/%d", base, p.Slug, j.Number), ProjectSlug: p.Slug,
-				Number: j.Number, Name: j.Name, ID: j.ID, WorkflowID: j.WorkflowID, QueuedAt: j.QueuedAt})
+				Number: j.Number, Name: j.Name, ID: j.ID, WorkflowID: j.WorkflowID, QueuedAt: j.QueuedAt,
+				ResourceClass: usage.ResourceClass(j)})
 		}
 		return nil
 	})
@@ -140,16 +181,22 @@ func (s *server) adminCancelQueued(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusOK, canceledJSON{Canceled: s.cancelQueued(r.Context(), jobs[:min(body.Count, len(jobs))])})
+	return nil
+}
+
+// cancelQueued cancels jobs and returns the URLs of those it canceled (a
+// failure is logged and skipped: the rest of the batch goes on).
+func (s *server) cancelQueued(ctx context.Context, jobs []queuedView) []string {
 	canceled := []string{}
-	for _, j := range jobs[:min(body.Count, len(jobs))] {
-		if err := s.cfg.Controls.CancelJob(r.Context(), j.ID); err != nil {
-			s.log.WarnContext(r.Context(), "admin cancel of a queued job failed", "job_id", j.ID, "error", err)
+	for _, j := range jobs {
+		if err := s.cfg.Controls.CancelJob(ctx, j.ID); err != nil {
+			s.log.WarnContext(ctx, "admin cancel of a queued job failed", "job_id", j.ID, "error", err)
 			continue
 		}
 		canceled = append(canceled, j.URL)
 	}
-	writeJSON(w, http.StatusOK, canceledJSON{Canceled: canceled})
-	return nil
+	return canceled
 }
 
 // buildRef reads a build URL: ".../<vcs>/<org>/<repo>/<number>" (CircleCI's

@@ -89,6 +89,8 @@
 //	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
 //	GET  /ui/project/{slug}/settings  project settings and their forms (ui_settings.go; also /ui/account,
 //	     /ui/contexts, /ui/insights: ui_set.go)
+//	GET  /ui/admin…      the admin pages (instance admins: users, settings, audit log, usage,
+//	     queues, Nomad nodes, health; ui_admin.go)
 //	     /runner/v1/...  Config.Runner, with the prefix stripped
 //	     /blob/...       Config.Blobs, with the full path (when set)
 //	POST /webhooks/github  GitHub's deliveries (Config.GitHubWebhooks, when set)
@@ -204,6 +206,9 @@ type Config struct {
 	GitHub GitHubFollower
 	// SignIn configures the sign-in methods (signin.go).
 	SignIn SignIn
+	// Nodes administers the Nomad clients (the admin nodes page,
+	// ui_admin_nodes.go). Nil leaves that page out.
+	Nodes NodeAdmin
 	// Integrations serve the webhook, usage export, OIDC and other newer
 	// operations (integrations.go).
 	Integrations Integrations
@@ -317,6 +322,7 @@ func New(cfg Config) (*Handler, error) {
 	s.routeUIPipelines(mux)
 	s.routeUIJob(mux)
 	s.routeUISet(mux)
+	s.routeUIAdmin(mux)
 
 	if cfg.Runner != nil {
 		s.route(mux, "/runner/v1/", ownAuth, http.StripPrefix("/runner/v1", cfg.Runner))

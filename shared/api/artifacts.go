@@ -120,7 +120,7 @@ func (s *server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
-	served := taskfiles.ServedHeaders(info.ContentType, s.cfg.AllowUnsafeArtifacts, p)
+	served := taskfiles.ServedHeaders(info.ContentType, s.unsafeArtifacts(r.Context()), p)
 	// A large artifact is a redirect to its presigned URL: through the api
 	// Lambda a response is capped at 6 MB. The URL makes the store answer
 	// with the served type and disposition, not the uploader's type, so

@@ -144,7 +144,11 @@ func jsonOnly(r *http.Request) error {
 // not signed in, else an HTML error.
 func (s *server) refuse(w http.ResponseWriter, r *http.Request, page bool, err error) {
 	if page && isUnauthenticated(err) && safeMethod(r.Method) {
-		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		to := "/login?next=" + url.QueryEscape(r.URL.RequestURI())
+		if errors.Is(err, accounts.ErrSuspended) { // say why the session stopped
+			to += "&error=" + url.QueryEscape(suspendedMessage)
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	if page {

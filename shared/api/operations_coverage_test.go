@@ -77,6 +77,7 @@ func withEverything(t *testing.T) func(*api.Config) {
 	return func(c *api.Config) {
 		c.Audit = rec
 		c.Controls = &fakeControls{}
+		c.Nodes = &fakeNodes{}
 		c.Files = noFiles{}
 		c.Vault = vault.New(c.Store, secrets.NewSealer(keys))
 		c.Notifications = noNotifications{}

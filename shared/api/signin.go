@@ -169,7 +169,7 @@ func (s *server) signInFailed(w http.ResponseWriter, r *http.Request, err error)
 	msg := "wrong username or password"
 	switch {
 	case errors.Is(err, accounts.ErrSuspended):
-		msg = "your account is suspended or waits for an administrator to activate it"
+		msg = suspendedMessage
 	case errors.Is(err, accounts.ErrNotMember):
 		msg = "you are not a member of an organization allowed to use this Orbit"
 	case errors.Is(err, errRateLimited):
@@ -183,6 +183,9 @@ func (s *server) signInFailed(w http.ResponseWriter, r *http.Request, err error)
 }
 
 var errBadCredentials = errors.New("wrong username or password")
+
+// suspendedMessage tells a suspended user why they are refused.
+const suspendedMessage = "your account is suspended or waits for an administrator to activate it"
 
 func (s *server) signInLink(w http.ResponseWriter, r *http.Request) {
 	if err := s.logins.allow(clientIP(r)); err != nil {

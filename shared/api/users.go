@@ -88,21 +88,51 @@ func (s *server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("query parameter period: %q; want all-time or last-month", p)
 	}
 	items := make([]adminUserView, 0, len(us))
-	var active, suspended, suspendedNew int
 	for _, u := range us {
 		items = append(items, adminUser(u))
-		switch {
-		case u.Suspended && u.SignInCount == 0:
-			suspendedNew++
-		case u.Suspended:
-			suspended++
+	}
+	c := countUsers(us)
+	writeJSON(w, http.StatusOK, adminUsersJSON{Items: items, Active: c.Active, Suspended: c.Suspended,
+		SuspendedNew: c.SuspendedNew, Licensed: c.Licensed})
+	return nil
+}
+
+// userCounts are the seed's user figures: active (not suspended: they
+// count against the license, so licensed is the same), suspended, and
+// suspended new (suspended before they ever signed in).
+type userCounts struct{ Active, Suspended, SuspendedNew, Licensed int }
+
+func countUsers(us []accounts.User) userCounts {
+	var c userCounts
+	for _, u := range us {
+		switch userState(u) {
+		case stateSuspendedNew:
+			c.SuspendedNew++
+		case stateSuspended:
+			c.Suspended++
 		default:
-			active++
+			c.Active++
 		}
 	}
-	writeJSON(w, http.StatusOK, adminUsersJSON{Items: items, Active: active, Suspended: suspended,
-		SuspendedNew: suspendedNew, Licensed: active})
-	return nil
+	c.Licensed = c.Active
+	return c
+}
+
+// The seed's user windows: suspended new users never signed in.
+const (
+	stateActive       = "active"
+	stateSuspended    = "suspended"
+	stateSuspendedNew = "suspended-new"
+)
+
+func userState(u accounts.User) string {
+	switch {
+	case u.Suspended && u.SignInCount == 0:
+		return stateSuspendedNew
+	case u.Suspended:
+		return stateSuspended
+	}
+	return stateActive
 }
 
 func (s *server) userByLogin(r *http.Request) (*accounts.User, error) {
@@ -111,30 +141,65 @@ func (s *server) userByLogin(r *http.Request) (*accounts.User, error) {
 
 func (s *server) setSuspended(suspend bool) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.userByLogin(r)
+		u, err := s.suspendUser(r, r.PathValue("login"), suspend)
 		if err != nil {
 			return err
-		}
-		if u, err = s.cfg.Accounts.SetSuspended(r.Context(), u.ID, suspend); err != nil {
-			return err
-		}
-		if suspend {
-			s.record(audit.WithRequest(r.Context(), requestOf(r)), audit.UserSuspended, u, nil)
 		}
 		writeJSON(w, http.StatusOK, adminUser(*u))
 		return nil
 	}
 }
 
-func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.userByLogin(r)
+// The admin changes to a user, which the API and the admin pages share:
+// the same account service calls, the same checks, the same audit events.
+
+// suspendUser suspends (their sessions and tokens stop at once; audited as
+// user.suspended) or activates the user of login.
+func (s *server) suspendUser(r *http.Request, login string, suspend bool) (*accounts.User, error) {
+	u, err := s.cfg.Accounts.ByLogin(r.Context(), login)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if suspend && u.ID == me(r).ID {
+		return nil, badRequest("you cannot suspend yourself; ask another admin")
+	}
+	if u, err = s.cfg.Accounts.SetSuspended(r.Context(), u.ID, suspend); err != nil {
+		return nil, err
+	}
+	if suspend {
+		s.record(audit.WithRequest(r.Context(), requestOf(r)), audit.UserSuspended, u, nil)
+	}
+	return u, nil
+}
+
+// removeUser deletes the user of login (not the caller).
+func (s *server) removeUser(r *http.Request, login string) (*accounts.User, error) {
+	u, err := s.cfg.Accounts.ByLogin(r.Context(), login)
+	if err != nil {
+		return nil, err
 	}
 	if u.ID == me(r).ID {
-		return badRequest("you cannot delete yourself; ask another admin")
+		return nil, badRequest("you cannot delete yourself; ask another admin")
 	}
-	if err := s.cfg.Accounts.Delete(r.Context(), u.ID); err != nil {
+	return u, s.cfg.Accounts.Delete(r.Context(), u.ID)
+}
+
+// setAdminLevel gives the user of login an admin level ("" removes it;
+// the caller cannot lower their own).
+func (s *server) setAdminLevel(r *http.Request, login, level string) (*accounts.User, error) {
+	u, err := s.cfg.Accounts.ByLogin(r.Context(), login)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID == me(r).ID && level != accounts.AdminAll {
+		return nil, badRequest("you cannot remove your own admin level; ask another admin")
+	}
+	return s.cfg.Accounts.SetAdmin(r.Context(), u.ID, level)
+}
+
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.removeUser(r, r.PathValue("login"))
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, message{Message: "User " + u.Login + " deleted."})
@@ -148,14 +213,8 @@ func (s *server) setAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, false); err != nil {
 		return err
 	}
-	u, err := s.userByLogin(r)
+	u, err := s.setAdminLevel(r, r.PathValue("login"), body.Level)
 	if err != nil {
-		return err
-	}
-	if u.ID == me(r).ID && body.Level != accounts.AdminAll {
-		return badRequest("you cannot remove your own admin level; ask another admin")
-	}
-	if u, err = s.cfg.Accounts.SetAdmin(r.Context(), u.ID, body.Level); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, adminUser(*u))

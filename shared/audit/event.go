@@ -72,6 +72,10 @@ const (
 	AdminCancelQueued = "admin.queue.cancel"
 	AdminDeleteBuild  = "admin.build.delete"
 	AdminAuditExport  = "admin.audit_log.export"
+	// AdminNodeDrain, AdminNodeUndrain: a Nomad client drained or put
+	// back to work from the admin pages.
+	AdminNodeDrain   = "admin.node.drain"
+	AdminNodeUndrain = "admin.node.undrain"
 )
 
 // Entity is an actor, target or scope: always id and type, usually name.

@@ -153,3 +153,6 @@ func executorOf(j store.Job) executor {
 	}
 	return ex
 }
+
+// ResourceClass is the resource class job j asks for (medium by default).
+func ResourceClass(j store.Job) string { return executorOf(j).ResourceClass }

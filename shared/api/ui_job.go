@@ -46,17 +46,24 @@ func (s *server) routeUIJob(mux *http.ServeMux) {
 
 type jobPage struct {
 	uiBase
+	// Slug is the project's; the URLs are of the pages the breadcrumb links.
 	Slug, ProjectURL, PipelineURL, WorkflowURL string
-	PipelineNumber                             int64
-	WorkflowName                               string
-	Job                                        uiJob
+	// PipelineNumber and WorkflowName name the job's pipeline and workflow
+	// (0 and "" when they cannot be read).
+	PipelineNumber int64
+	WorkflowName   string
+	// Job is the job's head: status, duration, why it waits.
+	Job uiJob
 	// WaitingSince is when the reason Job.Waiting started to hold.
 	WaitingSince time.Time
 	Tasks        []jobTask
 	// Stream: the page follows output by server-sent events (else polls).
-	Stream                bool
-	EventsURL, OutputURL  string
-	Artifacts             []artifactJSON
+	Stream bool
+	// EventsURL and OutputURL are where the script follows output.
+	EventsURL, OutputURL string
+	// Artifacts link to the API route that serves them (getArtifact).
+	Artifacts []artifactJSON
+	// Tests are the results, failures first, and their counts.
 	Tests                 []testJSON
 	Failed, Passed, Skips int
 	// FilesKnown: the shape keeps artifacts and tests.

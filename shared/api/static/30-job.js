@@ -3,7 +3,9 @@
 // whenever the stream fails, polling the output endpoint from the page's
 // sequence number), renders its ANSI colours the way shared/ansi does (the
 // same classes), searches the output, toggles timestamps and keeps the
-// output scrolled to its end while the reader is there.
+// output scrolled to its end while the reader is there. A line's time is
+// when its chunk was stored (the page, the event stream) or, for polled
+// output (the raw endpoint carries no times), when the browser got it.
 (function () {
   "use strict";
   var steps = document.getElementById("job-steps");

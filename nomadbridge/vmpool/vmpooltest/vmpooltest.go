@@ -262,7 +262,12 @@ func testStopped(t *testing.T, newPool NewPool) {
 func testConcurrent(t *testing.T, newPool NewPool) {
 	const capacity, tasks, callers = 3, 6, 4
 	p := newDriver(t, newPool, capacity).Pool
-	ctx := ctxFor(t)
+	// A driver may serialize its calls (ec2pool does, under a mutex): the
+	// last of the tasks×callers Leases waits for all the others, so the
+	// deadline covers them all (on a busy machine each is a few moto
+	// calls that take seconds), not one call's patience.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*patience)
+	t.Cleanup(cancel)
 	type result struct {
 		task string
 		id   string

@@ -84,8 +84,8 @@
 //	GET  /bridge/status, /bridge/health-check   nomadbridge's health (Config.Bridge), when set
 //	GET  /health-check   200 {"status":"ok"}; 500 naming each failed dependency
 //	GET  /status         version and every dependency's state ("ok" or the error); 500 if any is bad
-//	GET  /               projects and their recent pipelines (HTML)
-//	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
+//	GET  /, /ui/projects, /ui/project/{slug}, /ui/pipeline/{id}, /ui/workflow/{id}  the
+//	     dashboard and the pipeline pages, with their form actions (HTML, ui_pipe_actions.go)
 //	GET  /ui/project/{slug}/settings  variables (masked), keys and contexts (HTML, read-only;
 //	     when Config.Vault is set)
 //	     /runner/v1/...  Config.Runner, with the prefix stripped

@@ -262,4 +262,6 @@ func BenchmarkUIPages(b *testing.B) {
 }
 
 // html undoes the template's escaping of a link's ampersands.
-func html(href string) string { return string(bytes.ReplaceAll([]byte(href), []byte("&amp;"), []byte("&"))) }
+func html(href string) string {
+	return string(bytes.ReplaceAll([]byte(href), []byte("&amp;"), []byte("&")))
+}

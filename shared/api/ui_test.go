@@ -30,7 +30,7 @@ func TestUIPipelinePage(t *testing.T) {
 		`<span class="badge run">running</span>`, // the workflow and job "test"
 		`<a href="/ui/project/local/acme/api/job/1">build</a> <span class="muted">#1</span>`, `<span class="badge ok">success</span>`, "1m 05s",
 		`<a href="/ui/project/local/acme/api/job/1"><g class="dag-node s-ok">`, // the graph links the job page
-		`<g class="dag-node s-idle approval">`,                                    // the approval job, blocked
+		`<g class="dag-node s-idle approval">`,                                 // the approval job, blocked
 		`<tr id="L1"><td class="ln">1</td><td><code>version: 2.1</code></td></tr>`,
 		`<meta http-equiv="refresh" content="2">`, // a job is still running
 	} {

@@ -35,7 +35,7 @@ jobs:
             echo "project=$DEPLOY_TOKEN context=$CLOUD_KEY"
             echo "split: ${DEPLOY_TOKEN:0:6} ${DEPLOY_TOKEN:6}"
             printf '%s\n' "$CLOUD_KEY" > key.txt && cat key.txt
-            [ "$REGION" = from-context ] && echo "context overrides project"
+            [ "$REGION" = "from-""context" ] && echo "context overrides project"
             [ "$JOB_ONLY" = job-value ] && echo "job environment overrides contexts"
     environment:
       JOB_ONLY: job-value

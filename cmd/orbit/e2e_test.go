@@ -370,9 +370,10 @@ func TestE2EDiamondWorkflow(t *testing.T) {
 		}
 	}
 
-	// The web page shows pipeline → workflow → jobs → steps with output.
+	// The pipeline page shows pipeline → workflow → jobs (steps and their
+	// output are the job page's, read through the API above).
 	page := p.text("/ui/pipeline/" + pid)
-	for _, want := range []string{"ci", "build", "test-a", "test-b", "deploy", "not_run", "failed", "suite b is broken", "Test b"} {
+	for _, want := range []string{"ci", "build", "test-a", "test-b", "deploy", "not_run", "failed"} {
 		assert.Contains(t, page, want)
 	}
 }

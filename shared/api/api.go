@@ -85,8 +85,9 @@
 //	GET  /bridge/status, /bridge/health-check   nomadbridge's health (Config.Bridge), when set
 //	GET  /health-check   200 {"status":"ok"}; 500 naming each failed dependency
 //	GET  /status         version and every dependency's state ("ok" or the error); 500 if any is bad
-//	GET  /               projects and their recent pipelines (HTML)
-//	GET  /ui/pipeline/{id}  a pipeline's workflows, jobs, steps and output (HTML)
+//	GET  /, /ui/projects, /ui/project/{slug}, /ui/pipeline/{id}, /ui/workflow/{id}  the
+//	     dashboard and the pipeline pages, with their form actions (HTML, ui_pipe_actions.go)
+//	GET  /ui/project/{slug}/job/{number}  a job's steps, live output, tests and artifacts (ui_job.go)
 //	GET  /ui/project/{slug}/settings  project settings and their forms (ui_settings.go; also /ui/account,
 //	     /ui/contexts, /ui/insights: ui_set.go)
 //	GET  /ui/admin…      the admin pages (instance admins: users, settings, audit log, usage,

@@ -57,6 +57,9 @@ type pipeWorkflow struct {
 
 type pipeJob struct {
 	ID, Name, Type, Status, Duration, Href, Waiting string
+	// Message is the job's own (why it was refused, say); ExecutorNotice
+	// what of its executor was not honoured.
+	Message, ExecutorNotice string
 	Number                                          int64
 	Requires                                        []string
 	// Approvable: an approval job on hold.
@@ -168,6 +171,10 @@ func (s *server) pipeWorkflowOf(ctx context.Context, wf store.Workflow, page str
 		}
 		if w := s.jobWaiting(ctx, j); w != nil {
 			pj.Waiting = w.Reason
+		}
+		pj.Message = j.Message
+		if inv, err := jobSpec(j); err == nil && inv.Job != nil && s.cfg.HostExecutor {
+			pj.ExecutorNotice = hostExecutorNotice(inv.Job.Executor)
 		}
 		for _, req := range j.Requires {
 			pj.Requires = append(pj.Requires, req.Name)

@@ -239,3 +239,20 @@ func TestUIFollowAndUnfollowLocal(t *testing.T) {
 	_, err := e.st.GetProject(context.Background(), "local/acme/tool")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
+
+func TestUIPipelineConfigMarksTheLinesMessagesName(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p, err := e.st.CreatePipeline(ctx, store.Pipeline{ProjectSlug: "local/acme/api", VCS: store.PipelineVCS{Branch: "main"},
+		Errors: []store.PipelineError{
+			{Type: "config", Message: ".circleci/config.yml:3:5: jobs.build: warning: <resource_class> is ignored"},
+			{Type: "config", Message: "orb foo/bar@1:9: not this file"},
+		}})
+	require.NoError(t, err)
+	require.NoError(t, e.st.PutPipelineConfig(ctx, p.ID, store.PipelineConfig{Source: "version: 2.1\njobs:\n  build: <x>\n"}))
+	body := e.do(http.MethodGet, "/ui/pipeline/"+p.ID, "").Body.String()
+	assert.Contains(t, body, `<div class="warnings"><b>warning</b> (CircleCI accepts this; the pipeline runs): <a href="#L3">line 3</a>: .circleci/config.yml:3:5: jobs.build: warning: &lt;resource_class&gt; is ignored</div>`)
+	assert.Contains(t, body, `<tr id="L3" class="marked"><td class="ln">3</td><td><code>  build: &lt;x&gt;</code></td></tr>`)
+	assert.Contains(t, body, `<b>config</b>: orb foo/bar@1:9: not this file`)
+	assert.Equal(t, 1, strings.Count(body, `class="marked"`), "another file's line is not marked here")
+}

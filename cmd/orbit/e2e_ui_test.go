@@ -28,7 +28,7 @@ workflows:
 	b.Open(p.url+"/", "main h1")
 	assert.Contains(t, b.Text("main"), slug)
 	p.waitWorkflowDone(pid, 2*time.Minute)
-	b.WaitText("main", "success", 30*time.Second)
+	b.WaitText("main", "success", 90*time.Second)
 	b.Axe("the dashboard")
 	b.Screenshot("dashboard")
 }

@@ -122,7 +122,9 @@ type queuedView struct {
 func (s *server) queued(ctx context.Context, base string) ([]queuedView, map[status.Job]int, error) {
 	var out []queuedView
 	counts := map[status.Job]int{}
-	err := usage.Walk(ctx, s.st, func(p store.Project, _ store.Pipeline, j store.Job) error {
+	// a finished workflow has no queued, blocked or running job
+	unfinished := func(w store.Workflow) bool { return !w.Status.Terminal() }
+	err := usage.WalkWorkflows(ctx, s.st, unfinished, func(p store.Project, _ store.Pipeline, j store.Job) error {
 		counts[j.Status]++
 		if j.Status == status.JobQueued {
 			out = append(out, queuedView{URL: fmt.Sprintf("%s/%s/%d", base, p.Slug, j.Number), ProjectSlug: p.Slug,

@@ -72,6 +72,15 @@ var uiBenchPages = []struct {
 	{"pipeline", "pipeline", func(f *benchFixture) string { return "/ui/pipeline/" + f.newest.ID }},
 	{"pipeline-old", "pipeline", func(f *benchFixture) string { return "/ui/pipeline/" + f.mid.ID }},
 	{"workflow", "pipeline", func(f *benchFixture) string { return "/ui/workflow/" + f.workflow.ID }},
+	{"job", "pipeline", func(f *benchFixture) string {
+		return fmt.Sprintf("/ui/project/%s/job/%d", f.slug, f.jobs[1].Number)
+	}},
+	{"account", "rows", func(f *benchFixture) string { return "/ui/account" }},
+	{"admin", "rows", func(f *benchFixture) string { return "/ui/admin" }},
+	{"admin-users", "rows", func(f *benchFixture) string { return "/ui/admin/users" }},
+	{"admin-settings", "rows", func(f *benchFixture) string { return "/ui/admin/settings" }},
+	{"admin-queues", "rows", func(f *benchFixture) string { return "/ui/admin/queues" }},
+	{"admin-health", "rows", func(f *benchFixture) string { return "/ui/admin/health" }},
 }
 
 const benchPipelines = 10000
@@ -172,6 +181,16 @@ func newBenchFixture(b *testing.B) *benchFixture {
 		case benchPipelines / 2:
 			f.mid = p
 		case benchPipelines - 1:
+			// the newest jobs are reachable by number, as dispatch makes them
+			for k := range jobs {
+				if jobs[k].Type == "approval" {
+					continue
+				}
+				jobs[k].Number = 0
+				if jobs[k], err = st.AssignJobNumber(ctx, jobs[k]); err != nil {
+					b.Fatal(err)
+				}
+			}
 			f.newest, f.workflow, f.jobs = p, wf, jobs
 		}
 	}

@@ -30,6 +30,13 @@ type Records interface {
 
 // Walk calls fn for every job of every project, newest pipeline first.
 func Walk(ctx context.Context, rec Records, fn func(store.Project, store.Pipeline, store.Job) error) error {
+	return WalkWorkflows(ctx, rec, func(store.Workflow) bool { return true }, fn)
+}
+
+// WalkWorkflows is Walk over the jobs of the workflows keep accepts only;
+// the others' jobs are not read (the admin queue view reads only the
+// unfinished workflows' jobs).
+func WalkWorkflows(ctx context.Context, rec Records, keep func(store.Workflow) bool, fn func(store.Project, store.Pipeline, store.Job) error) error {
 	projects, err := rec.ListProjects(ctx)
 	if err != nil {
 		return err
@@ -47,6 +54,9 @@ func Walk(ctx context.Context, rec Records, fn func(store.Project, store.Pipelin
 					return err
 				}
 				for _, w := range wfs {
+					if !keep(w) {
+						continue
+					}
 					jobs, err := rec.ListJobs(ctx, w.ID)
 					if err != nil {
 						return err

@@ -68,6 +68,9 @@ type jobPage struct {
 	Failed, Passed, Skips int
 	// FilesKnown: the shape keeps artifacts and tests.
 	FilesKnown bool
+	// RerunURL is the workflow's rerun form, for "Rerun job with SSH"
+	// (a finished job the caller may rerun); JobID names the job in it.
+	RerunURL, JobID string
 }
 
 // jobTask is one parallel task's column.
@@ -127,6 +130,8 @@ func (s *server) uiJobPage(r *http.Request) (string, uiPage, error) {
 	}
 	if !j.Status.Terminal() {
 		page.Refresh = refreshSeconds
+	} else if ok, err := s.can(ctx, slug, accounts.Write); err == nil && ok && s.cfg.Controls != nil && j.Type != "approval" {
+		page.RerunURL, page.JobID = "/ui/workflow/"+j.WorkflowID+"/rerun", j.ID
 	}
 	return "job", page, nil
 }

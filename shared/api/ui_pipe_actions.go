@@ -186,13 +186,18 @@ func (s *server) uiCancel(r *http.Request) (string, string, error) {
 
 func (s *server) uiRerun(r *http.Request) (string, string, error) {
 	fromFailed := r.PostFormValue("from_failed") == "true"
-	var out rerunJSON
-	if err := s.callAPIInto(r, s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow), rerunRequest{FromFailed: fromFailed}, &out); err != nil {
-		return "", "", err
-	}
+	req := rerunRequest{FromFailed: fromFailed}
 	notice := "Workflow rerun from the start."
 	if fromFailed {
 		notice = "Workflow rerun from failed."
+	}
+	if r.PostFormValue("enable_ssh") == "true" { // "Rerun job with SSH" on the job page
+		req = rerunRequest{EnableSSH: true, Jobs: []string{r.PostFormValue("job")}}
+		notice = "Job rerun with SSH: its output shows the ssh command once it runs."
+	}
+	var out rerunJSON
+	if err := s.callAPIInto(r, s.audited(audit.WorkflowRetry, workflowTarget, s.rerunWorkflow), req, &out); err != nil {
+		return "", "", err
 	}
 	return s.workflowPipelinePage(r, out.WorkflowID), notice, nil
 }

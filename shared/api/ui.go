@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -355,9 +354,3 @@ func formatDuration(start, stop *time.Time) string {
 	}
 	return fmt.Sprintf("%dm %02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
-
-// ansi matches terminal escape sequences (CSI and OSC), which the UI drops;
-// the raw output endpoint keeps them.
-var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
-
-func stripANSI(s string) string { return ansi.ReplaceAllString(s, "") }

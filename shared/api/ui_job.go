@@ -136,6 +136,20 @@ func (s *server) uiJobPage(r *http.Request) (string, uiPage, error) {
 	return "job", page, nil
 }
 
+// uiJob is what a page says of a job itself: status, duration, why it
+// waits (the job page's head).
+type uiJob struct {
+	ID, Name, Type, Status, Message string
+	// Waiting is why the queued job waits ("" when unknown).
+	Waiting string
+	// ExecutorNotice says what of the executor was not honoured.
+	ExecutorNotice string
+	Number         int64
+	Duration       string
+	Requires       []string
+	Parallelism    int
+}
+
 // uiJobHead is what the page says of the job itself (the pipeline page's
 // view of a job, without its steps).
 func (s *server) uiJobHead(ctx context.Context, j store.Job) (uiJob, error) {

@@ -60,8 +60,8 @@ type pipeJob struct {
 	// Message is the job's own (why it was refused, say); ExecutorNotice
 	// what of its executor was not honoured.
 	Message, ExecutorNotice string
-	Number                                          int64
-	Requires                                        []string
+	Number                  int64
+	Requires                []string
 	// Approvable: an approval job on hold.
 	Approvable bool
 }

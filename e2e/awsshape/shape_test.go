@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,19 @@ func TestAPILambdaOnMoto(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.NoError(t, json.Unmarshal(body, &projects))
 	assert.Empty(t, projects.Items)
+
+	// The browser UI is the same handler behind the same front: a page,
+	// and the stylesheet and script bundles it links.
+	code, body = s.get(t, "/")
+	require.Equal(t, http.StatusOK, code, string(body))
+	page := string(body)
+	assert.Contains(t, page, `<nav aria-label="Main">`)
+	for _, m := range regexp.MustCompile(`(?:href|src)="(/ui/static/orbit\.[0-9a-f]+\.(?:css|js))"`).FindAllStringSubmatch(page, -1) {
+		code, body = s.get(t, m[1])
+		assert.Equal(t, http.StatusOK, code, "%s through the front", m[1])
+		assert.NotEmpty(t, body)
+	}
+	assert.Equal(t, 2, strings.Count(page, `/ui/static/orbit.`), "the page links both bundles")
 	assert.NotContains(t, s.api.log(), s.secret, "the signing secret is never logged")
 	counts := s.aws.snapshot()
 	assert.Equal(t, 2, counts["secretsmanager GetSecretValue"],

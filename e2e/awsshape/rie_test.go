@@ -55,13 +55,54 @@ func startFunction(t testing.TB, name string, n int, env []string) *function {
 		addr, api := freeAddr(t), freeAddr(t)
 		log := &testenv.Buffer{}
 		f.logs = append(f.logs, log)
-		cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, boot)
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Stdout, cmd.Stderr = log, log
-		require.NoError(t, cmd.Start())
+		start := func() (*exec.Cmd, error) {
+			cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, boot)
+			cmd.Env = append(os.Environ(), env...)
+			cmd.Stdout, cmd.Stderr = log, log
+			return cmd, cmd.Start()
+		}
+		// The emulator itself sometimes crashes under load (a nil pointer
+		// in rapidcore's Invoke, seen at load average 14): the environment
+		// is then replaced with a cold one on the same addresses, as the
+		// Lambda service replaces a failed execution environment.
+		var mu sync.Mutex
+		stopped := false
+		cmd, err := start()
+		require.NoError(t, err)
+		exited := make(chan struct{})
+		go func() {
+			defer close(exited)
+			for {
+				mu.Lock()
+				c := cmd
+				mu.Unlock()
+				began := time.Now()
+				_ = c.Wait()
+				if time.Since(began) < time.Second {
+					time.Sleep(time.Second) // an emulator that cannot run is not restarted in a tight loop
+				}
+				mu.Lock()
+				if stopped {
+					mu.Unlock()
+					return
+				}
+				fmt.Fprintf(log, "--- the emulator exited (%v): a new execution environment starts\n", c.ProcessState)
+				next, err := start()
+				if err != nil {
+					fmt.Fprintf(log, "--- the new environment did not start: %v\n", err)
+					mu.Unlock()
+					return
+				}
+				cmd = next
+				mu.Unlock()
+			}
+		}()
 		t.Cleanup(func() {
+			mu.Lock()
+			stopped = true
 			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			mu.Unlock()
+			<-exited
 			if t.Failed() {
 				t.Logf("%s[%d] log:\n%s", name, i, log.String())
 			}

@@ -83,23 +83,13 @@ func TestUIAdmin(t *testing.T) {
 	assert.Equal(t, "eligible", admin.Text("[data-eligibility]"))
 
 	// A job for a GPU class no client has stays queued; the admin cancels it.
-	repo := gitRepo(t, map[string]string{".circleci/config.yml": `version: 2.1
-jobs:
-  train:
-    docker: [{image: cimg/base:stable}]
-    resource_class: gpu.nvidia.small
-    steps:
-      - run: echo never placed
-workflows:
-  main:
-    jobs: [train]
-`})
+	repo := gitRepo(t, map[string]string{".circleci/config.yml": unplaceableConfig})
 	slug := p.follow(repo, "acme", "gpu")
 	pid := p.trigger(slug, "main")
 	var wid string
 	waitFor(t, time.Minute, "the GPU job to be queued", func() bool {
 		wfs := p.workflows(pid)
-		if len(wfs) == 1 && p.jobs(wfs[0].ID)["train"].Status == "queued" {
+		if len(wfs) == 1 && p.jobs(wfs[0].ID)[unplaceableJob].Status == "queued" {
 			wid = wfs[0].ID
 		}
 		return wid != ""
@@ -112,7 +102,7 @@ workflows:
 		chromedp.Click(chromedp.CSS(`#cancel-selected button[type="submit"]`)))
 	admin.WaitText(".notice", "Canceled 1 queued job", 30*time.Second)
 	waitFor(t, time.Minute, "the GPU job to be canceled", func() bool {
-		return p.jobs(wid)["train"].Status == "canceled"
+		return p.jobs(wid)[unplaceableJob].Status == "canceled"
 	})
 	assert.True(t, strings.Contains(admin.Text("main"), "No job is queued") || admin.Count(`#queued-jobs input[name="job"]`) == 0)
 }

@@ -30,3 +30,20 @@ func signInBrowser(t *testing.T, p *orbitProc) *browser.Browser {
 	b.Open(p.url+"/login/link?code="+code, "header nav")
 	return b
 }
+
+// unplaceableConfig runs one job, unplaceableJob, of a resource class no
+// Nomad client of the test agent offers: it stays queued, saying why.
+const (
+	unplaceableJob    = "train"
+	unplaceableConfig = `version: 2.1
+jobs:
+  train:
+    docker: [{image: cimg/base:stable}]
+    resource_class: gpu.nvidia.small
+    steps:
+      - run: echo never placed
+workflows:
+  main:
+    jobs: [train]
+`
+)

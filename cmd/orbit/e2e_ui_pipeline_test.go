@@ -138,17 +138,7 @@ func clickNow(t *testing.T, b *browser.Browser, sel string) {
 // the job waits.
 func TestUIQueuedJobSaysWhy(t *testing.T) {
 	p := startOrbit(t, t.TempDir(), freeAddr(t))
-	repo := gitRepo(t, map[string]string{".circleci/config.yml": `version: 2.1
-jobs:
-  big:
-    docker: [{image: cimg/base:stable}]
-    resource_class: gpu.nvidia.small
-    steps:
-      - run: echo never placed
-workflows:
-  main:
-    jobs: [big]
-`})
+	repo := gitRepo(t, map[string]string{".circleci/config.yml": unplaceableConfig})
 	slug := p.follow(repo, "acme", "uiwait")
 	pid := p.trigger(slug, "main")
 	b := signInBrowser(t, p)

@@ -51,15 +51,7 @@ type statusEvent struct {
 // job) has ended. A stream also ends after eventsMaxDuration or when the
 // client goes away.
 func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
-	step, err := queryInt(r, "step", 0, true)
-	if err != nil {
-		return err
-	}
-	task, err := queryInt(r, "task", 0, false)
-	if err != nil {
-		return err
-	}
-	from, err := queryInt(r, "from", 0, false)
+	j, step, task, from, err := s.outputTarget(r)
 	if err != nil {
 		return err
 	}
@@ -67,13 +59,6 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		if n, err := strconv.Atoi(id); err == nil && n >= 0 {
 			from = n
 		}
-	}
-	j, err := s.jobByNumber(r)
-	if err != nil {
-		return err
-	}
-	if task >= max(j.Parallelism, 1) {
-		return badRequest("task %d: job %d has parallelism %d (tasks 0..%d)", task, j.Number, max(j.Parallelism, 1), max(j.Parallelism, 1)-1)
 	}
 	if err := s.stepExists(r.Context(), j, task, step); err != nil {
 		return err

@@ -148,25 +148,31 @@ const NextSeqHeader = "X-Orbit-Next-Seq"
 // under Lambda's 6 MB response limit (a chunk is at most runner.MaxChunk).
 const MaxOutputResponse = 4 << 20
 
+// outputTarget reads what a step-output request names: the job (by
+// number), its step and task, and the sequence number to start from.
+func (s *server) outputTarget(r *http.Request) (j store.Job, step, task, from int, err error) {
+	if step, err = queryInt(r, "step", 0, true); err != nil {
+		return
+	}
+	if task, err = queryInt(r, "task", 0, false); err != nil {
+		return
+	}
+	if from, err = queryInt(r, "from", 0, false); err != nil {
+		return
+	}
+	if j, err = s.jobByNumber(r); err != nil {
+		return
+	}
+	if n := max(j.Parallelism, 1); task >= n {
+		err = badRequest("task %d: job %d has parallelism %d (tasks 0..%d)", task, j.Number, n, n-1)
+	}
+	return
+}
+
 func (s *server) output(w http.ResponseWriter, r *http.Request) error {
-	step, err := queryInt(r, "step", 0, true)
+	j, step, task, from, err := s.outputTarget(r)
 	if err != nil {
 		return err
-	}
-	task, err := queryInt(r, "task", 0, false)
-	if err != nil {
-		return err
-	}
-	from, err := queryInt(r, "from", 0, false)
-	if err != nil {
-		return err
-	}
-	j, err := s.jobByNumber(r)
-	if err != nil {
-		return err
-	}
-	if task >= max(j.Parallelism, 1) {
-		return badRequest("task %d: job %d has parallelism %d (tasks 0..%d)", task, j.Number, max(j.Parallelism, 1), max(j.Parallelism, 1)-1)
 	}
 	var chunks []store.OutputChunk
 	if j.Attempt > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,48 +33,64 @@ type bucket struct {
 }
 
 // add appends r to the bucket of its day and group in partition pk (group:
-// the key's middle, already escaped), unless a shard of that day and group
-// holds it already. It returns whether r was new.
+// the key's middle, already escaped), unless r was added before. It returns
+// whether r was new.
+//
+// The cost of one add does not grow with the day's history: it reads only
+// the day's last shard (a descending query of one item) and writes that
+// shard together with a small marker of r (seenSK), all or nothing. The
+// marker, not a scan of every shard, is what recognises a run heard twice
+// (a redelivered transition), however many runs came between.
 func (in *Insights) add(ctx context.Context, pk, group string, r Run) (bool, error) {
 	prefix := day(r.At) + "#" + group + "#"
+	exp := r.At.UTC().Truncate(24 * time.Hour).Add(Retention)
+	seen := kv.Item{PK: pk, SK: seenSK(prefix, r), Data: []byte("{}"), ExpiresAt: exp}
 	for range maxAttempts {
-		page, err := in.kv.Query(ctx, kv.Query{PK: pk, Prefix: prefix, Limit: 1000})
+		page, err := in.kv.Query(ctx, kv.Query{PK: pk, Prefix: prefix, Descending: true, Limit: 1})
 		if err != nil {
 			return false, fmt.Errorf("read bucket %s/%s: %w", pk, prefix, err)
 		}
 		var last bucket
-		var lastItem kv.Item
-		for _, it := range page.Items {
-			var b bucket
-			if err := json.Unmarshal(it.Data, &b); err != nil {
+		cond := kv.Condition{IfNotExists: true}
+		sk := prefix + shard(0)
+		if len(page.Items) == 1 {
+			it := page.Items[0]
+			if err := json.Unmarshal(it.Data, &last); err != nil {
 				return false, fmt.Errorf("decode bucket %s/%s: %w", it.PK, it.SK, err)
 			}
-			if slices.ContainsFunc(b.Runs, func(x Run) bool { return x.key() == r.key() }) {
-				return false, nil // heard before
+			n, err := strconv.Atoi(strings.TrimPrefix(it.SK, prefix))
+			if err != nil {
+				return false, fmt.Errorf("bucket %s/%s: shard is not a number: %w", it.PK, it.SK, err)
 			}
-			last, lastItem = b, it
-		}
-		var cond kv.Condition
-		sk := prefix + shard(0)
-		switch {
-		case len(page.Items) == 0:
-			cond.IfNotExists = true
-		case len(last.Runs) >= maxRuns:
-			cond.IfNotExists = true
-			sk = prefix + shard(len(page.Items))
-			last = bucket{}
-		default:
-			cond.IfVersion, sk = lastItem.Version, lastItem.SK
+			if slices.ContainsFunc(last.Runs, func(x Run) bool { return x.key() == r.key() }) {
+				return false, nil // heard before (a bucket written before markers existed)
+			}
+			if len(last.Runs) >= in.shardRuns {
+				if n+1 >= maxShards {
+					return false, fmt.Errorf("bucket %s/%s: %d runs in one day, the most insights keep", pk, prefix, maxShards*in.shardRuns)
+				}
+				sk, last = prefix+shard(n+1), bucket{}
+			} else {
+				cond, sk = kv.Condition{IfVersion: it.Version}, it.SK
+			}
 		}
 		last.Runs = append(last.Runs, r)
 		data, err := json.Marshal(last)
 		if err != nil {
 			return false, err
 		}
-		exp := r.At.UTC().Truncate(24 * time.Hour).Add(Retention)
-		_, err = in.kv.Put(ctx, kv.Item{PK: pk, SK: sk, Data: data, ExpiresAt: exp}, cond)
+		err = in.kv.Transact(ctx, []kv.Op{
+			{Kind: kv.OpPut, Item: seen, Cond: kv.Condition{IfNotExists: true}},
+			{Kind: kv.OpPut, Item: kv.Item{PK: pk, SK: sk, Data: data, ExpiresAt: exp}, Cond: cond},
+		})
 		if errors.Is(err, kv.ErrConflict) {
-			continue // someone wrote first: read again
+			// Either r was added already, or someone wrote the shard first.
+			if _, err := in.kv.Get(ctx, pk, seen.SK); err == nil {
+				return false, nil
+			} else if !errors.Is(err, kv.ErrNotFound) {
+				return false, fmt.Errorf("read run marker %s/%s: %w", pk, seen.SK, err)
+			}
+			continue
 		}
 		if err != nil {
 			return false, fmt.Errorf("write bucket %s/%s: %w", pk, sk, err)
@@ -82,6 +99,16 @@ func (in *Insights) add(ctx context.Context, pk, group string, r Run) (bool, err
 	}
 	return false, fmt.Errorf("write bucket %s/%s: too much contention", pk, prefix)
 }
+
+// seenSK is the sort key of the marker that r was added to the buckets of
+// prefix. '~' sorts after every day's keys, so the range reads of runs never
+// see markers.
+func seenSK(prefix string, r Run) string { return "~seen#" + prefix + r.key() }
+
+// shard names the n-th bucket of a day and group. Shards sort by name, so
+// a day and group holds at most maxShards of them (a million runs of one
+// job).
+const maxShards = 1000
 
 func shard(n int) string { return fmt.Sprintf("%03d", n) }
 

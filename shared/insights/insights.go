@@ -86,6 +86,8 @@ type Insights struct {
 	now     func() time.Time
 	log     *slog.Logger
 	cache   *decoded
+	// shardRuns is maxRuns; tests make shards small.
+	shardRuns int
 }
 
 // New returns Insights on cfg.KV.
@@ -106,7 +108,7 @@ func New(cfg Config) (*Insights, error) {
 		cfg.CacheRuns = 500_000
 	}
 	return &Insights{kv: cfg.KV, records: cfg.Records, tests: cfg.Tests, now: cfg.Now, log: cfg.Logger,
-		cache: &decoded{limit: max(cfg.CacheRuns, 0)}}, nil
+		cache: &decoded{limit: max(cfg.CacheRuns, 0)}, shardRuns: maxRuns}, nil
 }
 
 // Run is one finished run of a workflow or of a job, as its bucket keeps it.

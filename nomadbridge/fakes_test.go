@@ -227,7 +227,31 @@ func (f *fakeAllocs) List(q *api.QueryOptions) ([]*api.AllocationListStub, *api.
 	if err := q.Context().Err(); err != nil {
 		return nil, nil, err
 	}
-	return slices.Clone(f.allocs), &api.QueryMeta{LastIndex: f.index}, nil
+	out := slices.Clone(f.allocs)
+	if q.Params["task_states"] == "false" { // as Nomad answers it
+		for i, a := range out {
+			c := *a
+			c.TaskStates = nil
+			out[i] = &c
+		}
+	}
+	return out, &api.QueryMeta{LastIndex: f.index}, nil
+}
+
+// Info answers as Nomad does for one allocation: whole, with its task
+// states.
+func (f *fakeAllocs) Info(id string, _ *api.QueryOptions) (*api.Allocation, *api.QueryMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.allocs {
+		if a.ID == id {
+			return &api.Allocation{ID: a.ID, JobID: a.JobID, NodeID: a.NodeID, NodeName: a.NodeName, TaskGroup: a.TaskGroup,
+				DesiredStatus: a.DesiredStatus, DesiredDescription: a.DesiredDescription, ClientStatus: a.ClientStatus,
+				ClientDescription: a.ClientDescription, TaskStates: a.TaskStates, CreateIndex: a.CreateIndex,
+				ModifyIndex: a.ModifyIndex, CreateTime: a.CreateTime, ModifyTime: a.ModifyTime}, &api.QueryMeta{LastIndex: f.index}, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("fakeAllocs: no allocation %s (the tests read only listed ones)", id)
 }
 
 func (f *fakeAllocs) set(allocs ...*api.AllocationListStub) {

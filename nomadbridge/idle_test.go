@@ -21,18 +21,26 @@ import (
 // (allocations and evaluations).
 func countingProxy(t *testing.T, target string) (addr string, allocLists *atomic.Int64) {
 	t.Helper()
-	u, err := url.Parse(target)
-	require.NoError(t, err)
-	rp := httputil.NewSingleHostReverseProxy(u)
 	allocLists = &atomic.Int64{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return nomadProxy(t, target, func(r *http.Request) {
 		if r.URL.Path == "/v1/allocations" || r.URL.Path == "/v1/evaluations" {
 			allocLists.Add(1)
 		}
+	}), allocLists
+}
+
+// nomadProxy forwards to target and shows each request to seen first.
+func nomadProxy(t *testing.T, target string, seen func(*http.Request)) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen(r)
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, allocLists
+	return srv.URL
 }
 
 // TestIdleBridgeBlocksOnNomad: on a fresh Nomad agent (no allocation ever,

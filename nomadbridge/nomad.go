@@ -20,9 +20,11 @@ type NomadJobs interface {
 }
 
 // NomadAllocations is the part of *api.Allocations the bridge uses: the
-// allocation list, watched with blocking queries.
+// allocation list, watched with blocking queries, and one finished
+// allocation read whole for its outcome.
 type NomadAllocations interface {
 	List(q *api.QueryOptions) ([]*api.AllocationListStub, *api.QueryMeta, error)
+	Info(allocID string, q *api.QueryOptions) (*api.Allocation, *api.QueryMeta, error)
 }
 
 // NomadVariables is the part of *api.Variables the warm agents use: where

@@ -64,6 +64,10 @@ func (b *Bridge) watchLoop(ctx context.Context) {
 	idx := newWatchIndex(b.cfg.MinBackoff, b.cfg.MaxBackoff)
 	for ctx.Err() == nil {
 		q := b.queryOpts(ctx)
+		// Without task states (their events are three quarters of the
+		// list's bytes, and every change sends the whole list again): only
+		// a finished allocation's outcome needs them (withTaskStates).
+		q.Params = map[string]string{"task_states": "false"}
 		q.WaitIndex = idx.next()
 		q.WaitTime = b.cfg.WatchWait
 		if b.watch.retry.Swap(false) {
@@ -281,6 +285,27 @@ func (b *Bridge) lookupJob(ctx context.Context, jobID string) (*trackedJob, erro
 	return tj, nil
 }
 
+// withTaskStates returns the allocation with its task states, which the
+// watch's list leaves out. An allocation Nomad has collected meanwhile is
+// returned as listed (Outcome then says the agent's end is unknown).
+func (b *Bridge) withTaskStates(ctx context.Context, a *api.AllocationListStub) (*api.AllocationListStub, error) {
+	if a.TaskStates != nil {
+		return a, nil
+	}
+	nctx, cancel := context.WithTimeout(ctx, nomadCallTimeout)
+	defer cancel()
+	full, _, err := b.cfg.Nomad.Allocations.Info(a.ID, b.queryOpts(nctx))
+	switch {
+	case isNotFound(err):
+		return a, nil
+	case err != nil:
+		return nil, err
+	}
+	c := *a
+	c.TaskStates = full.TaskStates
+	return &c, nil
+}
+
 // finishJob reports the outcome of a terminal allocation and purges the
 // job. On failure it leaves things for the next sync to retry.
 func (b *Bridge) finishJob(ctx context.Context, tj *trackedJob, a *api.AllocationListStub, allocIDs []string) {
@@ -291,6 +316,15 @@ func (b *Bridge) finishJob(ctx context.Context, tj *trackedJob, a *api.Allocatio
 		delete(w.inflight, tj.id)
 		w.mu.Unlock()
 	}()
+	a, err := b.withTaskStates(ctx, a)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.stats.nomadErrors.Add(1)
+			tj.log.Warn("read the finished allocation; will retry", "error", b.nomadErr("read allocation", err))
+			w.retry.Store(true)
+		}
+		return
+	}
 	res, _ := Outcome(a)
 	log := tj.log.With("alloc_id", a.ID, "client_status", a.ClientStatus, "outcome", res.Status)
 

@@ -290,6 +290,19 @@ func openStderr(path string) (*os.File, error) {
 	return f, nil
 }
 
+// ServerGC is the server stanza of every Nomad agent Orbit configures (the
+// embedded dev agent, the tests' agent, the AWS servers): Orbit purges each build's Nomad job once its outcome is reported; Nomad
+// keeps the job's evaluations and allocations until its garbage collection
+// (batch evaluations: 24 h by default), and the bridge's allocation watch
+// reads every one of them on each change. Collect them after minutes.
+const ServerGC = `server {
+  job_gc_interval         = "1m"
+  job_gc_threshold        = "5m"
+  eval_gc_threshold       = "5m"
+  batch_eval_gc_threshold = "5m"
+}
+`
+
 func configHCL(cfg Config) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "bind_addr = %q\n", cfg.BindAddr)
@@ -299,6 +312,7 @@ func configHCL(cfg Config) string {
 	b.WriteString("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n")
 	// Dynamic ports (SSH into builds) from CircleCI's 64535–65535.
 	b.WriteString("client {\n  min_dynamic_port = 64535\n  max_dynamic_port = 65535\n}\n")
+	b.WriteString(ServerGC)
 	return b.String()
 }
 

@@ -1,6 +1,7 @@
 package nomadagent_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -66,6 +67,19 @@ func TestStartStop(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = a.Stop() })
 	require.NoError(t, nomadagent.Reachable(ctx, a.Addr()))
+	// Purged builds' allocations are collected after minutes (ServerGC),
+	// not after Nomad's 24 h.
+	resp, err := http.Get(a.Addr() + "/v1/agent/self")
+	require.NoError(t, err)
+	var self struct {
+		Config struct {
+			Server struct{ JobGCInterval, JobGCThreshold, EvalGCThreshold, BatchEvalGCThreshold string }
+		} `json:"config"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&self))
+	_ = resp.Body.Close()
+	gc := self.Config.Server
+	assert.Equal(t, []string{"1m", "5m", "5m", "5m"}, []string{gc.JobGCInterval, gc.JobGCThreshold, gc.EvalGCThreshold, gc.BatchEvalGCThreshold})
 	require.NoError(t, a.Stop())
 	assert.ErrorContains(t, nomadagent.Reachable(ctx, a.Addr()), "nomad unreachable at")
 	require.NoError(t, a.Stop(), "Stop twice is fine")

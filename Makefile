@@ -52,9 +52,10 @@ bin/circleci:
 	  cd "$$dir" && $(GO) build -trimpath -o $(CURDIR)/bin/circleci \
 	    -ldflags "-X github.com/CircleCI-Public/circleci-cli/version.Version=$(CIRCLECI_CLI_VERSION:v%=%)" .
 
-## build: the orbit binary into bin/
+## build: the orbit binary and the small build agent (orbit-agent, what Nomad starts per task) into bin/
 build:
 	$(GO) build -o bin/orbit ./cmd/orbit
+	$(GO) build -o bin/orbit-agent ./cmd/orbit-agent
 
 ## run: start Orbit's embedded shape (API and UI on http://127.0.0.1:8080)
 run: tools build
@@ -82,9 +83,10 @@ fuzz:
 bench: tools build
 	BENCH=1 ./scripts/test.sh
 
-## dist: orbit for linux/amd64 into bin/dist/ (the bridge and the build agent on AWS instances)
+## dist: orbit (the bridge) and orbit-agent (the build agent) for linux/amd64 into bin/dist/, for AWS instances
 dist:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o bin/dist/orbit-linux-amd64 ./cmd/orbit
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o bin/dist/orbit-agent-linux-amd64 ./cmd/orbit-agent
 
 # The aws-cdk CLI, pinned in infra/package-lock.json.
 infra/node_modules/.package-lock.json: infra/package.json infra/package-lock.json
@@ -107,7 +109,7 @@ infra-test:
 	cd infra && $(GO) vet . ./stack/... && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -count 1 -timeout 15m . ./stack/...
 
 clean:
-	rm -rf bin/orbit bin/dist .orbit infra/cdk.out
+	rm -rf bin/orbit bin/orbit-agent bin/dist .orbit infra/cdk.out
 
 ## chaos: the chaos drills (kill -9, Nomad outages, replays, soak, redelivery storm) → docs/CHAOS.md
 chaos: tools build

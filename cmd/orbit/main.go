@@ -11,10 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
-	"github.com/orbit-ci/orbit/nomadbridge/agent"
+	"github.com/orbit-ci/orbit/nomadbridge/agent/agentcmd"
 )
 
 const usage = `usage: orbit <command> [flags]
@@ -42,8 +41,8 @@ Commands that talk to Orbit use $ORBIT_URL (default http://127.0.0.1:8080).
 
 func main() {
 	// Inside a job the agent links this binary into PATH as `circleci`.
-	if filepath.Base(os.Args[0]) == agent.ShimName {
-		os.Exit(runShim(os.Args[1:]))
+	if agentcmd.IsShim(os.Args[0]) {
+		os.Exit(agentcmd.Shim(os.Args[1:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -38,7 +38,7 @@ const (
 	// The bridge's own.
 	EnvRunnerURL     = "ORBIT_RUNNER_URL" // runner API as build agents reach it
 	EnvNomadAddr     = "NOMAD_ADDR"       // the local Nomad agent
-	EnvAgentPath     = "ORBIT_AGENT_PATH" // the orbit binary on the Nomad clients
+	EnvAgentPath     = "ORBIT_AGENT_PATH" // the build agent binary (orbit-agent) on the Nomad clients
 	EnvVMSubnets     = "ORBIT_VM_SUBNET_IDS"
 	EnvVMSecGroup    = "ORBIT_VM_SECURITY_GROUP_ID"
 	EnvVMProfile     = "ORBIT_VM_INSTANCE_PROFILE_ARN"

@@ -128,6 +128,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 
 	nomadBin := awss3assets.NewAsset(st, jsii.String("NomadBinary"), &awss3assets.AssetProps{Path: jsii.String(a.NomadBinary)})
 	orbitBin := awss3assets.NewAsset(st, jsii.String("OrbitBinary"), &awss3assets.AssetProps{Path: jsii.String(a.OrbitBinary)})
+	agentBin := awss3assets.NewAsset(st, jsii.String("AgentBinary"), &awss3assets.AssetProps{Path: jsii.String(a.AgentBinary)})
 
 	serverTag := s.Name + "-server"
 	fl.clientGroupName = s.Name + "-nomad-clients"
@@ -139,7 +140,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	vars := map[string]any{
 		"HostMetricsPath": hostmetrics.ConfigPath, "HostMetricsConfig": agentCfg,
 		"Region": *st.Region(), "HTTPProxy": s.HTTPProxy, "NoProxy": noProxy(s),
-		"NomadURL": *nomadBin.S3ObjectUrl(), "OrbitURL": *orbitBin.S3ObjectUrl(),
+		"NomadURL": *nomadBin.S3ObjectUrl(), "OrbitURL": *orbitBin.S3ObjectUrl(), "AgentURL": *agentBin.S3ObjectUrl(),
 		"JoinTagKey": joinTagKey, "ServerTag": serverTag,
 		"SSHFirstPort": buildSSHFirst, "SSHLastPort": buildSSHLast,
 	}
@@ -154,6 +155,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 		})
 		nomadBin.GrantRead(role)
 		orbitBin.GrantRead(role)
+		agentBin.GrantRead(role)
 		grantHostMetrics(role, hostNamespace(s), true)
 		// go-discover lists instances to find the servers' addresses.
 		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -237,7 +239,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 	env := environment(s, d, m)
 	env[EnvRunnerURL] = jsii.String(*f.url + "/runner/v1")
 	env[EnvNomadAddr] = jsii.String(fmt.Sprintf("http://127.0.0.1:%d", nomadHTTP))
-	env[EnvAgentPath] = jsii.String("/usr/local/bin/orbit")
+	env[EnvAgentPath] = jsii.String("/usr/local/bin/orbit-agent")
 	env[EnvVMSubnets] = awscdk.Fn_Join(jsii.String(","), vmSubnetIDs(s, fl.vpc))
 	env[EnvVMHostMetrics] = jsii.String(vmNamespace(s))
 	if s.VM.PublicAccess {

@@ -94,6 +94,7 @@ func placeholderArtifacts(dir string) (Artifacts, error) {
 	a := Artifacts{
 		LambdaDir:   filepath.Join(dir, "lambdas"),
 		OrbitBinary: filepath.Join(dir, "placeholder-orbit-not-deployable"),
+		AgentBinary: filepath.Join(dir, "placeholder-orbit-agent-not-deployable"),
 		NomadBinary: filepath.Join(dir, "placeholder-nomad-not-deployable"),
 	}
 	if err := os.MkdirAll(a.LambdaDir, 0o755); err != nil {
@@ -119,7 +120,7 @@ func placeholderArtifacts(dir string) (Artifacts, error) {
 			return a, err
 		}
 	}
-	for _, p := range []string{a.OrbitBinary, a.NomadBinary} {
+	for _, p := range []string{a.OrbitBinary, a.AgentBinary, a.NomadBinary} {
 		if err := os.WriteFile(p, []byte("placeholder for infra tests, not deployable\n"), 0o755); err != nil {
 			return a, err
 		}

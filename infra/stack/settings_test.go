@@ -90,13 +90,13 @@ func TestArtifactsCheck(t *testing.T) {
 	root := t.TempDir()
 	err := DefaultArtifacts(root).Check()
 	require.Error(t, err)
-	for _, want := range []string{"api.zip is missing: run `make lambdas`", "conductor.zip", "cron.zip", "orbit-linux-amd64 is missing: run `make dist`", "nomad is missing: run `make tools`"} {
+	for _, want := range []string{"api.zip is missing: run `make lambdas`", "conductor.zip", "cron.zip", "orbit-linux-amd64 is missing: run `make dist`", "orbit-agent-linux-amd64 is missing: run `make dist`", "nomad is missing: run `make tools`"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	a := DefaultArtifacts(root)
 	require.NoError(t, os.MkdirAll(a.LambdaDir, 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Dir(a.OrbitBinary), 0o755))
-	for _, p := range []string{filepath.Join(a.LambdaDir, "api.zip"), filepath.Join(a.LambdaDir, "conductor.zip"), filepath.Join(a.LambdaDir, "cron.zip"), a.OrbitBinary, a.NomadBinary} {
+	for _, p := range []string{filepath.Join(a.LambdaDir, "api.zip"), filepath.Join(a.LambdaDir, "conductor.zip"), filepath.Join(a.LambdaDir, "cron.zip"), a.OrbitBinary, a.AgentBinary, a.NomadBinary} {
 		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
 	}
 	assert.NoError(t, a.Check())

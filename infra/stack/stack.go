@@ -38,9 +38,11 @@ import (
 type Artifacts struct {
 	// LambdaDir holds <function>.zip for each of Functions (`make lambdas`).
 	LambdaDir string
-	// OrbitBinary is orbit for linux/amd64, run by the bridge and as the
-	// build agent on the clients (`make dist`).
+	// OrbitBinary is orbit for linux/amd64, run by the bridge (`make dist`).
 	OrbitBinary string
+	// AgentBinary is orbit-agent for linux/amd64, the build agent Nomad
+	// starts on the clients for every task (`make dist`).
+	AgentBinary string
 	// NomadBinary is Nomad 1.6.0 for linux/amd64 (`make tools`).
 	NomadBinary string
 }
@@ -51,6 +53,7 @@ func DefaultArtifacts(root string) Artifacts {
 	return Artifacts{
 		LambdaDir:   filepath.Join(root, "bin", "lambdas"),
 		OrbitBinary: filepath.Join(root, "bin", "dist", "orbit-linux-amd64"),
+		AgentBinary: filepath.Join(root, "bin", "dist", "orbit-agent-linux-amd64"),
 		NomadBinary: filepath.Join(root, "bin", "nomad"),
 	}
 }
@@ -67,6 +70,7 @@ func (a Artifacts) Check() error {
 		missing(filepath.Join(a.LambdaDir, name+".zip"), "lambdas")
 	}
 	missing(a.OrbitBinary, "dist")
+	missing(a.AgentBinary, "dist")
 	missing(a.NomadBinary, "tools")
 	return errors.Join(errs...)
 }

@@ -716,7 +716,7 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 	if err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
+	agentPath, err := a.agentPath()
 	if err != nil {
 		return nil, err
 	}
@@ -768,7 +768,7 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 		Queue:         runq,
 		Nomad:         nomad,
 		RunnerURL:     base + "/runner/v1",
-		Agent: nomadbridge.AgentCommand{Path: self, Args: []string{"agent"},
+		Agent: nomadbridge.AgentCommand{Path: agentPath, Args: []string{"agent"},
 			Env: map[string]string{agent.EnvOutputInterval: a.cfg.OutputInterval.String()}},
 		ResourceScale:     a.cfg.ResourceScale,
 		HeartbeatInterval: a.cfg.HeartbeatInterval,
@@ -783,3 +783,36 @@ func (a *Assembly) Bridge(nomadAddr, warmURL string) (*nomadbridge.Bridge, error
 // WarmPath is where the bridge's WarmHandler is served (by `orbit up`'s
 // server, or the bridge's own): warm agents long-poll it for a task.
 const WarmPath = "/bridge/warm"
+
+// agentBinary is the small build agent binary (cmd/orbit-agent) that make
+// build puts beside orbit.
+const agentBinary = "orbit-agent"
+
+// agentPath is the build agent Nomad starts (agentPathFor of the running
+// binary), with a warning when it is the slower `orbit agent`.
+func (a *Assembly) agentPath() (string, error) {
+	self, err := os.Executable()
+	if err != nil && a.cfg.AgentPath == "" {
+		return "", fmt.Errorf("find the build agent: %w", err)
+	}
+	p, small := agentPathFor(a.cfg.AgentPath, self)
+	if !small {
+		a.log.Warn("the build agent runs as `orbit agent`, which starts tens of milliseconds slower than orbit-agent: build it beside orbit (make build) or set ORBIT_AGENT_PATH",
+			"looked_for", filepath.Join(filepath.Dir(self), agentBinary))
+	}
+	return p, nil
+}
+
+// agentPathFor is configured (ORBIT_AGENT_PATH) when set, else orbit-agent
+// beside self when it is there, else self (whose `agent` command is the
+// same agent, slower to start); small says it is not self.
+func agentPathFor(configured, self string) (path string, small bool) {
+	if configured != "" {
+		return configured, configured != self
+	}
+	p := filepath.Join(filepath.Dir(self), agentBinary)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return p, true
+	}
+	return self, false
+}

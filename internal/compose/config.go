@@ -69,6 +69,13 @@ type Config struct {
 	// 1s).
 	NomadRestartDelay time.Duration
 
+	// AgentPath is the build agent binary Nomad starts in each allocation
+	// as `<AgentPath> agent` ($ORBIT_AGENT_PATH; default orbit-agent beside
+	// the running binary when it is there, else the running binary itself).
+	// It must exist at that path on every Nomad client. orbit-agent starts in
+	// a few milliseconds; orbit (with the server linked in) in tens.
+	AgentPath string
+
 	// WarmAgents is how many warm build agents of the default resource
 	// class (medium) wait on Nomad for a task, the seed's "prescale"
 	// ($ORBIT_WARM_AGENTS; default 1 embedded, 0 in AWS). Each runs one task
@@ -225,6 +232,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DataDir:   or("ORBIT_DATA", ".orbit"),
 		NomadAddr: getenv("NOMAD_ADDR"),
 		NomadBin:  getenv("ORBIT_NOMAD_BIN"),
+		AgentPath: getenv("ORBIT_AGENT_PATH"),
 		CACertDir: getenv("ORBIT_CA_CERT_DIR"),
 		Proxy:     nomadbridge.ProxyFromEnvironment(getenv),
 		AWS: AWSConfig{

@@ -12,7 +12,8 @@ PROXY
 {{end}}
 aws s3 cp --only-show-errors "{{.NomadURL}}" /usr/local/bin/nomad
 aws s3 cp --only-show-errors "{{.OrbitURL}}" /usr/local/bin/orbit
-chmod 0755 /usr/local/bin/nomad /usr/local/bin/orbit
+aws s3 cp --only-show-errors "{{.AgentURL}}" /usr/local/bin/orbit-agent
+chmod 0755 /usr/local/bin/nomad /usr/local/bin/orbit /usr/local/bin/orbit-agent
 mkdir -p /etc/nomad.d /opt/nomad /etc/orbit
 
 cat >/etc/nomad.d/base.hcl <<'HCL'

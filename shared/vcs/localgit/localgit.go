@@ -73,12 +73,15 @@ func (r Repos) FileAt(ctx context.Context, repoURL, revision, path string) ([]by
 	if _, err := os.Stat(repoURL); err != nil {
 		return nil, fmt.Errorf("repository %s: %w", repoURL, vcs.ErrRepoNotFound)
 	}
-	if _, err := r.git(ctx, repoURL, "cat-file", "-e", revision+"^{commit}"); err != nil {
+	// One git process on the way every pipeline takes (its config read
+	// between trigger and dispatch); a second only to tell a missing
+	// revision from a missing file.
+	out, err := r.git(ctx, repoURL, "cat-file", "blob", revision+":"+path)
+	if err == nil {
+		return []byte(out), nil
+	}
+	if _, cerr := r.git(ctx, repoURL, "cat-file", "-e", revision+"^{commit}"); cerr != nil {
 		return nil, fmt.Errorf("revision %s in %s: %w", revision, repoURL, vcs.ErrRevisionNotFound)
 	}
-	out, err := r.git(ctx, repoURL, "show", revision+":"+path)
-	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", path, revision, vcs.ErrFileNotFound)
-	}
-	return []byte(out), nil
+	return nil, fmt.Errorf("%s at %s: %w", path, revision, vcs.ErrFileNotFound)
 }

@@ -6,7 +6,8 @@
 #   start_dockerd    dockerd as root with everything under $RUN/docker: its
 #                    socket, data root (vfs: no overlay mounts needed), exec
 #                    root and pid file; no bridge and no iptables (containers
-#                    run with --network none); imports the test image from
+#                    run with --network none; containers left over are killed
+#                    within a second on exit); imports the test image from
 #                    busybox-static (no registry is reachable: nothing is
 #                    pulled) and exports ORBIT_DOCKER_HOST
 #
@@ -36,7 +37,7 @@ start_dockerd() {
   mkdir -p "$dir/data" "$dir/exec"
   sock="$dir/docker.sock"
   dockerd -H "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
-    --storage-driver vfs --bridge none --iptables=false --ip-masq=false --ip6tables=false \
+    --storage-driver vfs --bridge none --iptables=false --ip-masq=false --ip6tables=false --shutdown-timeout 1 \
     >"$dir/dockerd.log" 2>&1 &
   pids+=($!)
   local up=""

@@ -153,12 +153,12 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // totals are one round's gauges.
 type totals struct {
-	Running                int
-	CPUPercent             float64
-	MemUsed, MemLimit      uint64
-	NetRx, NetTx           uint64
-	IORead, IOWrite        uint64
-	Read, Failed, Vanished int // containers read, failed, gone since List
+	Running           int
+	CPUPercent        float64
+	MemUsed, MemLimit uint64
+	NetRx, NetTx      uint64
+	IORead, IOWrite   uint64
+	Vanished          int // containers gone since List
 }
 
 // Collect reads every running container once and records the gauges. It
@@ -184,9 +184,6 @@ func (c *Collector) Collect(ctx context.Context) error {
 	for _, dims := range c.cfg.DimensionSets {
 		c.record(t, dims)
 	}
-	if t.Failed > 0 {
-		c.log.Warn("some containers could not be read", "failed", t.Failed, "read", t.Read)
-	}
 	return nil
 }
 
@@ -209,10 +206,8 @@ func (c *Collector) read(ctx context.Context, list []dockerstats.Container) tota
 				t.Vanished++ // it stopped since List: a build ended
 				c.log.Debug("container gone before its stats were read", "container_id", ct.ID)
 			case err != nil:
-				t.Failed++
 				c.log.Warn("read container stats", "container_id", ct.ID, "image", ct.Image, "error", err)
 			default:
-				t.Read++
 				t.CPUPercent += u.CPUPercent
 				t.MemUsed += u.MemUsed
 				t.MemLimit += u.MemLimit

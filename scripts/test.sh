@@ -5,6 +5,7 @@
 #   nomad        a real Nomad 1.6.0 dev agent with raw_exec (bin/nomad)
 #   slapd        a throwaway OpenLDAP with test users and groups (scripts/ldap)
 #   chromium     headless, for the browser tests (scripts/browser.sh installs it and axe-core)
+#   dockerd      a throwaway Docker engine for the Docker host metrics tests (scripts/docker.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -24,6 +25,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 source "$ROOT/scripts/ldap/slapd.sh"
 # shellcheck source=scripts/browser.sh
 source "$ROOT/scripts/browser.sh"
+# shellcheck source=scripts/docker.sh
+source "$ROOT/scripts/docker.sh"
 
 wait_http() { # url name logfile
   for _ in $(seq 1 120); do
@@ -60,6 +63,7 @@ pids+=($!)
 
 start_slapd # installs slapd once, exports ORBIT_LDAP_*; stopped with the others
 browser_install # chromium and axe-core for the browser tests; exports ORBIT_CHROMIUM, ORBIT_AXE_JS
+start_dockerd # installs docker.io once, exports ORBIT_DOCKER_HOST; stopped with the others
 
 wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto_server "$RUN/moto.log"
 wait_http "http://127.0.0.1:$NOMAD_HTTP/v1/status/leader" nomad "$RUN/nomad.log"

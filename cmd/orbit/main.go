@@ -32,6 +32,7 @@ Commands:
   config validate [file]  check a config file offline
   config process [file]   print the compiled plan of a config file
   agent                   run the build agent (inside a Nomad allocation)
+  docker-metrics          send this host's Docker metrics to CloudWatch or StatsD (Nomad clients, VMs)
   admin nodes ...         Nomad clients: list with running allocations, drain, eligibility
   admin secrets rotate    add a new master key for project and context secrets (embedded shape)
   admin audit|queue|cancel-queued|delete-build|usage   the audit log CSV and the seed's REPL tasks
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdOrb(ctx, rest)
 	case "agent":
 		return cmdAgent(ctx, rest)
+	case "docker-metrics":
+		return cmdDockerMetrics(ctx, rest)
 	case "admin":
 		if len(rest) > 0 && adminOps[rest[0]] != nil {
 			return cmdAdminOp(ctx, rest[0], rest[1:])

@@ -143,6 +143,7 @@ func newFleet(st awscdk.Stack, s Settings, a Artifacts, d *data, f *functions, m
 		"NomadURL": *nomadBin.S3ObjectUrl(), "OrbitURL": *orbitBin.S3ObjectUrl(), "AgentURL": *agentBin.S3ObjectUrl(),
 		"JoinTagKey": joinTagKey, "ServerTag": serverTag,
 		"SSHFirstPort": buildSSHFirst, "SSHLastPort": buildSSHLast,
+		"HostMetricsNamespace": hostNamespace(s), "ASGDimension": hostmetrics.ASGDimension, "ClientGroupName": fl.clientGroupName,
 	}
 
 	var renderErr error

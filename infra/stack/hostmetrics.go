@@ -7,6 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/orbit-ci/orbit/shared/hostmetrics"
+	"github.com/orbit-ci/orbit/shared/hostmetrics/dockermetrics"
 )
 
 // Host metrics, the seed's fleet monitoring: every Nomad server, client
@@ -15,7 +16,10 @@ import (
 // instance and per Auto Scaling group; the VM service's VMs do the same
 // in <metricsNamespace>/vms (ec2pool's user data), aggregated over all
 // VMs. The configuration is shared/hostmetrics', so the names below are
-// what the agents send.
+// what the agents send. The agent has no Docker input on plain EC2, so the
+// clients (client.sh's orbit-docker-metrics.service) and the VMs run
+// `orbit docker-metrics` (shared/hostmetrics/dockermetrics) in the same
+// namespaces: per instance, and per client group or over all VMs.
 
 // Alarm thresholds on host metrics (percent), each held for three
 // five-minute periods.
@@ -78,4 +82,36 @@ func hostAlarms(s Settings, fl *fleet, alarm func(id, desc string, m awscloudwat
 	alarm("VmDisk", "A machine or remote Docker VM's disk (root or DLC volume) is nearly full: jobs on it fail to write; raise the VM or DLC volume size.",
 		vmDisk, vmDiskPercent, 3, notMissing)
 	return []awscloudwatch.IMetric{cpu, mem, disk, vm(hostmetrics.CPUActive), vm(hostmetrics.MemUsed), vmDisk}
+}
+
+// dockerGraphs are the dashboard's Docker row: running containers, their
+// CPU and their memory, per client (average over the group, and the
+// busiest) and per VM (average over all VMs), as dockermetrics records them.
+func dockerGraphs(s Settings, fl *fleet) (containers, cpu, mem []awscloudwatch.IMetric) {
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	client := func(name, stat, label string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(hostNamespace(s)), MetricName: jsii.String(name), Statistic: jsii.String(stat), Period: five,
+			DimensionsMap: &map[string]*string{hostmetrics.ASGDimension: jsii.String(fl.clientGroupName)}, Label: jsii.String(label),
+		})
+	}
+	vm := func(name, label string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(vmNamespace(s)), MetricName: jsii.String(name), Statistic: jsii.String("Average"), Period: five,
+			Label: jsii.String(label),
+		})
+	}
+	containers = []awscloudwatch.IMetric{
+		client(dockermetrics.ContainersRunning, "Average", "per client"), client(dockermetrics.ContainersRunning, "Maximum", "busiest client"),
+		vm(dockermetrics.ContainersRunning, "per VM"),
+	}
+	cpu = []awscloudwatch.IMetric{
+		client(dockermetrics.CPUUsage, "Average", "per client"), client(dockermetrics.CPUUsage, "Maximum", "busiest client"),
+		vm(dockermetrics.CPUUsage, "per VM"),
+	}
+	mem = []awscloudwatch.IMetric{
+		client(dockermetrics.MemUsage, "Average", "used per client"), client(dockermetrics.MemLimit, "Average", "limit per client"),
+		vm(dockermetrics.MemUsage, "used per VM"),
+	}
+	return containers, cpu, mem
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool"
+	"github.com/orbit-ci/orbit/shared/hostmetrics/dockermetrics"
 )
 
 // TestHostMetrics: every fleet instance's user data installs and starts
@@ -106,5 +108,55 @@ func TestVMAccess(t *testing.T) {
 			ud := flatten(lt.Properties["LaunchTemplateData"].(map[string]any)["UserData"])
 			assert.Contains(t, ud, "ORBIT_VM_SSH_SECURITY_GROUP_ID=")
 		}
+	}
+}
+
+// TestDockerMetrics: the Nomad clients run `orbit docker-metrics` as a
+// systemd unit in the hosts' namespace, per instance and per group (the
+// servers and bridges run no Docker jobs, so not there), its user data is
+// valid bash, and the dashboard has a Docker row on the collector's names
+// for the clients and the VMs.
+func TestDockerMetrics(t *testing.T) {
+	var clientUD string
+	for id, lt := range ofType("AWS::EC2::LaunchTemplate") {
+		data := lt.Properties["LaunchTemplateData"].(map[string]any)
+		if _, ok := data["UserData"]; !ok {
+			continue
+		}
+		ud := flatten(data["UserData"])
+		if strings.HasPrefix(id, "NomadClientsTemplate") {
+			clientUD = ud
+			continue
+		}
+		assert.NotContains(t, ud, "orbit-docker-metrics", id)
+	}
+	require.NotEmpty(t, clientUD)
+	for _, want := range []string{
+		"cat >/etc/systemd/system/orbit-docker-metrics.service <<UNIT\n",
+		"Wants=docker.service\n",
+		"Environment=AWS_REGION=eu-west-1\n",
+		"EnvironmentFile=-/etc/orbit/proxy.env\n",
+		"ExecStart=/usr/local/bin/orbit docker-metrics --namespace Orbit/hosts --docker-host unix:///var/run/docker.sock " +
+			"--dimension InstanceId=$instance_id --dimension AutoScalingGroupName=orbit-nomad-clients --aggregate AutoScalingGroupName --log-format json\n",
+		"systemctl enable --now orbit-docker-metrics\n",
+	} {
+		assert.Contains(t, clientUD, want)
+	}
+	out, err := exec.Command("bash", "-n", "-c", clientUD).CombinedOutput()
+	assert.NoError(t, err, "client user data: %s", out)
+
+	var body string
+	for _, d := range ofType("AWS::CloudWatch::Dashboard") {
+		body = flatten(d.Properties["DashboardBody"])
+	}
+	for _, want := range []string{
+		`"title":"Docker: running containers"`,
+		`["Orbit/hosts","` + dockermetrics.ContainersRunning + `","AutoScalingGroupName","orbit-nomad-clients"`,
+		`["Orbit/vms","` + dockermetrics.ContainersRunning + `"`,
+		`["Orbit/hosts","` + dockermetrics.CPUUsage + `","AutoScalingGroupName","orbit-nomad-clients"`,
+		`["Orbit/hosts","` + dockermetrics.MemUsage + `","AutoScalingGroupName","orbit-nomad-clients"`,
+		`["Orbit/hosts","` + dockermetrics.MemLimit + `","AutoScalingGroupName","orbit-nomad-clients"`,
+	} {
+		assert.Contains(t, body, want)
 	}
 }

@@ -143,6 +143,12 @@ func newMonitoring(st awscdk.Stack, s Settings, o *Stack, topic awssns.ITopic) {
 		graph("DLC volumes", orbit(metricVMVolumes, "Maximum")),
 		graph("Hosts (%): Nomad clients and VMs, CPU, memory, disk", hosts...),
 	)
+	containers, dockerCPU, dockerMem := dockerGraphs(s, o.fleet)
+	dash.AddWidgets(
+		graph("Docker: running containers", containers...),
+		graph("Docker: containers' CPU (% of one CPU)", dockerCPU...),
+		graph("Docker: containers' memory (bytes)", dockerMem...),
+	)
 	dash.AddWidgets(
 		graph("Executions started", m.pipeline.MetricStarted(nil), m.workflow.MetricStarted(nil), m.job.MetricStarted(nil)),
 		graph("Executions failed", m.pipeline.MetricFailed(nil), m.workflow.MetricFailed(nil), m.job.MetricFailed(nil)),

@@ -3,7 +3,9 @@ package compose
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -74,12 +76,28 @@ func (a *Assembly) kmsKeys() (*kmskeys.Keys, error) {
 }
 
 func (a *Assembly) cloudWatch() (*cwmetrics.Sink, error) {
-	client := cloudwatch.NewFromConfig(*a.awsCfg, func(o *cloudwatch.Options) {
-		if a.cfg.AWS.CloudWatchQuery {
+	return newCloudWatch(*a.awsCfg, a.cfg.AWS.CloudWatchQuery, a.cfg.AWS.MetricsNamespace, a.log)
+}
+
+// newCloudWatch is the CloudWatch sink of namespace (awsQuery: for moto).
+func newCloudWatch(cfg aws.Config, awsQuery bool, namespace string, log *slog.Logger) (*cwmetrics.Sink, error) {
+	client := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
+		if awsQuery {
 			o.Protocol = awsquery.New(schemas.GraniteServiceVersion20100801)
 		}
 	})
-	return cwmetrics.New(client, cwmetrics.Config{Namespace: a.cfg.AWS.MetricsNamespace, Logger: a.log.With("component", "cwmetrics")})
+	return cwmetrics.New(client, cwmetrics.Config{Namespace: namespace, Logger: log.With("component", "cwmetrics")})
+}
+
+// runCloudWatch flushes s until ctx ends, then once more: what the last
+// minute recorded is sent before the process ends.
+func runCloudWatch(s *cwmetrics.Sink) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_ = s.Run(ctx)
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return s.Close(final)
+	}
 }
 
 // nomadClient connects to the Nomad agent at addr, trusting the extra CA

@@ -550,13 +550,7 @@ func (a *Assembly) Metrics() (metrics.Sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		return a.setSink(s, func(ctx context.Context) error {
-			_ = s.Run(ctx)
-			// Send what the last minute recorded before the process ends.
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			return s.Close(final)
-		})
+		return a.setSink(s, runCloudWatch(s))
 	}
 	a.mem = memmetrics.New()
 	return a.setSink(a.mem, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })

@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/orbit-ci/orbit/shared/metrics"
@@ -34,13 +35,19 @@ func statsDFromEnv(getenv func(string) string) (StatsDConfig, error) {
 // withStatsD adds the StatsD sink, when configured, beside sink and its
 // runner run.
 func (a *Assembly) withStatsD(sink metrics.Sink, run func(context.Context) error) (metrics.Sink, func(context.Context) error, error) {
-	if a.cfg.StatsD.Addr == "" {
+	return withStatsD(a.cfg.StatsD, a.log, sink, run)
+}
+
+// withStatsD adds c's StatsD sink, when c has an address, beside sink
+// and its runner run.
+func withStatsD(c StatsDConfig, log *slog.Logger, sink metrics.Sink, run func(context.Context) error) (metrics.Sink, func(context.Context) error, error) {
+	if c.Addr == "" {
 		return sink, run, nil
 	}
-	sd, err := statsdmetrics.New(statsdmetrics.Config{Addr: a.cfg.StatsD.Addr, Mode: a.cfg.StatsD.Mode,
-		Logger: a.log.With("component", "statsdmetrics")})
+	sd, err := statsdmetrics.New(statsdmetrics.Config{Addr: c.Addr, Mode: c.Mode,
+		Logger: log.With("component", "statsdmetrics")})
 	if err != nil {
-		return nil, nil, fmt.Errorf("ORBIT_STATSD_ADDR=%s: %w", a.cfg.StatsD.Addr, err)
+		return nil, nil, fmt.Errorf("ORBIT_STATSD_ADDR=%s: %w", c.Addr, err)
 	}
 	both := func(ctx context.Context) error {
 		done := make(chan error, 1)

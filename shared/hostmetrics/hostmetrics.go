@@ -10,6 +10,11 @@
 // mem_used_percent, disk_used_percent, diskio_io_time, net_bytes_sent,
 // net_bytes_recv; each with the host's InstanceId (and
 // AutoScalingGroupName), and aggregated as Options.AggregateBy says.
+//
+// Docker: the agent has no Docker input on plain EC2, so the Docker host
+// metrics (docker.*) come from Orbit's own collector, dockermetrics, which
+// reads dockerd with dockerstats; `orbit docker-metrics` runs it in the
+// same namespaces.
 package hostmetrics
 
 import (

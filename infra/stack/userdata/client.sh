@@ -33,3 +33,28 @@ HCL
 
 systemctl daemon-reload
 systemctl enable --now nomad
+
+# Docker host metrics (shared/hostmetrics/dockermetrics; infra/stack/hostmetrics.go):
+# the CloudWatch agent has no Docker input on plain EC2, so orbit sends the
+# running containers' CPU, memory, network and block I/O itself, per client
+# and per group, in the hosts' namespace.
+imds_token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
+instance_id=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" http://169.254.169.254/latest/meta-data/instance-id)
+cat >/etc/systemd/system/orbit-docker-metrics.service <<UNIT
+[Unit]
+Description=Orbit Docker host metrics (orbit docker-metrics)
+Wants=docker.service
+After=docker.service network-online.target
+
+[Service]
+EnvironmentFile=-/etc/orbit/proxy.env
+Environment=AWS_REGION={{.Region}}
+ExecStart=/usr/local/bin/orbit docker-metrics --namespace {{.HostMetricsNamespace}} --docker-host unix:///var/run/docker.sock --dimension InstanceId=$instance_id --dimension {{.ASGDimension}}={{.ClientGroupName}} --aggregate {{.ASGDimension}} --log-format json
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now orbit-docker-metrics

@@ -80,7 +80,10 @@ type Config struct {
 	SSHSecurityGroupID string
 	// HostMetricsNamespace, when set, has every task VM run the CloudWatch
 	// agent with CPU, memory, disk and network metrics in this namespace
-	// (shared/hostmetrics; the VMs' role must allow PutMetricData there).
+	// (shared/hostmetrics), and `orbit docker-metrics` (AgentPath must be
+	// the orbit binary, not orbit-agent) with the Docker ones
+	// (hostmetrics/dockermetrics); the VMs' role must allow PutMetricData
+	// there.
 	HostMetricsNamespace string
 	// AgentPath is the orbit binary on the image (default
 	// /usr/local/bin/orbit).

@@ -111,6 +111,7 @@ func New(cfg Config, api EC2) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, api: api, pools: map[string]PoolConfig{}, script: script{agentPath: cfg.AgentPath}}
 	if cfg.HostMetricsNamespace != "" {
+		p.script.metricsNamespace = cfg.HostMetricsNamespace
 		if p.script.metrics, err = hostmetrics.AgentConfig(hostmetrics.Options{Namespace: cfg.HostMetricsNamespace,
 			DiskPaths: []string{"/", "/var/lib/docker"}}); err != nil {
 			return nil, err

@@ -19,8 +19,9 @@ import (
 // Leases reads it back (DescribeInstanceAttribute userData) so a restarted
 // bridge re-learns its tasks. It never goes into tags or logs.
 //
-//	every task VM: start the CloudWatch agent in the background when the
-//	               pool has HostMetricsNamespace (shared/hostmetrics)
+//	every task VM: start the CloudWatch agent and `orbit docker-metrics`
+//	               in the background when the pool has HostMetricsNamespace
+//	               (shared/hostmetrics, hostmetrics/dockermetrics)
 //	machine:       mount the DLC volume (if any) at /var/lib/docker,
 //	               (rerun with SSH: find the VM's address for the ssh line)
 //	               run `orbit agent` with the env, power off
@@ -52,6 +53,9 @@ type script struct {
 	// metrics is the CloudWatch agent's configuration (shared/hostmetrics;
 	// "" for no host metrics).
 	metrics string
+	// metricsNamespace is the host metrics' namespace, where `orbit
+	// docker-metrics` sends the Docker ones too ("" with metrics "").
+	metricsNamespace string
 }
 
 // userData renders the user data of a VM for r (r.Env may be empty for a
@@ -124,6 +128,18 @@ fi
   "$ctl" -a fetch-config -m ec2 -s -c file:%[1]s
 ) >/var/log/orbit-host-metrics.log 2>&1 &
 `, hostmetrics.ConfigPath, cwEnd, sc.metrics)
+	}
+	if sc.metricsNamespace != "" {
+		// The CloudWatch agent has no Docker input on plain EC2: the
+		// Docker metrics come from orbit itself, per VM and over all VMs.
+		// It waits for dockerd (a remote Docker VM starts its own below).
+		fmt.Fprintf(&b, `# Docker host metrics (shared/hostmetrics/dockermetrics), in the background.
+(
+  set +e
+  AWS_REGION=$(imds placement/region) exec %s docker-metrics --namespace %s \
+    --docker-host unix:///var/run/docker.sock --dimension InstanceId="$(imds instance-id)" --aggregate all --log-format json
+) >/var/log/orbit-docker-metrics.log 2>&1 &
+`, shellQuote(agentPath), shellQuote(sc.metricsNamespace))
 	}
 	switch vmpool.Purpose(purpose) {
 	case vmpool.RemoteDocker:

@@ -60,14 +60,19 @@ func TestUserDataRefusesWhatItCannotCarry(t *testing.T) {
 func TestUserDataHostMetrics(t *testing.T) {
 	cfg, err := hostmetrics.AgentConfig(hostmetrics.Options{Namespace: "Orbit/vms"})
 	require.NoError(t, err)
-	sc := script{agentPath: "/usr/local/bin/orbit", metrics: cfg}
+	sc := script{agentPath: "/usr/local/bin/orbit", metrics: cfg, metricsNamespace: "Orbit/vms"}
 	env := map[string]string{"ORBIT_TASK_TOKEN": "t", "ORBIT_SSH_ADDR": ":54782"}
 	for _, purpose := range []string{string(vmpool.Machine), string(vmpool.RemoteDocker), "warm"} {
 		ud, err := sc.userData(purpose, env)
 		require.NoError(t, err)
 		if purpose == "warm" {
 			assert.NotContains(t, ud, "amazon-cloudwatch-agent", "a warm VM powers off at once")
+			assert.NotContains(t, ud, "docker-metrics")
 		} else {
+			// The Docker metrics, per VM and over all VMs, from the orbit binary.
+			assert.Contains(t, ud, "exec '/usr/local/bin/orbit' docker-metrics --namespace 'Orbit/vms' \\\n", purpose)
+			assert.Contains(t, ud, `--dimension InstanceId="$(imds instance-id)" --aggregate all`, purpose)
+			assert.Contains(t, ud, ") >/var/log/orbit-docker-metrics.log 2>&1 &", "in the background")
 			assert.Contains(t, ud, cfg, purpose)
 			assert.Contains(t, ud, "amazon-cloudwatch-agent-ctl\n", purpose)
 			assert.Contains(t, ud, ") >/var/log/orbit-host-metrics.log 2>&1 &", "in the background")
@@ -81,6 +86,7 @@ func TestUserDataHostMetrics(t *testing.T) {
 	plain, err := userData("/usr/local/bin/orbit", string(vmpool.Machine), env)
 	require.NoError(t, err)
 	assert.NotContains(t, plain, "amazon-cloudwatch-agent", "no namespace, no agent")
+	assert.NotContains(t, plain, "docker-metrics", "no namespace, no Docker metrics")
 	_, err = script{metrics: "x\n" + cwEnd + "\n"}.userData(string(vmpool.Machine), env)
 	assert.Error(t, err)
 }

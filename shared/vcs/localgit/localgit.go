@@ -82,3 +82,25 @@ func (r Repos) FileAt(ctx context.Context, repoURL, revision, path string) ([]by
 	}
 	return []byte(out), nil
 }
+
+// Commit returns the commit at revision: its author and message, split and
+// clipped by vcs.NewCommit.
+func (r Repos) Commit(ctx context.Context, repoURL, revision string) (vcs.Commit, error) {
+	if _, err := os.Stat(repoURL); err != nil {
+		return vcs.Commit{}, fmt.Errorf("repository %s: %w", repoURL, vcs.ErrRepoNotFound)
+	}
+	// rev-parse first: it refuses anything that is not a commit (and an
+	// option-looking revision never reaches git log as an option).
+	sha, err := r.git(ctx, repoURL, "rev-parse", "--verify", "--quiet", "--end-of-options", revision+"^{commit}")
+	if err != nil {
+		return vcs.Commit{}, fmt.Errorf("revision %s in %s: %w", revision, repoURL, vcs.ErrRevisionNotFound)
+	}
+	// NUL-separated: a name or message may hold any other byte.
+	out, err := r.git(ctx, repoURL, "log", "-1", "--format=%an%x00%ae%x00%B", strings.TrimSpace(sha))
+	if err != nil {
+		return vcs.Commit{}, fmt.Errorf("commit %s in %s: %w", revision, repoURL, err)
+	}
+	name, rest, _ := strings.Cut(out, "\x00")
+	email, message, _ := strings.Cut(rest, "\x00")
+	return vcs.NewCommit(message, name, email), nil
+}

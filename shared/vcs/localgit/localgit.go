@@ -89,16 +89,14 @@ func (r Repos) Commit(ctx context.Context, repoURL, revision string) (vcs.Commit
 	if _, err := os.Stat(repoURL); err != nil {
 		return vcs.Commit{}, fmt.Errorf("repository %s: %w", repoURL, vcs.ErrRepoNotFound)
 	}
-	// rev-parse first: it refuses anything that is not a commit (and an
-	// option-looking revision never reaches git log as an option).
-	sha, err := r.git(ctx, repoURL, "rev-parse", "--verify", "--quiet", "--end-of-options", revision+"^{commit}")
+	// One git process per pipeline (this runs for every trigger without a
+	// webhook payload): --end-of-options keeps an option-looking revision
+	// from being read as an option, ^{commit} refuses what is not a
+	// commit; NUL separates the fields, since a name or message may hold
+	// any other byte. git fails here only for a revision it cannot read.
+	out, err := r.git(ctx, repoURL, "log", "-1", "--format=%an%x00%ae%x00%B", "--end-of-options", revision+"^{commit}", "--")
 	if err != nil {
-		return vcs.Commit{}, fmt.Errorf("revision %s in %s: %w", revision, repoURL, vcs.ErrRevisionNotFound)
-	}
-	// NUL-separated: a name or message may hold any other byte.
-	out, err := r.git(ctx, repoURL, "log", "-1", "--format=%an%x00%ae%x00%B", strings.TrimSpace(sha))
-	if err != nil {
-		return vcs.Commit{}, fmt.Errorf("commit %s in %s: %w", revision, repoURL, err)
+		return vcs.Commit{}, fmt.Errorf("revision %s in %s: %w (%v)", revision, repoURL, vcs.ErrRevisionNotFound, err)
 	}
 	name, rest, _ := strings.Cut(out, "\x00")
 	email, message, _ := strings.Cut(rest, "\x00")

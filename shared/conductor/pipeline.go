@@ -219,8 +219,12 @@ func (c *Conductor) fetchConfig(ctx context.Context, id string) (bool, error) {
 			return false, err
 		}
 	}
-	commit := c.commitOf(ctx, p, rev)
+	// The commit is read beside the config (two requests to GitHub at
+	// once), so it costs the pipeline no time unless its host is slower.
+	commitc := make(chan vcs.Commit, 1)
+	go func() { commitc <- c.commitOf(ctx, p, rev) }()
 	src, err := c.cfg.Source.FileAt(ctx, p.VCS.OriginRepositoryURL, rev, c.configPath(p))
+	commit := <-commitc
 	if err != nil {
 		if isVCSMiss(err) {
 			return false, c.erroredWithCommit(ctx, id, commit, store.PipelineError{Type: "config-fetch",

@@ -149,7 +149,7 @@ func TestE2EGitHub(t *testing.T) {
 	// A push delivery, signed with the webhook's secret.
 	push, err := json.Marshal(map[string]any{
 		"ref": "refs/heads/main", "before": strings.Repeat("0", 40), "after": sha, "deleted": false,
-		"head_commit": map[string]any{"id": sha, "message": "add the app", "author": map[string]string{"name": "Alice", "username": "alice"}},
+		"head_commit": map[string]any{"id": sha, "message": "Add the <app>\n\nWith its config.", "author": map[string]string{"name": "Alice", "username": "alice"}},
 		"repository":  map[string]any{"name": "app", "full_name": "acme/app", "owner": map[string]string{"login": "acme", "name": "acme"}, "clone_url": fake.URL + "/acme/app.git"},
 		"sender":      map[string]string{"login": "alice"},
 		"pusher":      map[string]string{"name": "alice"},
@@ -180,11 +180,18 @@ func TestE2EGitHub(t *testing.T) {
 
 	// The pipeline runs and the status goes back.
 	var pipes struct {
-		Items []struct{ ID, State string }
+		Items []struct {
+			ID, State string
+			VCS       struct {
+				Commit map[string]string `json:"commit"`
+			} `json:"vcs"`
+		}
 	}
 	waitFor(t, time.Minute, "the pushed pipeline", func() bool {
 		return callJSON(t, alice, "GET", p.url+"/api/v2/project/gh/acme/app/pipeline", nil, &pipes) == 200 && len(pipes.Items) == 1
 	})
+	assert.Equal(t, map[string]string{"subject": "Add the <app>", "body": "With its config."}, pipes.Items[0].VCS.Commit,
+		"the push's head commit, from the payload")
 	outs := waitAll(t, p.url, []string{pipes.Items[0].ID}, 3*time.Minute)
 	o := outs[pipes.Items[0].ID]
 	require.Equal(t, "success", o.status, "%+v\n%s", o, p.log.String())

@@ -504,6 +504,7 @@ func (a *Assembly) Conductor() (*conductor.Conductor, error) {
 		Orchestrator: orch,
 		Machines:     a.machines,
 		Source:       src,
+		Commits:      src,
 		Checkout:     a.checkout(),
 		SSHIdle:      a.cfg.SSHIdle,
 		SSHMax:       a.cfg.SSHMax,

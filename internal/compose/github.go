@@ -86,9 +86,20 @@ func (a *Assembly) GitHub() (*github.Driver, *github.Registry, error) {
 	return d, reg, nil
 }
 
+// repoSource reads repositories' config files and commits.
+type repoSource interface {
+	conductor.Source
+	conductor.CommitSource
+}
+
+var (
+	_ repoSource = github.Sources{}
+	_ repoSource = localgit.Repos{}
+)
+
 // source reads repositories: GitHub's through the API, the others (paths)
 // with git.
-func (a *Assembly) source() (conductor.Source, error) {
+func (a *Assembly) source() (repoSource, error) {
 	d, _, err := a.GitHub()
 	if err != nil || d == nil {
 		return localgit.Repos{}, err

@@ -51,6 +51,17 @@ type pipelineVCSJSON struct {
 	Revision            *string `json:"revision"`
 	Branch              string  `json:"branch,omitempty"`
 	Tag                 string  `json:"tag,omitempty"`
+	// Commit is the revision's commit; omitted while (or when) it is not
+	// known.
+	Commit pipelineCommitJSON `json:"commit,omitzero"`
+}
+
+// pipelineCommitJSON is CircleCI's Pipeline vcs.commit: the message's
+// subject and body (the author is not in CircleCI's schema; the UI shows
+// it).
+type pipelineCommitJSON struct {
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
 }
 
 // pipelineCreationJSON is CircleCI's PipelineCreation.
@@ -86,6 +97,7 @@ func pipelineView(p store.Pipeline) pipelineJSON {
 		rev := p.VCS.Revision
 		v.Revision = &rev
 	}
+	v.Commit = pipelineCommitJSON{Subject: p.VCS.Commit.Subject, Body: p.VCS.Commit.Body}
 	login := p.Trigger.Actor
 	if login == "" {
 		login = "unknown"

@@ -107,6 +107,8 @@ var uiFuncs = template.FuncMap{
 	"badge": badgeClass,
 	"when":  formatTime,
 	"short": shortSHA,
+	// subject is a commit subject clipped for a listing (clipSubject).
+	"subject": clipSubject,
 	// warning tells a config warning (what CircleCI tolerates) from an
 	// error in a pipeline's errors list (conductor.recordWarnings).
 	"warning": func(msg string) bool { return strings.Contains(msg, ": warning: ") },

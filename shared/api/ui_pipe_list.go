@@ -11,6 +11,7 @@ import (
 
 	"github.com/orbit-ci/orbit/shared/accounts"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 // The pipeline listing of the dashboard and the project page: the
@@ -67,6 +68,22 @@ type pipeRow struct {
 	Number                                 int64
 	CreatedAt                              time.Time
 	Workflows                              []pipeCell
+	// Commit is the revision's commit ("pipe-commit"); zero when unknown.
+	Commit vcs.Commit
+}
+
+// subjectBytes is how much of a commit subject the pages show: git's
+// customary subject width.
+const subjectBytes = 72
+
+// clipSubject is subject clipped to subjectBytes on a rune boundary, with
+// an ellipsis when something was cut (the page's title attribute has it
+// all).
+func clipSubject(subject string) string {
+	if c := vcs.Clip(subject, subjectBytes); c != subject {
+		return c + "…"
+	}
+	return subject
 }
 
 // pipeCell is one workflow of a row.
@@ -202,7 +219,8 @@ func (s *server) listPipes(ctx context.Context, slugs []string, f pipeFilter, cu
 // reports unfinished work.
 func (s *server) pipeRowOf(p store.Pipeline, wfs []store.Workflow) (pipeRow, bool) {
 	row := pipeRow{ID: p.ID, Slug: p.ProjectSlug, Number: p.Number, State: string(p.State), Branch: p.VCS.Branch,
-		Tag: p.VCS.Tag, Revision: p.VCS.Revision, TriggerType: p.Trigger.Type, Actor: p.Trigger.Actor, CreatedAt: p.CreatedAt}
+		Tag: p.VCS.Tag, Revision: p.VCS.Revision, TriggerType: p.Trigger.Type, Actor: p.Trigger.Actor, CreatedAt: p.CreatedAt,
+		Commit: p.VCS.Commit}
 	active := pipelineActive(p.State)
 	var stopped *time.Time
 	for _, wf := range wfs {

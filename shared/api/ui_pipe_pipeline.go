@@ -17,6 +17,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/dagsvg"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 // --- the pipeline page (/ui/pipeline/{id}) and the workflow page
@@ -26,7 +27,9 @@ import (
 
 type pipePipelinePage struct {
 	uiBase
-	Pipeline  pipelineJSON
+	Pipeline pipelineJSON
+	// Commit is the pipeline's commit ("pipe-commit"); zero when unknown.
+	Commit    vcs.Commit
 	Workflows []pipeWorkflow
 	Config    pipeConfig
 	// Parameters are the pipeline parameters given at trigger time.
@@ -36,6 +39,8 @@ type pipePipelinePage struct {
 type pipeWorkflowPage struct {
 	uiBase
 	Pipeline pipelineJSON
+	// Commit is the pipeline's commit ("pipe-commit"); zero when unknown.
+	Commit   vcs.Commit
 	Workflow pipeWorkflow
 }
 
@@ -99,6 +104,7 @@ func (s *server) uiPipelinePage(r *http.Request) (string, uiPage, error) {
 	page := &pipePipelinePage{
 		uiBase:   uiBase{Title: fmt.Sprintf("%s #%d", p.ProjectSlug, p.Number), Nav: "projects"},
 		Pipeline: pipelineView(p),
+		Commit:   p.VCS.Commit,
 	}
 	for _, k := range sortedKeys(p.Parameters) {
 		page.Parameters = append(page.Parameters, nameStatus{Name: k, Status: fmt.Sprint(p.Parameters[k])})
@@ -132,7 +138,7 @@ func (s *server) uiWorkflowPage(r *http.Request) (string, uiPage, error) {
 		return "", nil, err
 	}
 	page := &pipeWorkflowPage{uiBase: uiBase{Title: fmt.Sprintf("%s · %s #%d", wf.Name, p.ProjectSlug, p.Number), Nav: "projects"},
-		Pipeline: pipelineView(p)}
+		Pipeline: pipelineView(p), Commit: p.VCS.Commit}
 	if page.Workflow, err = s.pipeWorkflowOf(ctx, wf, "/ui/workflow/"+wf.ID, &page.uiBase); err != nil {
 		return "", nil, err
 	}

@@ -37,12 +37,25 @@ import (
 	"github.com/orbit-ci/orbit/shared/queue"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 // Source reads project repositories (the vcs port).
 type Source interface {
 	ResolveRevision(ctx context.Context, repoURL, ref string) (string, error)
 	FileAt(ctx context.Context, repoURL, revision, path string) ([]byte, error)
+}
+
+// CommitSource reads the commit at a revision (its message and author),
+// which the pipeline pages show. It is called from fetch_config, off the
+// trigger's request path, once per pipeline that has no commit yet (one from
+// the API, the CLI, a schedule or a pull request; a push webhook brings its
+// head commit), bounded by Config.CommitTimeout. It is best effort: an error
+// (vcs.ErrRevisionNotFound, GitHub unreachable, …) leaves the pipeline
+// without a commit and is logged as a warning, never failing or retrying
+// the pipeline. Implementations are safe for concurrent use.
+type CommitSource interface {
+	Commit(ctx context.Context, repoURL, revision string) (vcs.Commit, error)
 }
 
 // CheckoutPreparer adapts a task's checkout to its repository host (the
@@ -90,6 +103,12 @@ type Config struct {
 	Machines Machines
 	// Source reads config files from repositories.
 	Source Source
+	// Commits, when set, reads the commit of a pipeline that has none
+	// (CommitSource); without it such pipelines show no commit.
+	Commits CommitSource
+	// CommitTimeout bounds a read of Commits; 0 means 2 s. A slower
+	// repository host costs the pipeline at most this, and its commit.
+	CommitTimeout time.Duration
 	// Checkout, when set, adapts each task's checkout (CheckoutPreparer).
 	Checkout CheckoutPreparer
 	// SSHIdle and SSHMax bound how long a job rerun with SSH stays up after
@@ -136,6 +155,9 @@ func New(cfg Config) (*Conductor, error) {
 	}
 	if cfg.ConfigPath == "" {
 		cfg.ConfigPath = ".circleci/config.yml"
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 2 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

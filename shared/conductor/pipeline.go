@@ -48,6 +48,10 @@ type TriggerRequest struct {
 	// ConfigPath is the config file to build from (a pipeline
 	// definition's); empty means Config.ConfigPath.
 	ConfigPath string
+	// Commit is the revision's commit when the trigger carries it (a push
+	// webhook's head_commit); zero means fetch_config reads it
+	// (Config.Commits).
+	Commit vcs.Commit
 	// IdempotencyKey, when set, makes replays of the same request (the
 	// API's Idempotency-Key header) answer the pipeline the first one made
 	// instead of making another (store.ClaimTrigger).
@@ -105,6 +109,7 @@ func (c *Conductor) Trigger(ctx context.Context, req TriggerRequest) (store.Pipe
 			Branch:              req.Branch,
 			Tag:                 req.Tag,
 			Revision:            req.Revision,
+			Commit:              req.Commit,
 		},
 		Parameters: req.Parameters,
 		ConfigPath: req.ConfigPath,
@@ -167,9 +172,18 @@ func fingerprint(req TriggerRequest) string {
 
 // errored records that a pipeline cannot run, with its reasons.
 func (c *Conductor) errored(ctx context.Context, id string, errs ...store.PipelineError) error {
+	return c.erroredWithCommit(ctx, id, vcs.Commit{}, errs...)
+}
+
+// erroredWithCommit is errored that also records the pipeline's commit
+// (when not zero), read before the config could not be.
+func (c *Conductor) erroredWithCommit(ctx context.Context, id string, commit vcs.Commit, errs ...store.PipelineError) error {
 	_, err := c.st.TransitionPipeline(ctx, id, func(p *store.Pipeline) (status.Pipeline, error) {
 		if p.State != status.PipelinePending {
 			return p.State, store.ErrStale
+		}
+		if !commit.IsZero() {
+			p.VCS.Commit = commit
 		}
 		p.Errors = append(p.Errors, errs...)
 		return status.PipelineErrored, nil
@@ -205,16 +219,21 @@ func (c *Conductor) fetchConfig(ctx context.Context, id string) (bool, error) {
 			return false, err
 		}
 	}
+	// The commit is read beside the config (two requests to GitHub at
+	// once), so it costs the pipeline no time unless its host is slower.
+	commitc := make(chan vcs.Commit, 1)
+	go func() { commitc <- c.commitOf(ctx, p, rev) }()
 	src, err := c.cfg.Source.FileAt(ctx, p.VCS.OriginRepositoryURL, rev, c.configPath(p))
+	commit := <-commitc
 	if err != nil {
 		if isVCSMiss(err) {
-			return false, c.errored(ctx, id, store.PipelineError{Type: "config-fetch",
+			return false, c.erroredWithCommit(ctx, id, commit, store.PipelineError{Type: "config-fetch",
 				Message: fmt.Sprintf("cannot read %s at %s: %v", c.configPath(p), shortSHA(rev), err)})
 		}
 		return false, err
 	}
 	if len(src) > MaxConfigBytes {
-		return false, c.errored(ctx, id, store.PipelineError{Type: "config",
+		return false, c.erroredWithCommit(ctx, id, commit, store.PipelineError{Type: "config",
 			Message: fmt.Sprintf("%s is %s; the limit is %s", c.configPath(p), store.Size(len(src)), store.Size(MaxConfigBytes))})
 	}
 	if err := c.st.PutPipelineConfig(ctx, id, store.PipelineConfig{Source: string(src)}); err != nil {
@@ -222,9 +241,30 @@ func (c *Conductor) fetchConfig(ctx context.Context, id string) (bool, error) {
 	}
 	_, err = c.st.UpdatePipeline(ctx, id, func(p *store.Pipeline) error {
 		p.VCS.Revision = rev
+		if !commit.IsZero() {
+			p.VCS.Commit = commit
+		}
 		return nil
 	})
 	return err == nil, err
+}
+
+// commitOf reads the commit at rev of a pipeline that has none
+// (CommitSource), within Config.CommitTimeout. A failure is a warning: the
+// pipeline goes on without its commit. Zero when there is nothing to record.
+func (c *Conductor) commitOf(ctx context.Context, p store.Pipeline, rev string) vcs.Commit {
+	if c.cfg.Commits == nil || !p.VCS.Commit.IsZero() {
+		return vcs.Commit{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommitTimeout)
+	defer cancel()
+	commit, err := c.cfg.Commits.Commit(ctx, p.VCS.OriginRepositoryURL, rev)
+	if err != nil {
+		c.log.WarnContext(ctx, "pipeline commit not read; the pipeline shows none", "pipeline_id", p.ID,
+			"project", p.ProjectSlug, "revision", shortSHA(rev), "error", err)
+		return vcs.Commit{}
+	}
+	return commit
 }
 
 func isVCSMiss(err error) bool {

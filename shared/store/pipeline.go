@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/status"
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 // Pipeline is one run of a project's configuration at one revision.
@@ -58,6 +59,10 @@ type PipelineVCS struct {
 	Branch              string `json:"branch,omitempty"`
 	Tag                 string `json:"tag,omitempty"`
 	Revision            string `json:"revision,omitempty"`
+	// Commit is the revision's commit (subject, body, author), from the
+	// push webhook or read from the repository while the config is
+	// fetched; zero when not known.
+	Commit vcs.Commit `json:"commit,omitzero"`
 }
 
 // PipelineError is one reason a pipeline errored.

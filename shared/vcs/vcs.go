@@ -1,7 +1,8 @@
-// Package vcs names what Orbit needs from a version-control host and the
-// errors its drivers return. The consumers (conductor, API) declare the small
-// interfaces they use; drivers live in subpackages: localgit for repositories
-// on this machine (the embedded shape), github later.
+// Package vcs names what Orbit needs from a version-control host, the
+// errors its drivers return and the Commit a pipeline shows (commit.go). The
+// consumers (conductor, API) declare the small interfaces they use; drivers
+// live in subpackages: localgit for repositories on this machine (the
+// embedded shape), github for GitHub and GitHub Enterprise.
 package vcs
 
 import "errors"

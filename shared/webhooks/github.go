@@ -144,7 +144,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := h.cfg.Trigger.Trigger(ctx, conductor.TriggerRequest{
 		ProjectSlug: slug, Branch: d.Branch, Tag: d.Tag, Revision: d.Revision,
-		TriggerType: "webhook", Actor: d.Actor, Fork: d.Fork, IdempotencyKey: "github-delivery-" + id,
+		TriggerType: "webhook", Actor: d.Actor, Fork: d.Fork, Commit: d.Commit, IdempotencyKey: "github-delivery-" + id,
 	})
 	if err != nil {
 		h.release(ctx, id, r.Header.Get("X-Hub-Signature-256"))

@@ -12,6 +12,7 @@ import (
 	"github.com/orbit-ci/orbit/shared/conductor"
 	"github.com/orbit-ci/orbit/shared/kv/boltkv"
 	"github.com/orbit-ci/orbit/shared/store"
+	"github.com/orbit-ci/orbit/shared/vcs"
 	"github.com/orbit-ci/orbit/shared/vcs/github"
 	"github.com/orbit-ci/orbit/shared/webhooks"
 	"github.com/stretchr/testify/assert"
@@ -90,7 +91,9 @@ func TestGitHubWebhook(t *testing.T) {
 	}
 	require.Len(t, trig.reqs, 2)
 	assert.Equal(t, conductor.TriggerRequest{ProjectSlug: "gh/acme/api", Branch: "main", Revision: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
-		TriggerType: "webhook", Actor: "mona", IdempotencyKey: "github-delivery-d-1"}, trig.reqs[0])
+		TriggerType: "webhook", Actor: "mona", IdempotencyKey: "github-delivery-d-1",
+		Commit: vcs.Commit{Subject: "Update README.md", AuthorName: "Mona Octocat", AuthorEmail: "mona@example.com"}}, trig.reqs[0])
+	assert.True(t, trig.reqs[1].Commit.IsZero(), "a pull request's payload has no commit message: fetch_config reads it")
 	assert.Equal(t, "changes", trig.reqs[1].Branch)
 	assert.Equal(t, "ec26c3e57ca3a959ca5aad62de7213c562f8c821", trig.reqs[1].Revision)
 }

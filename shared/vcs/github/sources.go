@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/url"
 	"strings"
+
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 // Source reads a repository at a revision (the vcs port as the conductor
@@ -13,16 +15,31 @@ type Source interface {
 	FileAt(ctx context.Context, repoURL, revision, path string) ([]byte, error)
 }
 
+// CommitSource reads the commit at a revision (the conductor's
+// CommitSource).
+type CommitSource interface {
+	Commit(ctx context.Context, repoURL, revision string) (vcs.Commit, error)
+}
+
+// LocalSource is what Sources asks of the driver of the repositories that
+// are not GitHub's (localgit.Repos).
+type LocalSource interface {
+	Source
+	CommitSource
+}
+
 // Sources lets GitHub projects and local-git projects live side by side:
 // a repository URL on the GitHub host goes to GitHub, any other (a path)
 // to Local.
 type Sources struct {
 	GitHub *Driver
-	Local  Source
+	Local  LocalSource
 }
 
-var _ Source = Sources{}
-var _ Source = (*Driver)(nil)
+var (
+	_ LocalSource = Sources{}
+	_ LocalSource = (*Driver)(nil)
+)
 
 // Owns says repoURL is a repository of this GitHub installation.
 func (d *Driver) Owns(repoURL string) bool {
@@ -33,7 +50,7 @@ func (d *Driver) Owns(repoURL string) bool {
 	return u.Host == d.web.Host
 }
 
-func (s Sources) pick(repoURL string) Source {
+func (s Sources) pick(repoURL string) LocalSource {
 	if s.GitHub != nil && s.GitHub.Owns(repoURL) {
 		return s.GitHub
 	}
@@ -48,4 +65,9 @@ func (s Sources) ResolveRevision(ctx context.Context, repoURL, ref string) (stri
 // FileAt reads path at revision through the repository's own driver.
 func (s Sources) FileAt(ctx context.Context, repoURL, revision, path string) ([]byte, error) {
 	return s.pick(repoURL).FileAt(ctx, repoURL, revision, path)
+}
+
+// Commit reads the commit at revision through the repository's own driver.
+func (s Sources) Commit(ctx context.Context, repoURL, revision string) (vcs.Commit, error) {
+	return s.pick(repoURL).Commit(ctx, repoURL, revision)
 }

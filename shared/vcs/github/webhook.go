@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	gh "github.com/google/go-github/v93/github"
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 // Webhook errors; the handler answers them 401 (signature) or 400.
@@ -63,6 +64,9 @@ type Delivery struct {
 	Revision, BaseRevision string
 	// Actor is the login of who pushed or opened the pull request.
 	Actor string
+	// Commit is a push's head commit (head_commit: its message and
+	// author); zero for a pull request, whose payload has none.
+	Commit vcs.Commit
 	// Fork: a pull request whose head is in a fork. Its jobs get no
 	// project variables, contexts or OIDC tokens (CircleCI's default:
 	// "Pass secrets to builds from forked pull requests" is off).
@@ -125,6 +129,9 @@ func parsePush(d Delivery, e *gh.PushEvent) (Delivery, error) {
 		return Delivery{}, fmt.Errorf("%w: push: ref %q is neither refs/heads/… nor refs/tags/…", ErrPayload, ref)
 	}
 	d.Revision, d.BaseRevision = e.GetAfter(), e.GetBefore()
+	if hc := e.GetHeadCommit(); hc != nil && hc.GetID() == d.Revision {
+		d.Commit = vcs.NewCommit(hc.GetMessage(), hc.GetAuthor().GetName(), hc.GetAuthor().GetEmail())
+	}
 	d.Actor = e.GetSender().GetLogin()
 	if d.Actor == "" {
 		d.Actor = e.GetPusher().GetName()

@@ -1,12 +1,16 @@
 package github
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -17,15 +21,16 @@ func fixture(t testing.TB, name string) []byte {
 }
 
 func TestParse(t *testing.T) {
+	readme := vcs.Commit{Subject: "Update README.md", AuthorName: "Mona Octocat", AuthorEmail: "mona@example.com"}
 	tests := []struct {
 		name, event, file string
 		want              Delivery
 		ignored           bool
 	}{
 		{name: "push to a branch", event: "push", file: "push.json", want: Delivery{Event: "push", Owner: "acme", Repo: "api", Branch: "main",
-			Revision: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", BaseRevision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Actor: "mona"}},
+			Revision: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", BaseRevision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Actor: "mona", Commit: readme}},
 		{name: "push of a tag", event: "push", file: "push_tag.json", want: Delivery{Event: "push", Owner: "acme", Repo: "api", Tag: "v1.2.0",
-			Revision: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", BaseRevision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Actor: "mona"}},
+			Revision: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", BaseRevision: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Actor: "mona", Commit: readme}},
 		{name: "skip ci", event: "push", file: "push_skip.json", ignored: true},
 		{name: "deleted branch", event: "push", file: "push_deleted.json", ignored: true},
 		{name: "pull request opened", event: "pull_request", file: "pull_request.json", want: Delivery{Event: "pull_request", Owner: "acme", Repo: "api",
@@ -45,6 +50,35 @@ func TestParse(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tt.want, d)
+		})
+	}
+}
+
+// TestParsePushHeadCommit: a push's pipeline gets its head commit from the
+// payload (split and clipped as every commit is), and none when head_commit
+// is not the pushed revision.
+func TestParsePushHeadCommit(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(hc map[string]any)
+		want vcs.Commit
+	}{
+		{name: "message with a body", edit: func(hc map[string]any) {
+			hc["message"] = "Make the <dashboard> shine\n\nSo the 日本語 team sees it.\n"
+			hc["author"] = map[string]any{"name": "Ada Lovelace", "email": "ada@example.com", "username": "ada"}
+		}, want: vcs.Commit{Subject: "Make the <dashboard> shine", Body: "So the 日本語 team sees it.", AuthorName: "Ada Lovelace", AuthorEmail: "ada@example.com"}},
+		{name: "head commit of another revision", edit: func(hc map[string]any) { hc["id"] = strings.Repeat("1", 40) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var payload map[string]any
+			require.NoError(t, json.Unmarshal(fixture(t, "push.json"), &payload))
+			tt.edit(payload["head_commit"].(map[string]any))
+			b, err := json.Marshal(payload)
+			require.NoError(t, err)
+			d, err := Parse("push", b)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, d.Commit)
 		})
 	}
 }

@@ -23,7 +23,8 @@ func TestShapesDecodeStrictly(t *testing.T) {
 	defer fake.Close()
 	fake.AddUser("tok", githubtest.User{ID: 7, Login: "mona", Orgs: []string{"acme"}})
 	fake.AddRepo(githubtest.Repo{Owner: "acme", Name: "api", DefaultBranch: "main", Refs: map[string]string{"main": strings.Repeat("a", 40)},
-		Files: map[string]map[string]string{strings.Repeat("a", 40): {"f": "x"}}, Permissions: map[string]string{"mona": "admin"}})
+		Files: map[string]map[string]string{strings.Repeat("a", 40): {"f": "x"}}, Permissions: map[string]string{"mona": "admin"},
+		Commits: map[string]githubtest.Commit{strings.Repeat("a", 40): {Message: "Fix\n\nBody", AuthorName: "Mona", AuthorEmail: "mona@example.com"}}})
 	call := func(method, path, body string) []byte {
 		req, err := http.NewRequest(method, fake.URL+path, strings.NewReader(body))
 		require.NoError(t, err)
@@ -44,6 +45,7 @@ func TestShapesDecodeStrictly(t *testing.T) {
 	strict(call("GET", "/api/v3/user/orgs", ""), new([]*gh.Organization))
 	strict(call("GET", "/api/v3/user/repos", ""), new([]*gh.Repository))
 	strict(call("GET", "/api/v3/repos/acme/api", ""), new(gh.Repository))
+	strict(call("GET", "/api/v3/repos/acme/api/commits/main", ""), new(gh.RepositoryCommit))
 	strict(call("GET", "/api/v3/repos/acme/api/collaborators/mona/permission", ""), new(gh.RepositoryPermissionLevel))
 	strict(call("GET", "/api/v3/repos/acme/api/contents/f?ref=main", ""), new(gh.RepositoryContent))
 	strict(call("POST", "/api/v3/repos/acme/api/hooks", `{"name":"web","config":{"url":"https://o/webhooks/github","content_type":"json"},"events":["push"]}`), new(gh.Hook))

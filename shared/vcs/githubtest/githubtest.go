@@ -11,7 +11,8 @@
 //	GET  /api/v3/user/orgs                   the user's organizations
 //	GET  /api/v3/user/repos                  repositories the user may see
 //	GET  /api/v3/repos/{o}/{r}               a repository
-//	GET  /api/v3/repos/{o}/{r}/commits/{ref} the SHA of a ref (Accept: application/vnd.github.sha)
+//	GET  /api/v3/repos/{o}/{r}/commits/{ref} the SHA of a ref (Accept: application/vnd.github.sha),
+//	                                         else the commit (message, author; files paginated)
 //	GET  /api/v3/repos/{o}/{r}/collaborators/{user}/permission
 //	GET  /api/v3/repos/{o}/{r}/contents/{path}?ref=SHA  a file, base64
 //	POST/DELETE /api/v3/repos/{o}/{r}/hooks[/{id}], /keys[/{id}]
@@ -54,6 +55,17 @@ type Repo struct {
 	Files map[string]map[string]string
 	// Permissions maps a login to "admin", "write", "read" (absent: none).
 	Permissions map[string]string
+	// Commits maps a commit SHA to its message and author (absent: an
+	// empty message by an unnamed author).
+	Commits map[string]Commit
+}
+
+// Commit is a commit's message and author.
+type Commit struct {
+	Message                 string
+	AuthorName, AuthorEmail string
+	// AuthorDate is the author's date (RFC 3339); "" means a fixed date.
+	AuthorDate string
 }
 
 // Hook is a webhook created through the API.
@@ -370,7 +382,28 @@ func (s *Server) commitSHA(w http.ResponseWriter, r *http.Request, rp *Repo) {
 		_, _ = w.Write([]byte(sha))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sha": sha})
+	s.mu.Lock()
+	c := rp.Commits[sha]
+	s.mu.Unlock()
+	if c.AuthorDate == "" {
+		c.AuthorDate = "2026-11-30T17:18:41Z"
+	}
+	full := rp.Owner + "/" + rp.Name
+	author := map[string]any{"name": c.AuthorName, "email": c.AuthorEmail, "date": c.AuthorDate}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sha": sha, "node_id": "C_" + sha,
+		"url":      s.URL + "/api/v3/repos/" + full + "/commits/" + sha,
+		"html_url": s.URL + "/" + full + "/commit/" + sha,
+		"commit": map[string]any{
+			"message": c.Message, "author": author, "committer": author,
+			"url":  s.URL + "/api/v3/repos/" + full + "/git/commits/" + sha,
+			"tree": map[string]any{"sha": "tree-" + sha},
+		},
+		"parents": []any{},
+		// The files are paginated (per_page, page); the fake's commits
+		// touch none.
+		"files": []any{},
+	})
 }
 
 func (s *Server) permission(w http.ResponseWriter, r *http.Request, rp *Repo) {

@@ -85,3 +85,23 @@ func (r Repos) FileAt(ctx context.Context, repoURL, revision, path string) ([]by
 	}
 	return nil, fmt.Errorf("%s at %s: %w", path, revision, vcs.ErrFileNotFound)
 }
+
+// Commit returns the commit at revision: its author and message, split and
+// clipped by vcs.NewCommit.
+func (r Repos) Commit(ctx context.Context, repoURL, revision string) (vcs.Commit, error) {
+	if _, err := os.Stat(repoURL); err != nil {
+		return vcs.Commit{}, fmt.Errorf("repository %s: %w", repoURL, vcs.ErrRepoNotFound)
+	}
+	// One git process per pipeline (this runs for every trigger without a
+	// webhook payload): --end-of-options keeps an option-looking revision
+	// from being read as an option, ^{commit} refuses what is not a
+	// commit; NUL separates the fields, since a name or message may hold
+	// any other byte. git fails here only for a revision it cannot read.
+	out, err := r.git(ctx, repoURL, "log", "-1", "--format=%an%x00%ae%x00%B", "--end-of-options", revision+"^{commit}", "--")
+	if err != nil {
+		return vcs.Commit{}, fmt.Errorf("revision %s in %s: %w (%v)", revision, repoURL, vcs.ErrRevisionNotFound, err)
+	}
+	name, rest, _ := strings.Cut(out, "\x00")
+	email, message, _ := strings.Cut(rest, "\x00")
+	return vcs.NewCommit(message, name, email), nil
+}

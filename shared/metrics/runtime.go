@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"time"
 )
 
@@ -11,10 +12,19 @@ import (
 const (
 	// RuntimeGoroutines is the number of goroutines in the process.
 	RuntimeGoroutines = "orbit.runtime.goroutines"
-	// RuntimeHeapInuse is the bytes of the Go heap in use (spans with at
-	// least one live object), after the last collection.
+	// RuntimeHeapInuse is the bytes of the Go heap's spans in use now:
+	// the live objects plus the garbage made since the last collection,
+	// so it swings with the collector's pacing (up to about twice the
+	// largest live heap of the last cycle, GOGC=100).
 	RuntimeHeapInuse = "orbit.runtime.heap_inuse_bytes"
+	// RuntimeHeapLive is the bytes of heap objects the last collection
+	// found reachable: what a leak makes grow, and what the soak drill
+	// checks.
+	RuntimeHeapLive = "orbit.runtime.heap_live_bytes"
 )
+
+// heapLive is runtime/metrics' name of the live heap after the last GC.
+const heapLive = "/gc/heap/live:bytes"
 
 // RecordRuntime records the runtime gauges once.
 func RecordRuntime(sink Sink) {
@@ -22,6 +32,11 @@ func RecordRuntime(sink Sink) {
 	runtime.ReadMemStats(&ms)
 	sink.Gauge(RuntimeGoroutines, float64(runtime.NumGoroutine()))
 	sink.Gauge(RuntimeHeapInuse, float64(ms.HeapInuse))
+	live := []rtmetrics.Sample{{Name: heapLive}}
+	rtmetrics.Read(live)
+	if live[0].Value.Kind() == rtmetrics.KindUint64 {
+		sink.Gauge(RuntimeHeapLive, float64(live[0].Value.Uint64()))
+	}
 }
 
 // RunRuntime records the runtime gauges now and then every interval until

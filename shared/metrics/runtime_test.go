@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 )
 
 func TestRunRuntimeRecordsGauges(t *testing.T) {
+	runtime.GC() // the live heap is what a collection found: 0 before the first
 	sink := memmetrics.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -26,6 +28,9 @@ func TestRunRuntimeRecordsGauges(t *testing.T) {
 	assert.GreaterOrEqual(t, g, 2.0, "the test's goroutine and RunRuntime's")
 	h, _ := sink.Value(metrics.RuntimeHeapInuse)
 	assert.Greater(t, h, 0.0)
+	live, ok := sink.Value(metrics.RuntimeHeapLive)
+	require.True(t, ok, "the live heap is recorded with the others")
+	assert.Greater(t, live, 0.0)
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }

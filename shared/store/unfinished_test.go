@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orbit-ci/orbit/shared/kv"
 	"github.com/orbit-ci/orbit/shared/status"
 	"github.com/orbit-ci/orbit/shared/store"
 )
@@ -190,4 +192,76 @@ func TestUnfinishedTasksAndWorkflows(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, ws, 2)
 	})
+}
+
+// TestBackfillUnfinished: records written before the index existed (no
+// index keys) are indexed by one backfill; a second is a no-op, and
+// finished records are left alone.
+func TestBackfillUnfinished(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := d.open(t)
+			st := store.New(db, nil)
+			_, err := st.CreateProject(ctx, store.Project{Slug: "local/acme/api", Name: "api"})
+			require.NoError(t, err)
+			pipelines := 2
+			if d.name == "boltkv" {
+				pipelines = 102 // more than a page: the progress is recorded between pages
+			}
+			var last store.Pipeline
+			for range pipelines {
+				last, err = st.CreatePipeline(ctx, store.Pipeline{ProjectSlug: "local/acme/api"})
+				require.NoError(t, err)
+			}
+			now := st.Now()
+			// as an older Orbit wrote them: the same records, no GSI2 keys
+			raw := func(pk, sk, gsi1pk, gsi1sk string, v any) {
+				t.Helper()
+				b, err := json.Marshal(v)
+				require.NoError(t, err)
+				_, err = db.Put(ctx, kv.Item{PK: pk, SK: sk, GSI1PK: gsi1pk, GSI1SK: gsi1sk, Data: b}, kv.Condition{})
+				require.NoError(t, err)
+			}
+			wfKey := func(w store.Workflow) (string, string, string, string) {
+				return "WORKFLOW#" + w.ID, "META", "PIPELINE#" + w.PipelineID + "#WORKFLOWS", w.CreatedAt.Format(time.RFC3339Nano) + "#" + w.ID
+			}
+			running := store.Workflow{ID: "wf-running", PipelineID: last.ID, Status: status.WorkflowRunning, CreatedAt: now}
+			done := store.Workflow{ID: "wf-done", PipelineID: last.ID, Status: status.WorkflowSuccess, CreatedAt: now, StoppedAt: &now}
+			pk, sk, g1, g2 := wfKey(running)
+			raw(pk, sk, g1, g2, running)
+			pk, sk, g1, g2 = wfKey(done)
+			raw(pk, sk, g1, g2, done)
+			queued := store.Job{ID: "j-queued", WorkflowID: running.ID, Name: "build", Status: status.JobQueued, Parallelism: 1, Attempt: 1, QueuedAt: &now}
+			raw("WORKFLOW#"+running.ID, "JOB#build", "", "", queued)
+			raw("JOB#j-queued", "META", "", "", map[string]string{"workflow_id": running.ID, "name": "build"})
+			raw("WORKFLOW#"+running.ID, "JOB#lint", "", "", store.Job{ID: "j-ok", WorkflowID: running.ID, Name: "lint", Status: status.JobSuccess})
+			raw("TASK#"+store.TaskID("j-queued", 1, 0), "META", "", "", store.Task{ID: store.TaskID("j-queued", 1, 0), JobID: "j-queued", Status: status.JobQueued})
+
+			jobs, _, err := st.UnfinishedJobs(ctx, status.JobQueued, "", 0)
+			require.NoError(t, err)
+			require.Empty(t, jobs, "not indexed before the backfill")
+
+			n, err := st.BackfillUnfinished(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 3, n, "the running workflow, the queued job and its task")
+			jobs, _, err = st.UnfinishedJobs(ctx, status.JobQueued, "", 0)
+			require.NoError(t, err)
+			require.Len(t, jobs, 1)
+			assert.Equal(t, "j-queued", jobs[0].ID)
+			tasks, _, err := st.UnfinishedTasks(ctx, status.JobQueued, "", 0)
+			require.NoError(t, err)
+			assert.Len(t, tasks, 1)
+			wfs, _, err := st.UnfinishedWorkflows(ctx, status.WorkflowRunning, "", 0)
+			require.NoError(t, err)
+			assert.Len(t, wfs, 1)
+			all, err := st.ListWorkflows(ctx, last.ID)
+			require.NoError(t, err)
+			assert.Len(t, all, 2, "the workflows keep their GSI1 keys")
+
+			n, err = st.BackfillUnfinished(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, n, "done once")
+		})
+	}
 }

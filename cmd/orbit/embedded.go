@@ -127,6 +127,7 @@ func startEmbedded(ctx context.Context, cfg compose.Config, listenAddr string, l
 	// Scheduled pipelines: the cron Lambda's job, on a ticker here.
 	go func() { _ = scheduler.Run(bctx) }()
 	go func() { _ = a.RunOutboxes(bctx, a.Config().AuditFlushInterval) }()
+	go a.IndexUnfinished(bctx)
 	go func() { _ = metrics.RunRuntime(bctx, sink, 10*time.Second) }()
 	return e, nil
 }

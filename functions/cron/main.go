@@ -3,7 +3,7 @@
 // in minutes missed since, up to shared/schedule's catch-up window). Each
 // minute is evaluated once however often it is invoked. It also sends
 // the queued mails and outbound webhook deliveries and flushes the audit
-// outbox.
+// outbox, and once indexes the unfinished work an older Orbit left.
 package main
 
 import (
@@ -34,6 +34,7 @@ func main() {
 			return nil, err
 		}
 		return func(ctx context.Context) error {
+			a.IndexUnfinished(ctx) // once per installation; then one read
 			if _, err := hooks.Send(ctx); err != nil {
 				slog.WarnContext(ctx, "outbound webhooks not sent; they wait for the next minute", "error", err)
 			}

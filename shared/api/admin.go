@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -118,26 +117,54 @@ type queuedView struct {
 	ResourceClass string `json:"resource_class"`
 }
 
-// queued returns the queued jobs, oldest first, and counts by status.
+// queued returns the queued jobs, oldest first, and the number of jobs
+// queued, blocked and running: reads of the store's index of unfinished
+// work, as many as there are such jobs however long the history.
 func (s *server) queued(ctx context.Context, base string) ([]queuedView, map[status.Job]int, error) {
 	var out []queuedView
 	counts := map[status.Job]int{}
-	// a finished workflow has no queued, blocked or running job
-	unfinished := func(w store.Workflow) bool { return !w.Status.Terminal() }
-	err := usage.WalkWorkflows(ctx, s.st, unfinished, func(p store.Project, _ store.Pipeline, j store.Job) error {
-		counts[j.Status]++
-		if j.Status == status.JobQueued {
-			out = append(out, queuedView{URL: fmt.Sprintf("%s/%s/%d", base, p.Slug, j.Number), ProjectSlug: p.Slug,
-				Number: j.Number, Name: j.Name, ID: j.ID, WorkflowID: j.WorkflowID, QueuedAt: j.QueuedAt,
-				ResourceClass: usage.ResourceClass(j)})
+	for _, st := range []status.Job{status.JobQueued, status.JobBlocked, status.JobRunning} {
+		for cursor := ""; ; {
+			jobs, next, err := s.st.UnfinishedJobs(ctx, st, cursor, unfinishedPage)
+			if err != nil {
+				return nil, nil, err
+			}
+			counts[st] += len(jobs)
+			if st == status.JobQueued {
+				for _, j := range jobs {
+					out = append(out, queuedViewOf(base, j))
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
 		}
-		return nil
-	})
-	sort.SliceStable(out, func(i, k int) bool {
-		a, b := out[i].QueuedAt, out[k].QueuedAt
-		return a != nil && (b == nil || a.Before(*b))
-	})
-	return out, counts, err
+	}
+	return out, counts, nil
+}
+
+// unfinishedPage is how many records a read of the index of unfinished
+// work asks for (the kv drivers' cap).
+const unfinishedPage = 1000
+
+// oldestQueued returns the n longest-queued jobs: one read of the index.
+func (s *server) oldestQueued(ctx context.Context, base string, n int) ([]queuedView, error) {
+	jobs, _, err := s.st.UnfinishedJobs(ctx, status.JobQueued, "", n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]queuedView, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, queuedViewOf(base, j))
+	}
+	return out, nil
+}
+
+func queuedViewOf(base string, j store.Job) queuedView {
+	return queuedView{URL: fmt.Sprintf("%s/%s/%d", base, j.ProjectSlug, j.Number), ProjectSlug: j.ProjectSlug,
+		Number: j.Number, Name: j.Name, ID: j.ID, WorkflowID: j.WorkflowID, QueuedAt: j.QueuedAt,
+		ResourceClass: usage.ResourceClass(j)}
 }
 
 func baseOf(r *http.Request) string {
@@ -179,11 +206,11 @@ func (s *server) adminCancelQueued(w http.ResponseWriter, r *http.Request) error
 	if body.Count < 1 || body.Count > maxCancelBatch {
 		return badRequest("count %d: cancel 1 to %d queued jobs at a time", body.Count, maxCancelBatch)
 	}
-	jobs, _, err := s.queued(r.Context(), baseOf(r))
+	jobs, err := s.oldestQueued(r.Context(), baseOf(r), body.Count)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, canceledJSON{Canceled: s.cancelQueued(r.Context(), jobs[:min(body.Count, len(jobs))])})
+	writeJSON(w, http.StatusOK, canceledJSON{Canceled: s.cancelQueued(r.Context(), jobs)})
 	return nil
 }
 

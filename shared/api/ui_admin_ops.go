@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"slices"
 	"sort"
@@ -21,7 +22,7 @@ import (
 //	GET  /ui/admin/audit?action=&actor=&from=&to=&page=N   the audit log, newest first, filtered
 //	GET  /ui/admin/audit.csv?(the same filters)             its CSV download (admin.audit_log.export)
 //	GET  /ui/admin/usage                                    the seed's weekly usage tables
-//	GET  /ui/admin/queues                                   queue depth and age by resource class
+//	GET  /ui/admin/queues?page=N                            queue depth and age by resource class, the queued jobs 100 a page
 //	POST /ui/admin/queues/cancel   job=ID… (selected) or count=N (oldest)   admin.queue.cancel
 //	GET  /ui/admin/health                                   every dependency's state (/status's)
 //
@@ -160,8 +161,11 @@ type adminQueuesPage struct {
 	Queued, Blocked, Running int
 	Classes                  []adminQueueClass
 	Jobs                     []adminQueuedJob
-	// More queued jobs than the page lists.
-	More int
+	// More queued jobs after this page; Page is its number (from 1),
+	// PrevURL and NextURL the pages beside it.
+	More             int
+	Page             int
+	PrevURL, NextURL string
 }
 
 // adminQueueClass is one resource class's queue: its depth and the age of
@@ -177,14 +181,19 @@ type adminQueuedJob struct {
 	Age, Waiting string
 }
 
+// uiAdminQueues reads the unfinished jobs from the store's index of them
+// (as many reads as there are, whatever the history) and lists the queued
+// ones a page of queueListLimit at a time (?page=N).
 func (s *server) uiAdminQueues(r *http.Request) (string, uiPage, error) {
 	ctx := r.Context()
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
 	jobs, counts, err := s.queued(ctx, baseOf(r))
 	if err != nil {
 		return "", nil, err
 	}
 	now := s.st.Now()
-	p := &adminQueuesPage{adminBase: s.adminBase("Queues · Admin", "queues"),
+	p := &adminQueuesPage{adminBase: s.adminBase("Queues · Admin", "queues"), Page: page,
 		Queued: counts[status.JobQueued], Blocked: counts[status.JobBlocked], Running: counts[status.JobRunning]}
 	byClass := map[string]int{} // index in p.Classes
 	for _, j := range jobs {    // oldest first: a class's first job is its oldest
@@ -197,15 +206,30 @@ func (s *server) uiAdminQueues(r *http.Request) (string, uiPage, error) {
 		p.Classes[i].Depth++
 	}
 	sort.SliceStable(p.Classes, func(i, k int) bool { return p.Classes[i].Depth > p.Classes[k].Depth })
-	for _, j := range jobs[:min(len(jobs), queueListLimit)] {
+	start := min((page-1)*queueListLimit, len(jobs))
+	end := min(start+queueListLimit, len(jobs))
+	for _, j := range jobs[start:end] {
 		row := adminQueuedJob{queuedView: j, Age: age(now, j.QueuedAt)}
 		if w := s.jobWaiting(ctx, store.Job{ID: j.ID, Status: status.JobQueued}); w != nil {
 			row.Waiting = w.Reason
 		}
 		p.Jobs = append(p.Jobs, row)
 	}
-	p.More = len(jobs) - len(p.Jobs)
+	p.More = len(jobs) - end
+	if page > 1 {
+		p.PrevURL = "/ui/admin/queues?page=" + strconv.Itoa(page-1)
+	}
+	if p.More > 0 {
+		p.NextURL = "/ui/admin/queues?page=" + strconv.Itoa(page+1)
+	}
 	return "admin-queues", p, nil
+}
+
+func ptrTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // age says how long ago t was, coarsely ("3m 05s", "2h 10m").
@@ -224,17 +248,15 @@ func age(now time.Time, t *time.Time) string {
 
 func (s *server) uiCancelQueued(r *http.Request) (string, string, error) {
 	ctx := audit.WithRequest(r.Context(), requestOf(r))
-	jobs, _, err := s.queued(ctx, baseOf(r))
-	if err != nil {
-		return "", "", err
-	}
 	var pick []queuedView
 	if n := r.PostFormValue("count"); n != "" {
 		count, err := strconv.Atoi(n)
 		if err != nil || count < 1 || count > maxCancelBatch {
 			return "", "", badRequest("count %q: cancel 1 to %d queued jobs at a time", n, maxCancelBatch)
 		}
-		pick = jobs[:min(count, len(jobs))]
+		if pick, err = s.oldestQueued(ctx, baseOf(r), count); err != nil {
+			return "", "", err
+		}
 	} else {
 		ids := r.PostForm["job"]
 		if len(ids) == 0 {
@@ -243,7 +265,23 @@ func (s *server) uiCancelQueued(r *http.Request) (string, string, error) {
 		if len(ids) > maxCancelBatch {
 			return "", "", badRequest("%d jobs selected: cancel at most %d at a time", len(ids), maxCancelBatch)
 		}
-		pick = slices.DeleteFunc(slices.Clone(jobs), func(j queuedView) bool { return !slices.Contains(ids, j.ID) })
+		// the selected jobs that are still queued (a page of the form
+		// may be minutes old): a read each, not a read of the queue
+		for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
+			j, err := s.st.GetJob(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return "", "", err
+			}
+			if j.Status == status.JobQueued {
+				pick = append(pick, queuedViewOf(baseOf(r), j))
+			}
+		}
+		slices.SortStableFunc(pick, func(a, b queuedView) int { // oldest first, as the queue
+			return ptrTime(a.QueuedAt).Compare(ptrTime(b.QueuedAt))
+		})
 	}
 	canceled := s.cancelQueued(ctx, pick)
 	tgt, scope, _ := adminTarget(r, nil)

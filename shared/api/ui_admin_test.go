@@ -385,6 +385,44 @@ func TestUIAdminQueues(t *testing.T) {
 	assert.Equal(t, 2, n, "each batch is audited as the API's")
 }
 
+// TestUIAdminQueuesPages: a long queue is listed a hundred jobs a page,
+// oldest first, and the API's view and batch cancel read the same queue.
+func TestUIAdminQueuesPages(t *testing.T) {
+	e := newAdminEnv(t)
+	s := seed(t, e.st)
+	ids := queuedJobs(t, e.env, s.pipeline.ID, "medium", 102)
+	admin := signInLink(t, e.env, e.admin)
+	first := e.page(admin, "/ui/admin/queues")
+	assert.Contains(t, first, `<dd id="queue-queued">102</dd>`)
+	assert.Contains(t, first, "<td><code>medium</code></td><td>102</td>", "the depth counts every page")
+	assert.Equal(t, 100, strings.Count(first, `name="job"`))
+	assert.Contains(t, first, `id="q-`+ids[0]+`"`, "the oldest on the first page")
+	assert.NotContains(t, first, `id="q-`+ids[100]+`"`)
+	assert.Contains(t, first, "…and 2 more")
+	assert.Contains(t, first, `href="/ui/admin/queues?page=2" rel="next"`)
+
+	second := e.page(admin, "/ui/admin/queues?page=2")
+	assert.Equal(t, 2, strings.Count(second, `name="job"`))
+	assert.Contains(t, second, `id="q-`+ids[101]+`"`)
+	assert.Contains(t, second, `href="/ui/admin/queues?page=1" rel="prev"`)
+	assert.NotContains(t, second, `rel="next"`)
+
+	rec := e.do(http.MethodGet, "/api/v2/admin/queue?limit=2", "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	q := decodeBody[obj](t, rec)
+	assert.EqualValues(t, 102, q["queued"])
+	assert.EqualValues(t, 1, q["running"], "the seeded test job")
+	oldest := q["oldest"].([]any)
+	require.Len(t, oldest, 2)
+	assert.Equal(t, ids[0], oldest[0].(obj)["id"])
+
+	resp := e.post(admin, "/ui/admin/queues/cancel", url.Values{"count": {"100"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Len(t, e.controls.calls, 100)
+	assert.Equal(t, "cancel-job "+ids[0], e.controls.calls[0], "the oldest first")
+	assert.Equal(t, "cancel-job "+ids[99], e.controls.calls[99])
+}
+
 func TestUIAdminNodes(t *testing.T) {
 	e := newAdminEnv(t)
 	admin := signInLink(t, e.env, e.admin)

@@ -145,6 +145,7 @@ func (s *server) uiInsightsProject(r *http.Request) (string, uiPage, error) {
 		return "", nil, err
 	}
 	var jobs []insights.Run
+	merged := false
 	for name := range wfs {
 		if wf != "" && name != wf {
 			continue
@@ -156,9 +157,15 @@ func (s *server) uiInsightsProject(r *http.Request) (string, uiPage, error) {
 		if keep != nil {
 			rs = slices.DeleteFunc(rs, func(run insights.Run) bool { return !keep(run) })
 		}
-		jobs = append(jobs, rs...)
+		if jobs == nil { // JobRuns's runs come in order: one workflow's need no copy or sort
+			jobs = rs
+			continue
+		}
+		jobs, merged = append(jobs, rs...), true
 	}
-	slices.SortFunc(jobs, func(a, b insights.Run) int { return a.At.Compare(b.At) })
+	if merged {
+		slices.SortFunc(jobs, func(a, b insights.Run) int { return a.At.Compare(b.At) })
+	}
 	page.Dashboard = insights.ComputeDashboard(jobs)
 	page.Queue = template.HTML(svg.QueueTime("ins-queue", what, jobs, step))
 

@@ -26,6 +26,9 @@
 //	CONTEXT#<id>        META                      context (GSI1: CONTEXTS#<owner> / <name>)
 //	CONTEXT#<id>        ENVVAR#<name>             sealed context variable
 //	OWNER#<owner>       CONTEXTNAME#<name>        context by name, unique per owner
+//
+// Unfinished workflows, jobs and tasks are also in GSI2, under
+// UNFINISHED#<kind>#<status> (unfinished.go).
 package store
 
 import (

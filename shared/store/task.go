@@ -65,6 +65,7 @@ func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
 	if err != nil {
 		return Task{}, err
 	}
+	taskIndex(&t, &it)
 	err = s.create(ctx, it)
 	if isConflict(err) {
 		return s.GetTask(ctx, t.ID)
@@ -87,7 +88,7 @@ func (s *Store) GetTask(ctx context.Context, id string) (Task, error) {
 // UpdateTask changes a task with a conditional write; its status changes
 // only through TransitionTask (fn changing it is ErrStatusWrite).
 func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*Task) error) (Task, error) {
-	t, err := update(ctx, s, "TASK#"+id, "META", nil, keepStatus(func(t *Task) *status.Job { return &t.Status }, fn))
+	t, err := update(ctx, s, "TASK#"+id, "META", taskIndex, keepStatus(func(t *Task) *status.Job { return &t.Status }, fn))
 	if err != nil {
 		return t, fmt.Errorf("update task %s: %w", id, err)
 	}

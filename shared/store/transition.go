@@ -18,7 +18,8 @@ import (
 //	  read the record ─▶ decide(record) → target status, or an error (ErrStale: nothing to do)
 //	  ─▶ same status: no transition, other fields written as decide left them
 //	  ─▶ rule refuses (status.<Kind>.CanTransition): ErrStale, nothing written
-//	  ─▶ set the status, stamp the times ─▶ conditional write (retried on conflict)
+//	  ─▶ set the status, stamp the times, place it in the index of unfinished
+//	     work or take it out (unfinished.go) ─▶ conditional write (retried on conflict)
 //
 // decide sees the current record and may change its other fields (a
 // message, a token, the attempt) but not its status: it returns the status
@@ -38,7 +39,7 @@ var ErrStatusWrite = errors.New("status changed outside a Transition method")
 // the job rules (status.Job.CanTransition), stamping its times.
 func (s *Store) TransitionJob(ctx context.Context, workflowID, name string, decide func(*Job) (status.Job, error)) (Job, error) {
 	var from status.Job
-	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, nil, func(j *Job) error {
+	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, jobIndex, func(j *Job) error {
 		from = j.Status
 		to, err := decideOnly(j, &j.Status, decide)
 		if err != nil || to == from {
@@ -73,7 +74,7 @@ func (s *Store) TransitionJob(ctx context.Context, workflowID, name string, deci
 // TransitionTask changes the task's status to the one decide returns,
 // under the task rules (status.Job.TaskCanTransition), stamping its times.
 func (s *Store) TransitionTask(ctx context.Context, id string, decide func(*Task) (status.Job, error)) (Task, error) {
-	t, err := update(ctx, s, "TASK#"+id, "META", nil, func(t *Task) error {
+	t, err := update(ctx, s, "TASK#"+id, "META", taskIndex, func(t *Task) error {
 		from := t.Status
 		to, err := decideOnly(t, &t.Status, decide)
 		if err != nil || to == from {

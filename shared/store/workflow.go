@@ -91,6 +91,7 @@ type JobRun struct {
 func workflowIndex(w *Workflow, it *kv.Item) {
 	it.GSI1PK = "PIPELINE#" + w.PipelineID + "#WORKFLOWS"
 	it.GSI1SK = w.CreatedAt.Format(time.RFC3339Nano) + "#" + w.ID
+	unfinishedWorkflowIndex(w, it)
 }
 
 // CreateWorkflow stores a workflow and its jobs. It is idempotent: the
@@ -105,6 +106,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, w Workflow, jobs []Job) erro
 		if err != nil {
 			return err
 		}
+		jobIndex(&j, &it)
 		ptr, err := item("JOB#"+j.ID, "META", jobPointer{WorkflowID: w.ID, Name: j.Name})
 		if err != nil {
 			return err
@@ -194,7 +196,7 @@ func (s *Store) GetJobByNumber(ctx context.Context, slug string, number int64) (
 // UpdateJob changes a job with a conditional write; its status changes
 // only through TransitionJob (fn changing it is ErrStatusWrite).
 func (s *Store) UpdateJob(ctx context.Context, workflowID, name string, fn func(*Job) error) (Job, error) {
-	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, nil, keepStatus(func(j *Job) *status.Job { return &j.Status }, fn))
+	j, err := update(ctx, s, "WORKFLOW#"+workflowID, "JOB#"+name, jobIndex, keepStatus(func(j *Job) *status.Job { return &j.Status }, fn))
 	if err != nil {
 		return j, fmt.Errorf("update job %s of workflow %s: %w", name, workflowID, err)
 	}

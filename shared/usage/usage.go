@@ -1,9 +1,9 @@
 // Package usage computes the seed's usage statistics ("Weekly Account
-// Usage" and "Weekly Job Activity") from Orbit's own records, and walks
-// every job for the admin tasks that need to (queue depths). Nothing here
-// sends anything anywhere: the admin reads the tables (`orbit admin usage`,
-// the seed's `extract`); sending them is an opt-in setting that no code
-// acts on while it is off (compose's UsageStatistics, off by default).
+// Usage" and "Weekly Job Activity") from Orbit's own records, walking
+// every job. Nothing here sends anything anywhere: the admin reads the
+// tables (`orbit admin usage`, the seed's `extract`); sending them is an
+// opt-in setting that no code acts on while it is off (compose's
+// UsageStatistics, off by default).
 //
 // The seed's columns split minutes by "current" (CircleCI 2.0) and
 // "legacy" (1.0) builds and by OSS and private projects: every Orbit build
@@ -34,8 +34,8 @@ func Walk(ctx context.Context, rec Records, fn func(store.Project, store.Pipelin
 }
 
 // WalkWorkflows is Walk over the jobs of the workflows keep accepts only;
-// the others' jobs are not read (the admin queue view reads only the
-// unfinished workflows' jobs).
+// the others' jobs are not read. (The admin queue view reads the store's
+// index of unfinished work instead: no walk.)
 func WalkWorkflows(ctx context.Context, rec Records, keep func(store.Workflow) bool, fn func(store.Project, store.Pipeline, store.Job) error) error {
 	projects, err := rec.ListProjects(ctx)
 	if err != nil {

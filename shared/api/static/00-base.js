@@ -16,6 +16,31 @@
   var liveHooks = [];
   Orbit.live = function (fn) { liveHooks.push(fn); };
 
+  // focusKey is a selector that finds el's counterpart in a new copy of
+  // its live region: its id, its data-key, or (a link) its href; null when
+  // el has none of them.
+  function focusKey(el) {
+    if (el.id) return "#" + CSS.escape(el.id);
+    if (el.dataset && el.dataset.key) return '[data-key="' + CSS.escape(el.dataset.key) + '"]';
+    if (el.tagName === "A" && el.getAttribute("href")) return 'a[href="' + CSS.escape(el.getAttribute("href")) + '"]';
+    return null;
+  }
+
+  // swap replaces a live region with its new copy, keeping the keyboard
+  // focus: if the focused element was inside, its counterpart in the copy
+  // (focusKey) takes the focus, so a keyboard or screen-reader user is not
+  // thrown back to the top of the page by a refresh.
+  function swap(el, next) {
+    var active = document.activeElement;
+    var inside = active && active !== document.body && el.contains(active);
+    var key = inside && active !== el ? focusKey(active) : null;
+    var copy = document.importNode(next, true);
+    el.replaceWith(copy);
+    if (!inside) return;
+    var target = active === el ? copy : key && copy.querySelector(key);
+    if (target) target.focus({ preventScroll: true });
+  }
+
   // Live regions: while the page has unfinished work (body data-refresh=N),
   // fetch the page again every N seconds and swap each element marked
   // data-live (matched by id); stop when the new page has nothing running.
@@ -29,7 +54,7 @@
           var doc = new DOMParser().parseFromString(html, "text/html");
           document.querySelectorAll("[data-live][id]").forEach(function (el) {
             var next = doc.getElementById(el.id);
-            if (next && next.innerHTML !== el.innerHTML) el.replaceWith(document.importNode(next, true));
+            if (next && next.innerHTML !== el.innerHTML) swap(el, next);
           });
           liveHooks.forEach(function (fn) { fn(doc); });
           if (doc.body.dataset.refresh) document.body.dataset.refresh = doc.body.dataset.refresh;

@@ -13,6 +13,7 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // unit is a bridge wired to fakes.
@@ -22,7 +23,7 @@ type unit struct {
 	jobs   *fakeJobs
 	allocs *fakeAllocs
 	runner *fakeRunner
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	bridge *nomadbridge.Bridge
 	stop   func()
 	// cfg is the bridge's configuration, for a restart.
@@ -31,7 +32,7 @@ type unit struct {
 
 func newUnit(t *testing.T, mod ...func(*nomadbridge.Config)) *unit {
 	t.Helper()
-	u := &unit{ev: &events{}, allocs: newFakeAllocs(), runner: newFakeRunner(), logs: &syncBuffer{}}
+	u := &unit{ev: &events{}, allocs: newFakeAllocs(), runner: newFakeRunner(), logs: &testenv.Buffer{}}
 	u.q = newQueue(t, u.ev)
 	u.jobs = newFakeJobs(t, u.ev)
 	cfg := nomadbridge.Config{

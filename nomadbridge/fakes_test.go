@@ -341,24 +341,6 @@ func (r reporter) Heartbeat(context.Context) error {
 	return nil
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func testLogger(t *testing.T, w io.Writer) *slog.Logger {
 	if testing.Verbose() {
 		w = io.MultiWriter(w, tWriter{t})

@@ -24,6 +24,7 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/vmpool/fakepool"
 	"github.com/orbit-ci/orbit/shared/runner"
 	"github.com/orbit-ci/orbit/shared/runqueue"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // live runs the real bridge against the Nomad agent at NOMAD_ADDR, with this
@@ -32,7 +33,7 @@ type live struct {
 	nomad  *api.Client
 	runner *agenttest.Server
 	q      recQueue
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	exe    string
 }
 
@@ -44,7 +45,7 @@ func newLive(t *testing.T) *live {
 	t.Cleanup(srv.Close)
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	return &live{nomad: nc, runner: srv, q: newQueue(t, &events{}), logs: &syncBuffer{}, exe: exe}
+	return &live{nomad: nc, runner: srv, q: newQueue(t, &events{}), logs: &testenv.Buffer{}, exe: exe}
 }
 
 // start runs a bridge until the returned stop is called (or the test ends);

@@ -19,6 +19,7 @@ import (
 	"github.com/orbit-ci/orbit/nomadbridge/scalein"
 	"github.com/orbit-ci/orbit/nomadbridge/scalein/scaleintest"
 	"github.com/orbit-ci/orbit/shared/runner"
+	"github.com/orbit-ci/orbit/shared/testenv"
 )
 
 // TestLiveScaleInWaitsForTheBuild: the Nomad client group scales in the
@@ -57,7 +58,7 @@ func TestLiveScaleInWaitsForTheBuild(t *testing.T) {
 	t.Cleanup(srv.Close)
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	l := &live{nomad: nc, runner: srv, q: newQueue(t, &events{}), logs: &syncBuffer{}, exe: exe}
+	l := &live{nomad: nc, runner: srv, q: newQueue(t, &events{}), logs: &testenv.Buffer{}, exe: exe}
 
 	actions := scaleintest.NewActions(group.ASG, lifecycle)
 	release := filepath.Join(t.TempDir(), "release")

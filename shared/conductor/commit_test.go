@@ -1,7 +1,6 @@
 package conductor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orbit-ci/orbit/shared/status"
+	"github.com/orbit-ci/orbit/shared/testenv"
 	"github.com/orbit-ci/orbit/shared/vcs"
 )
 
@@ -44,24 +44,6 @@ func (f *fakeCommits) called() []string {
 	return append([]string(nil), f.calls...)
 }
 
-// syncBuffer is a log destination the test reads while nothing writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestPipelineCommit: fetch_config records the commit of a pipeline that
 // came without one (API trigger), keeps the one a webhook brought without
 // asking, and a commit that cannot be read (an error, a host that does not
@@ -87,7 +69,7 @@ func TestPipelineCommit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, fakeSource{"rev-main": diamond})
-			var logs syncBuffer
+			var logs testenv.Buffer
 			h.c.log = slog.New(slog.NewJSONHandler(&logs, nil))
 			if tt.commits != nil {
 				h.c.cfg.Commits = tt.commits

@@ -78,8 +78,9 @@ func failed(r Run) bool {
 // Compute returns the figures of runs over a window of days days.
 func Compute(runs []Run, days float64) Metrics {
 	var m Metrics
-	var ok []float64
-	var credits []float64
+	// Compute's own slices: sorted in place, one allocation each.
+	ok := make([]float64, 0, len(runs))
+	credits := make([]float64, 0, len(runs))
 	var total, creditSum float64
 	for _, r := range runs {
 		m.TotalRuns++
@@ -111,16 +112,18 @@ func Compute(runs []Run, days float64) Metrics {
 	m.Duration = durations(ok)
 	m.Duration.Total = int64(math.Round(total))
 	m.TotalCredits = int64(math.Round(creditSum))
+	slices.Sort(credits)
 	m.MedianCredits = int64(math.Round(Percentile(credits, 0.5)))
 	m.MTTR, m.TotalRecoveries = mttr(runs)
 	return m
 }
 
+// durations sorts v in place.
 func durations(v []float64) Durations {
 	if len(v) == 0 {
 		return Durations{}
 	}
-	s := slices.Clone(v)
+	s := v
 	slices.Sort(s)
 	var sum float64
 	for _, x := range s {

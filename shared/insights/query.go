@@ -242,6 +242,21 @@ type Point struct {
 // from from to to, one Point per interval that has runs, in order;
 // throughput is per day.
 func Series(runs []Run, step time.Duration) []Point {
+	if slices.IsSortedFunc(runs, func(a, b Run) int { return a.At.Compare(b.At) }) {
+		// In order of At (as Summarize's are): each interval is a
+		// subslice, no copy of the runs.
+		var out []Point
+		for i := 0; i < len(runs); {
+			t := runs[i].At.UTC().Truncate(step)
+			j := i + 1
+			for j < len(runs) && runs[j].At.UTC().Truncate(step).Equal(t) {
+				j++
+			}
+			out = append(out, Point{Start: t, Metrics: Compute(runs[i:j:j], step.Hours()/24)})
+			i = j
+		}
+		return out
+	}
 	by := map[time.Time][]Run{}
 	for _, r := range runs {
 		t := r.At.UTC().Truncate(step)

@@ -2,7 +2,9 @@ package dynamokv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,7 +37,10 @@ const TableCreateTimeout = 5 * time.Minute
 //	billing   PAY_PER_REQUEST
 //	TTL       attribute TTL
 //
-// It fails if the table exists. Production tables come from the CDK app,
+// It fails if the table exists, except when the SDK sent the call again
+// after an attempt whose answer was lost: then "already exists" is that
+// attempt's table, and CreateTable goes on (seen on moto under load).
+// Production tables come from the CDK app,
 // which must declare the same; this is for tests and local setups.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
 	attrs := []types.AttributeDefinition{}
@@ -56,13 +61,22 @@ func CreateTable(ctx context.Context, client TableAPI, name string) error {
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}
 	}
+	var retries atomic.Int32
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:              aws.String(name),
 		BillingMode:            types.BillingModePayPerRequest,
 		AttributeDefinitions:   attrs,
 		KeySchema:              keys(AttrPK, AttrSK),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{gsi(kv.GSI1), gsi(kv.GSI2)},
+	}, func(o *dynamodb.Options) {
+		if o.Retryer != nil {
+			o.Retryer = countRetries{Retryer: o.Retryer, n: &retries}
+		}
 	})
+	var inUse *types.ResourceInUseException
+	if errors.As(err, &inUse) && retries.Load() > 0 {
+		err = nil // an earlier attempt of this call created it
+	}
 	if err != nil {
 		return fmt.Errorf("dynamokv: create table %s: %w", name, err)
 	}
@@ -83,4 +97,15 @@ func CreateTable(ctx context.Context, client TableAPI, name string) error {
 		return fmt.Errorf("dynamokv: enable TTL on table %s: %w", name, err)
 	}
 	return nil
+}
+
+// countRetries is a Retryer that counts the retries it allows.
+type countRetries struct {
+	aws.Retryer
+	n *atomic.Int32
+}
+
+func (r countRetries) RetryDelay(attempt int, err error) (time.Duration, error) {
+	r.n.Add(1)
+	return r.Retryer.RetryDelay(attempt, err)
 }

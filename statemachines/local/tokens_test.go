@@ -144,7 +144,15 @@ func TestTaskTokenErrors(t *testing.T) {
 	_, token := startParked(t, e, clock, machine, tokens)
 	ctx := testCtx(t)
 	foreign := base64.RawURLEncoding.EncodeToString([]byte("arn:aws:states:local:000000000000:execution:job:nope|1|00"))
-	sibling := base64.RawURLEncoding.EncodeToString(append(mustDecode(t, token)[:len(mustDecode(t, token))-2], "ff"...))
+	// The same execution with another task nonce: its last two hex digits
+	// changed (to "ff", or to "00" when they are "ff": 1 run in 256).
+	raw := mustDecode(t, token)
+	other := "ff"
+	if string(raw[len(raw)-2:]) == other {
+		other = "00"
+	}
+	sibling := base64.RawURLEncoding.EncodeToString(append(raw[:len(raw)-2:len(raw)-2], other...))
+	require.NotEqual(t, token, sibling)
 	tests := []struct {
 		name  string
 		call  func() error

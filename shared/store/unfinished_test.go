@@ -138,22 +138,14 @@ func TestUnfinishedTasksAndWorkflows(t *testing.T) {
 			ts, next, err := st.UnfinishedTasks(ctx, s, "", 0)
 			require.NoError(t, err)
 			require.Empty(t, next)
-			var ids []string
-			for _, x := range ts {
-				ids = append(ids, x.ID)
-			}
-			return ids
+			return idsOf(ts, func(x store.Task) string { return x.ID })
 		}
 		workflows := func(s status.Workflow) []string {
 			t.Helper()
 			ws, next, err := st.UnfinishedWorkflows(ctx, s, "", 0)
 			require.NoError(t, err)
 			require.Empty(t, next)
-			var ids []string
-			for _, x := range ws {
-				ids = append(ids, x.ID)
-			}
-			return ids
+			return idsOf(ws, func(x store.Workflow) string { return x.ID })
 		}
 		for _, id := range []string{"t1", "t2"} {
 			_, err := st.CreateTask(ctx, store.Task{ID: id, JobID: "j", Status: status.JobQueued})
@@ -264,4 +256,13 @@ func TestBackfillUnfinished(t *testing.T) {
 			assert.Zero(t, n, "done once")
 		})
 	}
+}
+
+// idsOf lists the records' IDs in order.
+func idsOf[T any](xs []T, id func(T) string) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, id(x))
+	}
+	return out
 }
